@@ -1,0 +1,364 @@
+"""Every exception HiveFrame raises.
+
+::
+
+    HiveFrameError
+    ├── ConfigError (also ValueError)         a bad option, named with its value
+    ├── HTTPError                             something went wrong talking to a server
+    │   ├── TransportError                    no usable response (retriable)
+    │   │   ├── ConnectError
+    │   │   ├── ReadError                     connection dropped mid-response
+    │   │   └── TimeoutError                  connect/read/write/pool timeout
+    │   │       └── DeadlineExceeded          the whole-request or whole-read deadline
+    │   ├── HTTPStatusError                   a response with an error status
+    │   │   └── AuthenticationError           credentials refused (401/403, OAuth2 errors)
+    │   │       └── TokenResponseError        a token endpoint answered something unusable
+    │   ├── ResponseTooLarge                  a body over max_body_bytes / max_decompressed_bytes
+    │   ├── BlockedDestinationError           a server-supplied URL that HiveFrame will not follow
+    │   └── TooManyRedirects
+    ├── ResponseDecodeError (kind=...)        a body that cannot be turned into records
+    │   └── DataPathError                     the data_path is not in the document
+    ├── PaginationError
+    │   ├── PaginationLoopError               a cursor or next URL came back a second time
+    │   └── PaginationLimitReached
+    ├── SchemaDriftError
+    ├── ResilienceError
+    │   ├── CircuitOpenError                  failing fast while a circuit breaker is open
+    │   ├── RetryExhausted                    every attempt failed; the last error is chained
+    │   └── RetryAfterTooLong                 a server asked for a wait above the cap
+    ├── SSEError
+    │   ├── SSEProtocolError                  not an event stream (status, Content-Type)
+    │   ├── SSEEventTooLarge
+    │   └── SSEStreamClosedByServer           the server said stop (204)
+    └── DeliveryFailed                        records a sink could not deliver
+
+Errors carry context (a redacted URL, the status, the page or batch, a truncated
+body excerpt), never a secret.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "AuthenticationError",
+    "BlockedDestinationError",
+    "CircuitOpenError",
+    "ConfigError",
+    "ConnectError",
+    "DataPathError",
+    "DeadlineExceeded",
+    "DeliveryFailed",
+    "HTTPError",
+    "HTTPStatusError",
+    "HiveFrameError",
+    "PaginationError",
+    "PaginationLimitReached",
+    "PaginationLoopError",
+    "ReadError",
+    "ResilienceError",
+    "ResponseDecodeError",
+    "ResponseTooLarge",
+    "RetryAfterTooLong",
+    "RetryExhausted",
+    "SSEError",
+    "SSEEventTooLarge",
+    "SSEProtocolError",
+    "SSEStreamClosedByServer",
+    "SchemaDriftError",
+    "TimeoutError",
+    "TokenResponseError",
+    "TooManyRedirects",
+    "TransportError",
+]
+
+_MAX_VALUE_REPR = 200
+
+
+class HiveFrameError(Exception):
+    """Base class of every HiveFrame error."""
+
+
+class ConfigError(HiveFrameError, ValueError):
+    """An option has a bad value. Raised when the object is built, not on first use.
+
+    Parameters
+    ----------
+    option
+        The option's name as the user spelled it (``"pagination"``, ``"auth.token"``).
+    value
+        The bad value. Pass ``secret=True`` for values that must not be shown.
+    reason
+        What is wrong and, where it helps, what would be right.
+    """
+
+    def __init__(self, option: str, value: Any, reason: str, *, secret: bool = False) -> None:
+        self.option = option
+        self.value = "***" if secret else value
+        self.reason = reason
+        shown = "***" if secret else _short_repr(value)
+        super().__init__(f"{option}={shown}: {reason}")
+
+
+class HTTPError(HiveFrameError):
+    """Something went wrong talking to a server.
+
+    ``url`` is always redacted: user-info, credential query parameters and API keys are
+    replaced by ``***``. ``page`` is the page index of a paginated read, ``batch`` the batch
+    index of a sink write, when the error concerns one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str | None = None,
+        page: int | None = None,
+        batch: int | None = None,
+    ) -> None:
+        self.url = url
+        self.page = page
+        self.batch = batch
+        parts = [message]
+        if url is not None:
+            parts.append(f"url={url}")
+        if page is not None:
+            parts.append(f"page={page}")
+        if batch is not None:
+            parts.append(f"batch={batch}")
+        super().__init__(" | ".join(parts))
+
+
+class TransportError(HTTPError):
+    """No usable response arrived: the connection failed, dropped or timed out. Retriable."""
+
+
+class ConnectError(TransportError):
+    """The connection could not be made (refused, DNS, TLS)."""
+
+
+class ReadError(TransportError):
+    """The connection dropped while the response was being read."""
+
+
+class TimeoutError(TransportError):  # noqa: A001 - the name users expect under hiveframe.errors
+    """A connect, read, write or pool timeout fired."""
+
+
+class DeadlineExceeded(TimeoutError):
+    """The total deadline of a request or of a whole read passed."""
+
+
+class HTTPStatusError(HTTPError):
+    """A response had an error status.
+
+    Attributes
+    ----------
+    status
+        The HTTP status code.
+    body_excerpt
+        The start of the response body (truncated, decoded leniently), for diagnosis.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        url: str | None = None,
+        body_excerpt: str = "",
+        page: int | None = None,
+        batch: int | None = None,
+    ) -> None:
+        self.status = status
+        self.body_excerpt = body_excerpt
+        detail = f"{message} (status {status})"
+        if body_excerpt:
+            detail += f": {body_excerpt!r}"
+        super().__init__(detail, url=url, page=page, batch=batch)
+
+
+class AuthenticationError(HTTPStatusError):
+    """Credentials were refused. ``error`` holds an OAuth2 error code when there is one."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        url: str | None = None,
+        body_excerpt: str = "",
+        error: str | None = None,
+    ) -> None:
+        self.error = error
+        if error:
+            message = f"{message} [{error}]"
+        super().__init__(message, status=status, url=url, body_excerpt=body_excerpt)
+
+
+class TokenResponseError(AuthenticationError):
+    """A token endpoint answered 2xx with a body HiveFrame cannot use as a token."""
+
+
+class ResponseTooLarge(HTTPError):
+    """A response body passed a size cap.
+
+    ``decompressed`` tells whether the cap on decompressed bytes (rather than on bytes on
+    the wire) was the one passed.
+    """
+
+    def __init__(
+        self, message: str, *, limit: int, decompressed: bool, url: str | None = None
+    ) -> None:
+        self.limit = limit
+        self.decompressed = decompressed
+        super().__init__(message, url=url)
+
+
+class BlockedDestinationError(HTTPError):
+    """A server-supplied URL (redirect, next link) that the origin policy refuses."""
+
+
+class TooManyRedirects(HTTPError):
+    """More redirects than ``max_redirects`` in one request."""
+
+
+class ResponseDecodeError(HiveFrameError):
+    """A response body could not be turned into records.
+
+    ``kind`` says why: ``"json"``, ``"depth"``, ``"number"``, ``"encoding"``, ``"shape"``,
+    ``"csv"``, ``"format"`` or ``"parser"`` (a user parser raised).
+    """
+
+    def __init__(self, message: str, *, kind: str, url: str | None = None) -> None:
+        self.kind = kind
+        self.url = url
+        suffix = f" | url={url}" if url else ""
+        super().__init__(f"{message} [{kind}]{suffix}")
+
+
+class DataPathError(ResponseDecodeError):
+    """``data_path`` does not match the document. ``available`` lists the keys that were there."""
+
+    def __init__(self, data_path: str, *, missing: str, available: list[str]) -> None:
+        self.data_path = data_path
+        self.missing = missing
+        self.available = available
+        shown = ", ".join(repr(k) for k in available[:50]) or "none"
+        super().__init__(
+            f"data_path={data_path!r}: {missing!r} is not in the response; keys there: {shown}",
+            kind="shape",
+        )
+
+
+class PaginationError(HiveFrameError):
+    """Pagination cannot go on."""
+
+
+class PaginationLoopError(PaginationError):
+    """A cursor or next URL came back a second time; following it would loop forever."""
+
+    def __init__(self, repeated: str, *, page: int) -> None:
+        self.repeated = repeated
+        self.page = page
+        super().__init__(f"page {page} points back to an earlier page ({repeated}); stopping")
+
+
+class PaginationLimitReached(PaginationError):
+    """A read stopped at ``max_pages`` while the API still had more pages (strict mode)."""
+
+
+class SchemaDriftError(HiveFrameError):
+    """A field changed type between pages in a way the schema policy does not accept."""
+
+    def __init__(self, field: str, *, page: int | None, detail: str) -> None:
+        self.field = field
+        self.page = page
+        where = f" on page {page}" if page is not None else ""
+        super().__init__(f"field {field!r} changed type{where}: {detail}")
+
+
+class ResilienceError(HiveFrameError):
+    """A resilience policy stopped a call."""
+
+
+class CircuitOpenError(ResilienceError):
+    """The circuit breaker is open; the call was not made. ``retry_at`` is a monotonic time."""
+
+    def __init__(self, name: str, *, retry_at: float, retry_in: float) -> None:
+        self.name = name
+        self.retry_at = retry_at
+        self.retry_in = retry_in
+        super().__init__(
+            f"circuit {name!r} is open; calls fail fast for another {retry_in:.2f}s"
+        )
+
+
+class RetryExhausted(ResilienceError):
+    """Every allowed attempt failed. The last failure is chained as ``__cause__``."""
+
+    def __init__(self, message: str, *, attempts: int) -> None:
+        self.attempts = attempts
+        super().__init__(f"{message} (gave up after {attempts} attempts)")
+
+
+class RetryAfterTooLong(ResilienceError):
+    """A server asked to wait longer than ``max_retry_after_seconds``; HiveFrame will not."""
+
+    def __init__(self, *, seconds: float, limit: float) -> None:
+        self.seconds = seconds
+        self.limit = limit
+        super().__init__(
+            f"server asked to retry after {seconds:g}s, above max_retry_after_seconds={limit:g}"
+        )
+
+
+class SSEError(HiveFrameError):
+    """A Server-Sent Events stream failed."""
+
+
+class SSEProtocolError(SSEError):
+    """The response is not an event stream (status other than 200, or wrong Content-Type)."""
+
+
+class SSEEventTooLarge(SSEError):
+    """One event grew past ``max_event_bytes`` before it was complete."""
+
+
+class SSEStreamClosedByServer(SSEError):
+    """The server told the client to stop (HTTP 204); no reconnection is made."""
+
+
+class DeliveryFailed(HiveFrameError):
+    """A sink could not deliver some records.
+
+    Attributes
+    ----------
+    not_delivered
+        How many records did not reach the server.
+    batches
+        Indices of the batches concerned.
+    kept_at
+        Where the undelivered records were kept (a dead-letter file), if anywhere.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        not_delivered: int,
+        batches: list[int],
+        kept_at: str | None = None,
+    ) -> None:
+        self.not_delivered = not_delivered
+        self.batches = batches
+        self.kept_at = kept_at
+        where = f"; kept at {kept_at}" if kept_at else "; not kept anywhere"
+        super().__init__(f"{message}: {not_delivered} records not delivered{where}")
+
+
+def _short_repr(value: Any) -> str:
+    text = repr(value)
+    if len(text) > _MAX_VALUE_REPR:
+        return text[: _MAX_VALUE_REPR - 3] + "..."
+    return text
