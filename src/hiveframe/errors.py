@@ -158,6 +158,8 @@ class HTTPStatusError(HTTPError):
         The HTTP status code.
     body_excerpt
         The start of the response body (truncated, decoded leniently), for diagnosis.
+    retry_after
+        The wait in seconds the server asked for (``Retry-After``), if it asked.
     """
 
     def __init__(
@@ -169,9 +171,11 @@ class HTTPStatusError(HTTPError):
         body_excerpt: str = "",
         page: int | None = None,
         batch: int | None = None,
+        retry_after: float | None = None,
     ) -> None:
         self.status = status
         self.body_excerpt = body_excerpt
+        self.retry_after = retry_after
         detail = f"{message} (status {status})"
         if body_excerpt:
             detail += f": {body_excerpt!r}"

@@ -1,0 +1,55 @@
+"""The sync API over the async driver.
+
+HiveFrame's I/O is written once, async. A sync call runs it on an event loop in a private
+thread (an anyio blocking portal), so it works the same from a script, from a thread pool,
+and from inside a running event loop such as a notebook's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import TypeVar
+
+from anyio.from_thread import start_blocking_portal
+
+T = TypeVar("T")
+
+
+def run_sync(fn: Callable[[], Awaitable[T]]) -> T:
+    """Run the coroutine function ``fn`` to completion and return its result."""
+
+    async def call() -> T:
+        return await fn()
+
+    with start_blocking_portal() as portal:
+        return portal.call(call)
+
+
+def iterate_sync(make: Callable[[], AsyncIterator[T]]) -> Iterator[T]:
+    """Iterate an async iterator from sync code, one item per step (no read-ahead).
+
+    Closing the sync generator (``break``, garbage collection) closes the async one, so
+    connections are released.
+    """
+    with start_blocking_portal() as portal:
+        iterator = make()
+
+        async def step() -> tuple[bool, T | None]:
+            try:
+                return True, await iterator.__anext__()
+            except StopAsyncIteration:
+                return False, None
+
+        async def close() -> None:
+            aclose = getattr(iterator, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+        try:
+            while True:
+                more, item = portal.call(step)
+                if not more:
+                    return
+                yield item  # type: ignore[misc]
+        finally:
+            portal.call(close)

@@ -1,0 +1,481 @@
+"""The request driver: one logical request, with auth, redirects, caps, deadline and retries.
+
+Every HTTP call HiveFrame makes (pages, tokens, sink batches, stream polls) goes through
+:meth:`Session.request`. The decisions are made elsewhere, without I/O: retry timing in
+:mod:`hiveframe.resilience`, origin rules in :mod:`hiveframe._protocol.origin`, body caps in
+:mod:`hiveframe._protocol.content`. This module only wires them to httpx and to the clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import anyio
+import httpx
+
+from hiveframe._http.auth import Auth
+from hiveframe._protocol.content import ACCEPT_ENCODING, BodyReader
+from hiveframe._protocol.origin import (
+    REDIRECT_STATUSES,
+    credentials_may_follow,
+    redirect_method,
+    redirect_target,
+)
+from hiveframe._protocol.retry_after import parse_retry_after
+from hiveframe._protocol.secrets import is_secret_name, redact_url
+from hiveframe import errors
+from hiveframe.errors import (
+    AuthenticationError,
+    ConnectError,
+    DeadlineExceeded,
+    HTTPError,
+    HTTPStatusError,
+    ReadError,
+    ResponseTooLarge,
+    RetryExhausted,
+    TooManyRedirects,
+    TransportError,
+)
+from hiveframe.resilience import CircuitBreaker, RateLimiter, RetryConfig
+
+logger = logging.getLogger("hiveframe.http")
+
+EXCERPT_BYTES = 512
+USER_AGENT = "hiveframe"
+_STATUS_COUNTED_BY_BREAKER = frozenset({408, 429}) | frozenset(range(500, 600))
+
+
+@dataclass(frozen=True)
+class Response:
+    """One HTTP response, fully read: what a custom ``parser`` receives.
+
+    Attributes
+    ----------
+    status_code
+        The HTTP status.
+    headers
+        Case-insensitive response headers.
+    content
+        The decoded body (decompressed, within the size caps).
+    url
+        The URL that answered (after redirects).
+    """
+
+    status_code: int
+    headers: httpx.Headers
+    content: bytes
+    url: str
+    elapsed_seconds: float = 0.0
+
+    @property
+    def text(self) -> str:
+        """The body as text, in the charset the Content-Type names (UTF-8 otherwise)."""
+        charset = httpx.Response(200, headers=self.headers).charset_encoding or "utf-8"
+        return self.content.decode(charset, "replace")
+
+    def json(self) -> Any:
+        """The body parsed as JSON."""
+        import orjson
+
+        return orjson.loads(self.content)
+
+    def __repr__(self) -> str:
+        return f"<Response [{self.status_code}] {redact_url(self.url)}>"
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    """Transport settings shared by one source or sink."""
+
+    timeout_seconds: float | None = 30.0
+    connect_timeout_seconds: float = 10.0
+    max_body_bytes: int = 100 * 1024 * 1024
+    max_decompressed_bytes: int = 100 * 1024 * 1024
+    max_redirects: int = 10
+    verify: bool | str = True
+    retry: RetryConfig = field(default_factory=RetryConfig)
+    circuit_breaker: CircuitBreaker | None = None
+    rate_limiter: RateLimiter | None = None
+    secret_headers: frozenset[str] = frozenset()
+    secret_params: frozenset[str] = frozenset()
+    max_connections: int = 16
+
+
+@dataclass
+class _Call:
+    method: str
+    url: str
+    params: dict[str, str]
+    headers: dict[str, str]
+    json: Any = None
+    form: dict[str, str] | None = None
+    content: bytes | None = None
+    credentials: bool = True
+    page: int | None = None
+    batch: int | None = None
+    auth_handle: str | None = None
+
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class Session:
+    """An httpx client plus HiveFrame's policies, for use inside one event loop.
+
+    Parameters
+    ----------
+    config
+        Transport and resilience settings.
+    auth
+        Credentials for ``credential_url``'s origin, or None.
+    credential_url
+        The URL the user configured; credentials go only to its origin.
+    """
+
+    def __init__(
+        self,
+        config: SessionConfig,
+        *,
+        auth: Auth | None,
+        credential_url: str,
+        sleep: Sleep = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.auth = auth
+        self.credential_url = credential_url
+        self._sleep = sleep
+        self._clock = clock
+        extra = set(config.secret_headers)
+        extra |= auth.secret_headers() if auth else frozenset()
+        self._secret_headers = frozenset(h.lower() for h in extra)
+        self._secret_params = config.secret_params | (auth.secret_params() if auth else set())
+        self._client: httpx.AsyncClient | None = None
+        self.requests_sent = 0
+        self.retries = 0
+
+    async def __aenter__(self) -> Session:
+        c = self.config
+        timeout = httpx.Timeout(
+            c.timeout_seconds,
+            connect=min(c.connect_timeout_seconds, c.timeout_seconds or c.connect_timeout_seconds),
+        )
+        self._client = httpx.AsyncClient(
+            timeout=timeout,
+            follow_redirects=False,
+            trust_env=False,
+            verify=c.verify,
+            limits=httpx.Limits(max_connections=c.max_connections),
+            headers={"User-Agent": USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING},
+        )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+
+    def redact(self, url: str) -> str:
+        return redact_url(url, self._secret_params)
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        json: Any = None,
+        content: bytes | None = None,
+        page: int | None = None,
+        batch: int | None = None,
+        idempotency_key: bool = False,
+    ) -> Response:
+        """Send a request under the retry policy and the circuit breaker; return a 2xx response.
+
+        Raises
+        ------
+        HTTPStatusError
+            A status that is not retried, or the last one when retries run out (chained to
+            :class:`~hiveframe.errors.RetryExhausted`).
+        TransportError
+            Connection failures and timeouts that were not (or no longer) retried.
+        """
+        call = _Call(
+            method.upper(),
+            url,
+            dict(params or {}),
+            dict(headers or {}),
+            json=json,
+            content=content,
+            credentials=credentials_may_follow(self.credential_url, url),
+            page=page,
+            batch=batch,
+        )
+        return await self._with_retries(call, idempotency_key=idempotency_key)
+
+    async def post_form(
+        self, url: str, form: dict[str, str], headers: dict[str, str]
+    ) -> tuple[int, bytes]:
+        """POST a form without this session's auth (the OAuth2 token request).
+
+        Retried like an idempotent request: asking for a token twice is harmless. Returns
+        the status and body of the final answer, error statuses included.
+        """
+        call = _Call("POST", url, {}, dict(headers), form=form, credentials=False)
+        try:
+            response = await self._with_retries(call, idempotency_key=True, auth_errors=False)
+        except HTTPStatusError as exc:
+            return exc.status, exc.body_excerpt.encode()
+        return response.status_code, response.content
+
+    # -- retries -----------------------------------------------------------------------------
+
+    async def _with_retries(
+        self, call: _Call, *, idempotency_key: bool, auth_errors: bool = True
+    ) -> Response:
+        policy = self.config.retry
+        state = policy.start(clock=self._clock)
+        may_retry = policy.allows_method(call.method, idempotency_key=idempotency_key)
+        refreshed = False
+        while True:
+            state.record_attempt()
+            try:
+                return await self._guarded(call, auth_errors=auth_errors)
+            except _Unauthorized as exc:
+                if refreshed or self.auth is None or not self.auth.refreshable:
+                    raise exc.error from None
+                self.auth.invalidate(exc.handle)
+                refreshed = True
+                continue
+            except (TransportError, HTTPStatusError) as exc:
+                delay = self._retry_delay(exc, state, may_retry=may_retry)
+                if delay is None:
+                    if state.attempts > 1:
+                        raise RetryExhausted(
+                            f"{call.method} {self.redact(call.url)} failed",
+                            attempts=state.attempts,
+                        ) from exc
+                    raise
+            self.retries += 1
+            logger.debug("retrying %s %s in %.3fs", call.method, self.redact(call.url), delay)
+            await self._sleep(delay)
+
+    def _retry_delay(self, exc: HTTPError, state: Any, *, may_retry: bool) -> float | None:
+        retry_after: float | None = None
+        if isinstance(exc, HTTPStatusError):
+            if not self.config.retry.is_retriable_status(exc.status) or not may_retry:
+                return None
+            retry_after = exc.retry_after
+        elif not (may_retry or isinstance(exc, ConnectError)):
+            # A request that never connected was never sent: safe to retry for any method.
+            return None
+        delay: float | None = state.next_delay(retry_after=retry_after)
+        limiter = self.config.rate_limiter
+        if delay is not None and limiter is not None and retry_after is not None:
+            limiter.pause_for(delay)
+        return delay
+
+    async def _guarded(self, call: _Call, *, auth_errors: bool) -> Response:
+        breaker = self.config.circuit_breaker
+        permit = breaker.acquire() if breaker is not None else None
+        try:
+            response = await self._attempt(call)
+        except TransportError:
+            if permit is not None:
+                permit.failure()
+            raise
+        except BaseException:
+            if permit is not None:
+                permit.release()
+            raise
+        if permit is not None:
+            if response.status_code in _STATUS_COUNTED_BY_BREAKER:
+                permit.failure()
+            elif response.status_code < 400:
+                permit.success()
+            else:
+                permit.release()
+        return self._check_status(call, response, auth_errors=auth_errors)
+
+    def _check_status(self, call: _Call, response: Response, *, auth_errors: bool) -> Response:
+        status = response.status_code
+        if status < 400:
+            return response
+        excerpt = response.content[:EXCERPT_BYTES].decode("utf-8", "replace")
+        url = self.redact(response.url)
+        if auth_errors and status == 401:
+            error = AuthenticationError(
+                f"{call.method} was refused: credentials missing or rejected",
+                status=status,
+                url=url,
+                body_excerpt=excerpt,
+            )
+            raise _Unauthorized(error, call.auth_handle)
+        if auth_errors and status == 403:
+            raise AuthenticationError(
+                f"{call.method} is forbidden", status=status, url=url, body_excerpt=excerpt
+            )
+        raise HTTPStatusError(
+            f"{call.method} failed",
+            status=status,
+            url=url,
+            body_excerpt=excerpt,
+            page=call.page,
+            batch=call.batch,
+            retry_after=self._retry_after(response),
+        )
+
+    def _retry_after(self, response: Response) -> float | None:
+        value = response.headers.get("retry-after")
+        if value is None or not self.config.retry.respect_retry_after:
+            return None
+        return parse_retry_after(value, now=time.time())
+
+    # -- one attempt: redirects, auth, body --------------------------------------------------
+
+    async def _attempt(self, call: _Call) -> Response:
+        deadline = self.config.timeout_seconds
+        try:
+            with anyio.fail_after(deadline):
+                return await self._follow(call)
+        except TimeoutError as exc:  # the builtin, raised by anyio.fail_after
+            raise DeadlineExceeded(
+                f"{call.method} took longer than timeout_seconds={deadline}",
+                url=self.redact(call.url),
+                page=call.page,
+                batch=call.batch,
+            ) from exc
+
+    async def _follow(self, call: _Call) -> Response:
+        hop = call
+        for _ in range(self.config.max_redirects + 1):
+            response, location = await self._send_once(hop)
+            if location is None:
+                return response
+            hop = self._redirected(hop, response.status_code, location)
+        raise TooManyRedirects(
+            f"more than max_redirects={self.config.max_redirects} redirects",
+            url=self.redact(call.url),
+        )
+
+    def _redirected(self, call: _Call, status: int, location: str) -> _Call:
+        target = redirect_target(call.url, location)
+        method, keep_body = redirect_method(status, call.method)
+        credentials = call.credentials and credentials_may_follow(self.credential_url, target)
+        params = call.params
+        if not credentials:
+            target = self._strip_secret_query(target)
+            params = {k: v for k, v in params.items() if not self._is_secret_param(k)}
+        body = {} if keep_body else {"json": None, "form": None, "content": None}
+        return replace(call, method=method, url=target, params=params, credentials=credentials,
+                       **body)
+
+    def _is_secret_param(self, name: str) -> bool:
+        return is_secret_name(name, self._secret_params)
+
+    def _strip_secret_query(self, url: str) -> str:
+        parts = urlsplit(url)
+        pairs = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+                 if not self._is_secret_param(k)]
+        return urlunsplit(parts._replace(query=urlencode(pairs)))
+
+    async def _headers_for(self, call: _Call) -> tuple[dict[str, str], dict[str, str]]:
+        if call.credentials:
+            headers, params = dict(call.headers), dict(call.params)
+            if self.auth is not None:
+                call.auth_handle = await self.auth.apply(headers, params, self.post_form)
+            return headers, params
+        headers = {k: v for k, v in call.headers.items() if not self._is_secret_header(k)}
+        params = {k: v for k, v in call.params.items() if not self._is_secret_param(k)}
+        return headers, params
+
+    def _is_secret_header(self, name: str) -> bool:
+        return is_secret_name(name, self._secret_headers)
+
+    async def _send_once(self, call: _Call) -> tuple[Response, str | None]:
+        assert self._client is not None, "Session used outside 'async with'"
+        headers, params = await self._headers_for(call)
+        limiter = self.config.rate_limiter
+        if limiter is not None:
+            wait = limiter.reserve()
+            if wait > 0:
+                await self._sleep(wait)
+        request = self._client.build_request(
+            call.method,
+            call.url,
+            params=params or None,
+            headers=headers,
+            json=call.json,
+            data=call.form,
+            content=call.content,
+        )
+        started = self._clock()
+        self.requests_sent += 1
+        try:
+            raw = await self._client.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, call) from exc
+        try:
+            location = raw.headers.get("location")
+            if raw.status_code in REDIRECT_STATUSES and location:
+                return self._response(raw, b"", started), location
+            body = await self._read_body(raw, call)
+        finally:
+            await raw.aclose()
+        response = self._response(raw, body, started)
+        logger.info(
+            "%s %s -> %d in %.3fs",
+            call.method,
+            self.redact(str(raw.url)),
+            raw.status_code,
+            response.elapsed_seconds,
+        )
+        return response, None
+
+    def _response(self, raw: httpx.Response, body: bytes, started: float) -> Response:
+        return Response(raw.status_code, raw.headers, body, str(raw.url), self._clock() - started)
+
+    async def _read_body(self, raw: httpx.Response, call: _Call) -> bytes:
+        reader = BodyReader(
+            raw.headers.get("content-encoding"),
+            max_body_bytes=self.config.max_body_bytes,
+            max_decompressed_bytes=self.config.max_decompressed_bytes,
+        )
+        declared = raw.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > self.config.max_body_bytes:
+            raise ResponseTooLarge(
+                f"Content-Length {declared} is above max_body_bytes={self.config.max_body_bytes}",
+                limit=self.config.max_body_bytes,
+                decompressed=False,
+                url=self.redact(call.url),
+            )
+        try:
+            async for chunk in raw.aiter_raw():
+                reader.feed(chunk)
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, call) from exc
+        return reader.finish()
+
+    def _transport_error(self, exc: httpx.HTTPError, call: _Call) -> TransportError:
+        url = self.redact(call.url)
+        where = {"url": url, "page": call.page, "batch": call.batch}
+        detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        if isinstance(exc, httpx.ConnectTimeout | httpx.ConnectError):
+            return ConnectError(f"could not connect ({detail})", **where)
+        if isinstance(exc, httpx.TimeoutException):
+            return errors.TimeoutError(f"timed out ({detail})", **where)
+        return ReadError(f"connection failed mid-request ({detail})", **where)
+
+
+class _Unauthorized(Exception):
+    """A 401, carried to the retry loop so it can refresh an OAuth2 token once."""
+
+    def __init__(self, error: AuthenticationError, handle: str | None) -> None:
+        self.error = error
+        self.handle = handle

@@ -1,0 +1,39 @@
+"""Connectors: read from and write to HTTP APIs.
+
+Needs the ``http`` extra: ``pip install 'hiveframe[http]'``.
+"""
+
+from __future__ import annotations
+
+try:
+    import httpx  # noqa: F401
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ImportError(
+        "hiveframe.connectors needs the 'http' extra: pip install 'hiveframe[http]'"
+    ) from exc
+
+from hiveframe._http.auth import APIKeyAuth, Auth, BasicAuth, BearerAuth, OAuth2ClientCredentials
+from hiveframe._http.session import Response
+from hiveframe._protocol.pagination import (
+    CursorPagination,
+    LinkPagination,
+    NextUrlPagination,
+    OffsetPagination,
+    PagePagination,
+)
+from hiveframe.connectors._source import HTTPSource
+
+__all__ = [
+    "APIKeyAuth",
+    "Auth",
+    "BasicAuth",
+    "BearerAuth",
+    "CursorPagination",
+    "HTTPSource",
+    "LinkPagination",
+    "NextUrlPagination",
+    "OAuth2ClientCredentials",
+    "OffsetPagination",
+    "PagePagination",
+    "Response",
+]

@@ -1,0 +1,49 @@
+"""The embedded demo API: a real HTTP server on 127.0.0.1 serving paginated JSON.
+
+Used by ``hiveframe demo``, by the docs and by the tests. It needs no internet and no
+dependency beyond the standard library and orjson.
+
+Example
+-------
+>>> from hiveframe.demo import DemoServer
+>>> with DemoServer(records=250) as demo:
+...     url = demo.url("/data")       # a bare JSON array, offset/limit pagination
+"""
+
+from __future__ import annotations
+
+from hiveframe.demo._api import DemoAPI, make_record
+from hiveframe.demo._server import ABORT, LoopbackServer, Reply, Request
+
+__all__ = ["ABORT", "DemoServer", "LoopbackServer", "Reply", "Request", "make_record"]
+
+
+class DemoServer(LoopbackServer):
+    """The demo API on a free loopback port.
+
+    Endpoints (records have ``id``, ``name``, ``price``, ``in_stock``, ``tags``,
+    ``dimensions``, ``updated_at``):
+
+    ==================  =======================================================
+    ``/data``           bare JSON array, ``offset``/``limit``
+    ``/items``          ``{"items": [...], "total": N}``, ``offset``/``limit``
+    ``/nested``         records at ``results.items``
+    ``/pages``          ``page``/``page_size``, ``total_pages`` in the body
+    ``/cursor``         opaque ``cursor``, next at ``next_cursor``
+    ``/link``           RFC 8288 ``Link: <...>; rel="next"``, ``page``/``per_page``
+    ``/next``           absolute next URL at ``next``
+    ``/items.jsonl``    JSON Lines
+    ``/items.csv``      CSV (flat fields)
+    ==================  =======================================================
+
+    Parameters
+    ----------
+    records
+        How many records the collection holds.
+    port
+        Port to bind on 127.0.0.1; 0 picks a free one.
+    """
+
+    def __init__(self, records: int = 1000, *, port: int = 0) -> None:
+        self.api = DemoAPI(records, lambda: self.base_url)
+        super().__init__(self.api.routes(), port=port)

@@ -1,0 +1,191 @@
+"""A small real HTTP/1.1 server on 127.0.0.1, built on the standard library.
+
+It serves the embedded demo API and the test suite's fault-injecting servers: handlers are
+plain functions from a :class:`Request` to a :class:`Reply`. A reply body can be bytes or an
+iterable of chunks (sent chunked, or raw when the reply sets ``Content-Length`` itself, which
+lets a test declare more bytes than it sends). Yielding :data:`ABORT` from a body drops the
+connection on the spot.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
+from urllib.parse import parse_qsl, urlsplit
+
+ABORT = b"\x00hiveframe-abort\x00"
+"""Yield this from a reply body to drop the connection without finishing the response."""
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request as the server saw it."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+    target: str  # path and query, as sent
+
+    def header(self, name: str, default: str | None = None) -> str | None:
+        return self.headers.get(name.lower(), default)
+
+
+@dataclass
+class Reply:
+    """What a handler answers. ``body`` may be bytes or an iterable of byte chunks."""
+
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes | Iterable[bytes] = b""
+
+
+Handler = Callable[[Request], Reply]
+
+
+class LoopbackServer:
+    """Serve ``routes`` (path -> handler) on 127.0.0.1 and a free port, in a background thread.
+
+    Every request is appended to :attr:`requests`, so tests can count what reached the server.
+
+    Example
+    -------
+    >>> with LoopbackServer({"/hi": lambda r: Reply(body=b"hi")}) as server:
+    ...     url = server.url("/hi")
+    """
+
+    def __init__(self, routes: Mapping[str, Handler], *, port: int = 0) -> None:
+        self.routes = dict(routes)
+        self.requests: list[Request] = []
+        self._lock = threading.Lock()
+        self._httpd = _Server(("127.0.0.1", port), _RequestHandler)
+        self._httpd.app = self
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self._httpd.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def requests_to(self, path: str) -> list[Request]:
+        with self._lock:
+            return [r for r in self.requests if r.path == path]
+
+    def start(self) -> LoopbackServer:
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> LoopbackServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _record(self, request: Request) -> None:
+        with self._lock:
+            self.requests.append(request)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    app: LoopbackServer
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+    error_content_type: ClassVar[str] = "text/plain"
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        """Stay quiet; the request log is kept in memory."""
+
+    def _handle(self) -> None:
+        request = self._read_request()
+        app = self.server.app
+        app._record(request)
+        handler = app.routes.get(request.path)
+        reply = handler(request) if handler else Reply(404, body=b'{"error": "not found"}')
+        self._send(reply, head=request.method == "HEAD")
+
+    def _read_request(self) -> Request:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        split = urlsplit(self.path)
+        return Request(
+            method=self.command,
+            path=split.path,
+            query=dict(parse_qsl(split.query, keep_blank_values=True)),
+            headers={k.lower(): v for k, v in self.headers.items()},
+            body=body,
+            target=self.path,
+        )
+
+    def _send(self, reply: Reply, *, head: bool) -> None:
+        headers = dict(reply.headers)
+        body = reply.body
+        self.send_response(reply.status)
+        if isinstance(body, bytes):
+            headers.setdefault("Content-Length", str(len(body)))
+            self._write_headers(headers)
+            if not head:
+                self.wfile.write(body)
+            return
+        chunked = "Content-Length" not in headers
+        if chunked:
+            headers["Transfer-Encoding"] = "chunked"
+        self._write_headers(headers)
+        self._stream(body, chunked=chunked)
+
+    def _write_headers(self, headers: Mapping[str, str]) -> None:
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+
+    def _stream(self, chunks: Iterable[bytes], *, chunked: bool) -> None:
+        try:
+            for chunk in chunks:
+                if chunk is ABORT:
+                    self._abort()
+                    return
+                if chunked and chunk:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                elif chunk:
+                    self.wfile.write(chunk)
+                self.wfile.flush()
+            if chunked:
+                self.wfile.write(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    def _abort(self) -> None:
+        # SO_LINGER 0 turns close() into a TCP reset: the client sees a dropped connection.
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.close_connection = True
+        self.connection.close()
