@@ -39,7 +39,7 @@ class Auth(ABC):
     ) -> str | None:
         """Add credentials to ``headers``/``params``; return a handle for :meth:`invalidate`."""
 
-    def invalidate(self, handle: str | None) -> None:
+    def invalidate(self, handle: str | None) -> None:  # noqa: B027 - a no-op for static auth
         """Forget the credential behind ``handle`` after the server refused it (401)."""
 
     def secret_headers(self) -> frozenset[str]:
@@ -230,20 +230,28 @@ def _token_url(url: Any, *, allow_insecure: bool) -> str:
     return url
 
 
+def _opt(options: Mapping[str, Any], key: str) -> Any:
+    """An option of an ``auth`` dict; a missing one is None, refused by the constructor."""
+    return options.get(key)
+
+
 _DICT_TYPES: dict[str, Callable[[Mapping[str, Any]], Auth]] = {
-    "bearer": lambda o: BearerAuth(o.get("token")),  # type: ignore[arg-type]
-    "basic": lambda o: BasicAuth(o.get("username"), o.get("password")),  # type: ignore[arg-type]
+    "bearer": lambda o: BearerAuth(_opt(o, "token")),
+    "basic": lambda o: BasicAuth(_opt(o, "username"), _opt(o, "password")),
     "api_key": lambda o: APIKeyAuth(
-        o.get("value", o.get("key")),  # type: ignore[arg-type]
+        o.get("value", _opt(o, "key")),
         name=o.get("name", "X-API-Key"),
         location=o.get("in", "header"),
     ),
     "oauth2": lambda o: OAuth2ClientCredentials(
-        o.get("token_url"),  # type: ignore[arg-type]
-        o.get("client_id"),  # type: ignore[arg-type]
-        o.get("client_secret"),  # type: ignore[arg-type]
-        **{k: v for k, v in o.items() if k not in {"type", "token_url", "client_id",
-                                                     "client_secret"}},
+        _opt(o, "token_url"),
+        _opt(o, "client_id"),
+        _opt(o, "client_secret"),
+        **{
+            k: v
+            for k, v in o.items()
+            if k not in {"type", "token_url", "client_id", "client_secret"}
+        },
     ),
 }
 

@@ -18,7 +18,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import anyio
 import httpx
+import orjson
 
+from hiveframe import errors
 from hiveframe._http.auth import Auth
 from hiveframe._protocol.content import ACCEPT_ENCODING, BodyReader
 from hiveframe._protocol.origin import (
@@ -29,7 +31,6 @@ from hiveframe._protocol.origin import (
 )
 from hiveframe._protocol.retry_after import parse_retry_after
 from hiveframe._protocol.secrets import is_secret_name, redact_url
-from hiveframe import errors
 from hiveframe.errors import (
     AuthenticationError,
     ConnectError,
@@ -81,8 +82,6 @@ class Response:
 
     def json(self) -> Any:
         """The body parsed as JSON."""
-        import orjson
-
         return orjson.loads(self.content)
 
     def __repr__(self) -> str:
@@ -116,7 +115,9 @@ class _Call:
     json: Any = None
     form: dict[str, str] | None = None
     content: bytes | None = None
-    credentials: bool = True
+    credentials: bool = True  # this hop may carry credentials (same origin as home)
+    session_auth: bool = True  # add the session's auth (not for the token request)
+    home: str = ""  # the URL whose origin the credentials belong to
     page: int | None = None
     batch: int | None = None
     auth_handle: str | None = None
@@ -214,6 +215,7 @@ class Session:
             json=json,
             content=content,
             credentials=credentials_may_follow(self.credential_url, url),
+            home=self.credential_url,
             page=page,
             batch=batch,
         )
@@ -227,7 +229,7 @@ class Session:
         Retried like an idempotent request: asking for a token twice is harmless. Returns
         the status and body of the final answer, error statuses included.
         """
-        call = _Call("POST", url, {}, dict(headers), form=form, credentials=False)
+        call = _Call("POST", url, {}, dict(headers), form=form, session_auth=False, home=url)
         try:
             response = await self._with_retries(call, idempotency_key=True, auth_errors=False)
         except HTTPStatusError as exc:
@@ -367,28 +369,34 @@ class Session:
     def _redirected(self, call: _Call, status: int, location: str) -> _Call:
         target = redirect_target(call.url, location)
         method, keep_body = redirect_method(status, call.method)
-        credentials = call.credentials and credentials_may_follow(self.credential_url, target)
+        credentials = call.credentials and credentials_may_follow(call.home, target)
         params = call.params
         if not credentials:
             target = self._strip_secret_query(target)
             params = {k: v for k, v in params.items() if not self._is_secret_param(k)}
-        body = {} if keep_body else {"json": None, "form": None, "content": None}
-        return replace(call, method=method, url=target, params=params, credentials=credentials,
-                       **body)
+        redirected = replace(
+            call, method=method, url=target, params=params, credentials=credentials
+        )
+        if not keep_body:
+            redirected.json = redirected.form = redirected.content = None
+        return redirected
 
     def _is_secret_param(self, name: str) -> bool:
         return is_secret_name(name, self._secret_params)
 
     def _strip_secret_query(self, url: str) -> str:
         parts = urlsplit(url)
-        pairs = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-                 if not self._is_secret_param(k)]
+        pairs = [
+            (k, v)
+            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+            if not self._is_secret_param(k)
+        ]
         return urlunsplit(parts._replace(query=urlencode(pairs)))
 
     async def _headers_for(self, call: _Call) -> tuple[dict[str, str], dict[str, str]]:
         if call.credentials:
             headers, params = dict(call.headers), dict(call.params)
-            if self.auth is not None:
+            if self.auth is not None and call.session_auth:
                 call.auth_handle = await self.auth.apply(headers, params, self.post_form)
             return headers, params
         headers = {k: v for k, v in call.headers.items() if not self._is_secret_header(k)}
@@ -463,14 +471,14 @@ class Session:
         return reader.finish()
 
     def _transport_error(self, exc: httpx.HTTPError, call: _Call) -> TransportError:
-        url = self.redact(call.url)
-        where = {"url": url, "page": call.page, "batch": call.batch}
+        url, page, batch = self.redact(call.url), call.page, call.batch
         detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         if isinstance(exc, httpx.ConnectTimeout | httpx.ConnectError):
-            return ConnectError(f"could not connect ({detail})", **where)
+            return ConnectError(f"could not connect ({detail})", url=url, page=page, batch=batch)
         if isinstance(exc, httpx.TimeoutException):
-            return errors.TimeoutError(f"timed out ({detail})", **where)
-        return ReadError(f"connection failed mid-request ({detail})", **where)
+            return errors.TimeoutError(f"timed out ({detail})", url=url, page=page, batch=batch)
+        return ReadError(f"connection failed mid-request ({detail})", url=url, page=page,
+                         batch=batch)
 
 
 class _Unauthorized(Exception):

@@ -60,6 +60,11 @@ def redact_url(url: str, secret_params: Iterable[str] = ()) -> str:
         parts = urlsplit(url)
     except ValueError:
         return REDACTED
+    if not parts.netloc:
+        # No "scheme://": "user:pass@host/..." parses as a scheme and a path. Mask it anyway.
+        head, at, rest = url.partition("@")
+        if at and "/" not in head:
+            return redact_url(f"//{REDACTED}@{rest}", secret_params)[2:]
     netloc = parts.netloc
     if "@" in netloc:
         netloc = f"{REDACTED}@{netloc.rpartition('@')[2]}"

@@ -26,8 +26,6 @@ from hiveframe._protocol.pagination import (
     Page,
     PageRequest,
     PaginationConfig,
-    Paginator,
-    make_paginator,
     pagination_from_options,
 )
 from hiveframe._protocol.secrets import redact_url
@@ -37,11 +35,16 @@ from hiveframe._validate import (
     check_str_mapping,
 )
 from hiveframe.errors import BlockedDestinationError, ConfigError, ResponseDecodeError
-from hiveframe.resilience import CircuitBreaker, RateLimiter, RetryConfig
-from hiveframe.resilience import rate_limiter_from_option, retry_from_option
+from hiveframe.resilience import (
+    CircuitBreaker,
+    RateLimiter,
+    RetryConfig,
+    rate_limiter_from_option,
+    retry_from_option,
+)
+from hiveframe.resilience._retry import NOT_GIVEN, _NotGiven
 
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "QUERY"})
-_NOT_GIVEN: Any = object()
 
 Parser = Callable[[Response], Iterable[Any]]
 
@@ -130,7 +133,7 @@ class HTTPSource:
         parser: Parser | None = None,
         schema: pa.Schema | None = None,
         auth: Auth | Mapping[str, Any] | None = None,
-        retry: RetryConfig | None = _NOT_GIVEN,
+        retry: RetryConfig | None | _NotGiven = NOT_GIVEN,
         circuit_breaker: CircuitBreaker | None = None,
         rate_limit: float | RateLimiter | None = None,
         timeout_seconds: float | None = 30.0,
@@ -221,7 +224,7 @@ class HTTPSource:
         return Session(self.session_config, auth=self.auth, credential_url=self.url)
 
     async def _apages(self) -> AsyncIterator[pa.Table]:
-        paginator = make_paginator(self.pagination) if self.pagination else None
+        paginator = self.pagination.start_paginator() if self.pagination else None
         async with self._session() as session:
             request: PageRequest | None = paginator.first() if paginator else PageRequest()
             index = 0
@@ -229,8 +232,12 @@ class HTTPSource:
             while request is not None and (self.max_pages is None or index < self.max_pages):
                 target = self._target(request, current_url)
                 response = await session.request(
-                    self.method, target.url, params=target.params, headers=self.headers,
-                    json=self.body, page=index,
+                    self.method,
+                    target.url,
+                    params=target.params,
+                    headers=self.headers,
+                    json=self.body,
+                    page=index,
                 )
                 decoded = self._decode(response, session, needs_document=paginator is not None)
                 table = self._table(decoded, response, session)
@@ -240,8 +247,12 @@ class HTTPSource:
                     return
                 current_url = response.url
                 page = Page(
-                    index=index, request=request, url=response.url, headers=response.headers,
-                    document=decoded.document, record_count=table.num_rows,
+                    index=index,
+                    request=request,
+                    url=response.url,
+                    headers=response.headers,
+                    document=decoded.document,
+                    record_count=table.num_rows,
                 )
                 request = paginator.advance(page)
                 index += 1

@@ -1,0 +1,224 @@
+"""Every auth mode over real loopback HTTP, including token expiry and cross-origin redirects."""
+
+from __future__ import annotations
+
+import base64
+from urllib.parse import parse_qsl
+
+import orjson
+import pytest
+
+from hiveframe.connectors import HTTPSource, OAuth2ClientCredentials
+from hiveframe.demo import Reply, Request
+from hiveframe.errors import AuthenticationError, TokenResponseError
+
+RECORDS = [{"id": i} for i in range(1, 7)]
+
+
+def page_of(request: Request) -> Reply:
+    offset, limit = int(request.query.get("offset", 0)), int(request.query.get("limit", 100))
+    return Reply(
+        body=orjson.dumps(RECORDS[offset : offset + limit]),
+        headers={"Content-Type": "application/json"},
+    )
+
+
+def guarded(check):
+    def handler(request: Request) -> Reply:
+        if not check(request):
+            return Reply(401, {"WWW-Authenticate": 'Bearer error="invalid_token"'}, b"{}")
+        return page_of(request)
+
+    return handler
+
+
+def test_bearer(serve):
+    server = serve({"/d": guarded(lambda r: r.header("authorization") == "Bearer tok-1")})
+    df = HTTPSource(server.url("/d"), auth={"type": "bearer", "token": "tok-1"}).read()
+    assert df.count() == 6
+
+
+def test_basic(serve):
+    expected = "Basic " + base64.b64encode(b"user:p\xc3\xa4ss").decode()
+    server = serve({"/d": guarded(lambda r: r.header("authorization") == expected)})
+    auth = {"type": "basic", "username": "user", "password": "päss"}
+    assert HTTPSource(server.url("/d"), auth=auth).read().count() == 6
+
+
+def test_api_key_header_and_query_parameter(serve):
+    server = serve(
+        {
+            "/h": guarded(lambda r: r.header("x-api-key") == "k1"),
+            "/q": guarded(lambda r: r.query.get("api_key") == "k2"),
+        }
+    )
+    assert HTTPSource(server.url("/h"), headers={"X-API-Key": "k1"}).read().count() == 6
+    query_auth = {"type": "api_key", "name": "api_key", "value": "k2", "in": "query"}
+    assert HTTPSource(server.url("/q"), auth=query_auth).read().count() == 6
+
+
+def test_wrong_credentials_fail_once_without_retries(serve):
+    server = serve({"/d": guarded(lambda r: False)})
+    with pytest.raises(AuthenticationError) as info:
+        HTTPSource(server.url("/d"), auth={"type": "bearer", "token": "nope"}).read()
+    assert info.value.status == 401
+    assert len(server.requests) == 1
+    assert "nope" not in str(info.value)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class TokenServer:
+    """Issues tok-1, tok-2, ... and accepts only the newest; records each token request."""
+
+    def __init__(self, clock: FakeClock, expires_in: int = 120) -> None:
+        self.clock = clock
+        self.expires_in = expires_in
+        self.issued: list[str] = []
+        self.forms: list[dict[str, str]] = []
+        self.auth_headers: list[str | None] = []
+
+    def token(self, request: Request) -> Reply:
+        self.forms.append(dict(parse_qsl(request.body.decode())))
+        self.auth_headers.append(request.header("authorization"))
+        self.issued.append(f"tok-{len(self.issued) + 1}")
+        body = {
+            "access_token": self.issued[-1],
+            "token_type": "Bearer",
+            "expires_in": self.expires_in,
+        }
+        return Reply(
+            body=orjson.dumps(body),
+            headers={"Content-Type": "application/json", "Cache-Control": "no-store"},
+        )
+
+    def valid(self, request: Request) -> bool:
+        return bool(self.issued) and request.header("authorization") == f"Bearer {self.issued[-1]}"
+
+
+def oauth_source(server, tokens: TokenServer, path: str = "/d", **options) -> HTTPSource:
+    auth = OAuth2ClientCredentials(
+        server.url("/token"),
+        "client-1",
+        "s3cret",
+        scope="read",
+        clock=tokens.clock,
+        allow_insecure_token_url=True,
+    )
+    return HTTPSource(server.url(path), auth=auth, **options)
+
+
+def test_oauth2_token_is_cached_across_pages(serve):
+    tokens = TokenServer(FakeClock())
+    server = serve({"/token": tokens.token, "/d": guarded(tokens.valid)})
+    df = oauth_source(server, tokens, pagination="offset", page_size=2).read()
+    assert df.count() == 6
+    assert tokens.issued == ["tok-1"]
+    assert tokens.forms == [{"grant_type": "client_credentials", "scope": "read"}]
+    expected = "Basic " + base64.b64encode(b"client-1:s3cret").decode()
+    assert tokens.auth_headers == [expected]
+
+
+def test_oauth2_token_expiring_mid_read_is_fetched_again(serve):
+    clock = FakeClock()
+    tokens = TokenServer(clock, expires_in=120)
+
+    def resource(request: Request) -> Reply:
+        if not tokens.valid(request):
+            return Reply(401, body=b"{}")
+        if request.query.get("offset") == "2":
+            clock.now += 100  # within the 60 s skew of expiry: the next page needs a new token
+        return page_of(request)
+
+    server = serve({"/token": tokens.token, "/d": resource})
+    df = oauth_source(server, tokens, pagination="offset", page_size=2).read()
+
+    assert df.to_pylist() == RECORDS
+    assert tokens.issued == ["tok-1", "tok-2"]
+    sent = [r.header("authorization") for r in server.requests_to("/d")]
+    assert sent == ["Bearer tok-1", "Bearer tok-1", "Bearer tok-2", "Bearer tok-2"]
+
+
+def test_oauth2_revoked_token_is_refreshed_once_on_401(serve):
+    tokens = TokenServer(FakeClock())
+    revoked = {"tok-1"}
+
+    def resource(request: Request) -> Reply:
+        token = (request.header("authorization") or "").removeprefix("Bearer ")
+        if token in revoked or not tokens.valid(request):
+            return Reply(401, {"WWW-Authenticate": 'Bearer error="invalid_token"'}, b"{}")
+        return page_of(request)
+
+    server = serve({"/token": tokens.token, "/d": resource})
+    assert oauth_source(server, tokens).read().count() == 6
+    assert tokens.issued == ["tok-1", "tok-2"]
+    assert len(server.requests_to("/d")) == 2
+
+
+def test_oauth2_forever_401_stops_after_one_refresh(serve):
+    tokens = TokenServer(FakeClock())
+    server = serve({"/token": tokens.token, "/d": guarded(lambda r: False)})
+    with pytest.raises(AuthenticationError):
+        oauth_source(server, tokens).read()
+    assert len(server.requests_to("/d")) == 2
+    assert len(tokens.issued) == 2
+
+
+def test_oauth2_client_secret_post_puts_credentials_in_the_body_only(serve):
+    tokens = TokenServer(FakeClock())
+    server = serve({"/token": tokens.token, "/d": guarded(tokens.valid)})
+    auth = {
+        "type": "oauth2",
+        "token_url": server.url("/token"),
+        "client_id": "c",
+        "client_secret": "s",
+        "auth_method": "client_secret_post",
+        "allow_insecure_token_url": True,
+    }
+    HTTPSource(server.url("/d"), auth=auth).read()
+    assert tokens.forms == [
+        {"grant_type": "client_credentials", "client_id": "c", "client_secret": "s"}
+    ]
+    assert tokens.auth_headers == [None]
+    assert "?" not in server.requests_to("/token")[0].target
+
+
+def test_oauth2_token_endpoint_errors(serve):
+    def refuse(request: Request) -> Reply:
+        return Reply(400, {"Content-Type": "application/json"}, b'{"error":"invalid_client"}')
+
+    def no_token(request: Request) -> Reply:
+        return Reply(200, {"Content-Type": "application/json"}, b'{"token_type":"Bearer"}')
+
+    server = serve({"/refuse": refuse, "/none": no_token, "/d": page_of})
+    for path, error, code in [
+        ("/refuse", AuthenticationError, "invalid_client"),
+        ("/none", TokenResponseError, None),
+    ]:
+        auth = OAuth2ClientCredentials(
+            server.url(path), "c", "very-secret", allow_insecure_token_url=True
+        )
+        with pytest.raises(error) as info:
+            HTTPSource(server.url("/d"), auth=auth).read()
+        assert info.value.error == code
+        assert "very-secret" not in str(info.value)
+    assert len(server.requests_to("/refuse")) == 1  # invalid_client is not retried
+    assert server.requests_to("/d") == []
+
+
+def test_client_secret_basic_encodes_per_rfc6749():
+    from hiveframe._protocol.oauth import client_secret_basic
+
+    header = client_secret_basic("1PpG/Q 1", "z/tZ9VwFZqApmIQ+ZH1I5pLk/uB4ud:X2/8bL+wfFTt1rFw=")
+    assert header == (
+        "Basic MVBwRyUyRlErMTp6JTJGdFo5VndGWnFBcG1JUSUyQlpIMUk1cExrJTJGdUI0dWQl"
+        "M0FYMiUyRjhiTCUyQndmRlR0MXJGdyUzRA=="
+    )
+    raw = client_secret_basic("a b", "c+d", encoding="raw")
+    assert raw == "Basic " + base64.b64encode(b"a b:c+d").decode()

@@ -1,0 +1,37 @@
+"""Public namespaces: sorted __all__, every name importable, no heavy imports at start-up."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+
+import pytest
+
+PUBLIC = [
+    "hiveframe",
+    "hiveframe.connectors",
+    "hiveframe.errors",
+    "hiveframe.resilience",
+    "hiveframe.demo",
+]
+
+
+@pytest.mark.parametrize("name", PUBLIC)
+def test_all_is_sorted_and_importable(name):
+    module = importlib.import_module(name)
+    assert module.__all__ == sorted(module.__all__)
+    for item in module.__all__:
+        assert hasattr(module, item), item
+
+
+def test_import_hiveframe_does_not_import_optional_libraries():
+    code = (
+        "import sys, hiveframe; "
+        "print(','.join(m for m in ('pyspark', 'polars', 'pandas', 'httpx') "
+        "if m in sys.modules))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert loaded == ""
