@@ -1,0 +1,593 @@
+"""Response decoding: one response body in, records (or an Arrow table) out. Sans-I/O.
+
+Formats
+-------
+``json``
+    One document, parsed with orjson. ``data_path`` says where the records are; without
+    it a top-level array is the records, a top-level object is one record and ``null`` is
+    no records. Nothing is guessed from envelope keys (explicit beats magic).
+``jsonl`` (alias ``ndjson``)
+    One JSON value per non-blank line (``\\n`` or ``\\r\\n``); each value is one record.
+    A ``data_path`` is applied to each line's value and the results are concatenated.
+``csv``
+    Read by ``pyarrow.csv`` straight into :attr:`DecodedPage.table`; types are inferred
+    per response, so pages of one read may differ (the assembler reconciles them).
+
+Hazards and what happens (RELIABILITY.md section 6.6, test G.38)
+----------------------------------------------------------------
+* Nesting: orjson refuses documents deeper than :data:`JSON_MAX_DEPTH` (1024) without
+  recursing in Python, so there is no ``RecursionError``; it becomes ``kind="depth"``.
+* Numbers: orjson silently turns integers outside ``[-2**63, 2**64)`` into floats, losing
+  digits. A body holding a run of 20+ digits (or ``-`` and 19) is therefore parsed a second
+  time with the stdlib ``json`` module, which keeps such integers exact. orjson has checked
+  the body first (syntax, UTF-8, depth), so the fallback only sees valid JSON. Numbers too
+  large for a double (a 5,000-digit integer, ``1e400``) raise ``kind="number"``.
+* Bytes: invalid UTF-8 raises ``kind="encoding"`` at the first bad byte. A UTF-8 byte order
+  mark is skipped (RFC 8259 section 8.1 allows parsers to ignore it).
+* Empty: an empty JSON body raises ``kind="json"``: a truncated 200 must not pass for an
+  empty page, which would end pagination early and lose data. Empty ``jsonl``/``csv``
+  bodies are zero records. (A 204 is the driver's business, before decoding.)
+
+Errors carry the byte position, a short excerpt and the redacted URL, never the body.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+
+from hiveframe._protocol.secrets import redact_url
+from hiveframe.errors import ConfigError, DataPathError, ResponseDecodeError
+
+__all__ = [
+    "FORMATS",
+    "JSON_MAX_DEPTH",
+    "DataPath",
+    "DecodedPage",
+    "MissingSegment",
+    "decode_body",
+    "resolve_format",
+    "split_dotted_path",
+    "validate_response_format",
+    "walk_dotted",
+]
+
+FORMATS = ("json", "jsonl", "csv")
+"""The canonical format names :func:`resolve_format` returns."""
+
+JSON_MAX_DEPTH = 1024
+"""Deepest JSON nesting accepted: orjson's fixed limit, enforced in Rust before Python sees it."""
+
+_FORMAT_NAMES = {"json": "json", "jsonl": "jsonl", "ndjson": "jsonl", "csv": "csv"}
+_JSON_TYPES = frozenset({"application/json", "text/json", "text/plain", ""})
+_JSONL_TYPES = frozenset(
+    {
+        "application/jsonl",
+        "application/x-jsonl",
+        "application/ndjson",
+        "application/x-ndjson",
+        "application/jsonlines",
+        "application/x-jsonlines",
+        "application/json-lines",
+    }
+)
+_CSV_TYPES = frozenset({"text/csv", "application/csv", "text/comma-separated-values"})
+_EXCERPT_BYTES = 40
+_MAX_MESSAGE = 200
+_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_SCALAR_NAMES = {str: "a string", int: "a number", float: "a number", bool: "a boolean"}
+
+
+@dataclass(frozen=True)
+class DecodedPage:
+    """The records of one response.
+
+    Parameters
+    ----------
+    document
+        The parsed JSON document (``json`` format only, for paginators); else ``None``.
+    records
+        The records, usually dicts. Empty for ``csv``, which fills ``table`` instead.
+    table
+        The Arrow table of formats that decode straight to Arrow (``csv``), else ``None``.
+    """
+
+    document: Any
+    records: list[Any] = field(default_factory=list)
+    table: pa.Table | None = None
+
+    @property
+    def record_count(self) -> int:
+        """How many records the page holds, whichever field holds them."""
+        return int(self.table.num_rows) if self.table is not None else len(self.records)
+
+
+def validate_response_format(value: object) -> str | None:
+    """Check a ``response_format`` option at construction time.
+
+    Parameters
+    ----------
+    value
+        ``None`` or ``"auto"`` (detect from Content-Type), ``"json"``, ``"jsonl"``,
+        ``"ndjson"`` (same as jsonl) or ``"csv"``; case and surrounding blanks are ignored.
+
+    Returns
+    -------
+    str or None
+        The canonical name (one of :data:`FORMATS`), or ``None`` for auto-detection.
+
+    Raises
+    ------
+    ConfigError
+        ``option="response_format"`` for anything else.
+
+    Examples
+    --------
+    >>> validate_response_format("NDJSON")
+    'jsonl'
+    >>> validate_response_format("auto") is None
+    True
+    """
+    if value is None:
+        return None
+    name = value.strip().lower() if isinstance(value, str) else None
+    if name == "auto":
+        return None
+    if name not in _FORMAT_NAMES:
+        raise ConfigError(
+            "response_format",
+            value,
+            "expected 'auto', 'json', 'jsonl' (or 'ndjson') or 'csv'; "
+            "for anything else pass parser=...",
+        )
+    return _FORMAT_NAMES[name]
+
+
+def resolve_format(response_format: str | None, content_type: str | None) -> str:
+    """The format to decode a response with.
+
+    An explicit ``response_format`` wins. ``None`` or ``"auto"`` reads the Content-Type:
+    ``application/json``, ``text/json`` and any ``*/*+json`` (``application/vnd.api+json``)
+    are json; ``application/x-ndjson``, ``application/jsonl`` and their variants are jsonl;
+    ``text/csv`` is csv. A missing Content-Type and ``text/plain`` are tried as json, since
+    many servers label JSON that way. Media-type parameters (``; charset=utf-8``) are ignored.
+
+    Parameters
+    ----------
+    response_format
+        The user's option (validated by :func:`validate_response_format`).
+    content_type
+        The response's Content-Type header, if any.
+
+    Returns
+    -------
+    str
+        One of :data:`FORMATS`.
+
+    Raises
+    ------
+    ResponseDecodeError
+        ``kind="format"`` when auto-detection meets a media type it does not decode.
+
+    Examples
+    --------
+    >>> resolve_format(None, "application/vnd.api+json; charset=utf-8")
+    'json'
+    >>> resolve_format("csv", "application/json")
+    'csv'
+    """
+    explicit = validate_response_format(response_format)
+    if explicit is not None:
+        return explicit
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    if media_type in _JSON_TYPES or media_type.endswith("+json"):
+        return "json"
+    if media_type in _JSONL_TYPES:
+        return "jsonl"
+    if media_type in _CSV_TYPES:
+        return "csv"
+    raise ResponseDecodeError(
+        f"Content-Type {_clip(content_type or '')!r} is not a format HiveFrame recognises; "
+        "set response_format='json', 'jsonl' or 'csv', or pass parser=...",
+        kind="format",
+    )
+
+
+# -- dotted paths (shared with pagination's cursor_path, total_path, next_url_path) ---------
+
+
+@dataclass(frozen=True)
+class MissingSegment:
+    """What :func:`walk_dotted` returns when a segment is not there."""
+
+    segment: str
+    available: list[str]
+
+
+def split_dotted_path(path: object, option: str) -> tuple[str, ...]:
+    """Split ``"results.items"`` into segments, or raise ``ConfigError(option=option)``."""
+    if not isinstance(path, str) or not path:
+        raise ConfigError(option, path, "expected a non-empty dotted path such as 'data.items'")
+    segments = tuple(path.split("."))
+    if "" in segments:
+        raise ConfigError(option, path, "a dotted path has no empty segments ('a..b', '.a')")
+    return segments
+
+
+def walk_dotted(document: Any, segments: tuple[str, ...]) -> Any:
+    """Follow the segments into the document; a :class:`MissingSegment` when one is absent.
+
+    Dict segments are keys; on a list a segment of ASCII digits is an index. ``null`` on
+    the way is as absent as a missing key (nothing can be below it).
+    """
+    value = document
+    for segment in segments:
+        if isinstance(value, dict):
+            if segment not in value:
+                return MissingSegment(segment, [str(key) for key in value])
+            value = value[segment]
+        elif isinstance(value, list) and segment.isascii() and segment.isdecimal():
+            if int(segment) >= len(value):
+                return MissingSegment(segment, _list_keys(value))
+            value = value[int(segment)]
+        else:
+            return MissingSegment(segment, _list_keys(value) if isinstance(value, list) else [])
+    return value
+
+
+def _list_keys(value: list[Any]) -> list[str]:
+    return [f"0..{len(value) - 1}"] if value else []
+
+
+# -- data_path --------------------------------------------------------------------------------
+
+
+class DataPath:
+    """Where the records are inside a JSON document; parsed once, at construction.
+
+    Two syntaxes:
+
+    * dotted, ``"results.items"``, with digit segments indexing lists (``"data.0.items"``);
+    * JSONPath (RFC 9535, strict) when the path starts with ``$``, e.g. ``"$.results.items"``
+      or ``"$.data[*]"``. Needs the ``python-jsonpath`` package (``hiveframe[http]``).
+
+    What is found becomes records: a list is the records, an object is one record and
+    ``null`` is none; a string, number or boolean is a ``kind="shape"`` error. A JSONPath
+    query that can match several nodes (wildcard, slice, filter, descendant) makes each
+    match one record, and matching nothing is an empty page, not an error.
+
+    Parameters
+    ----------
+    expression
+        The path as the user wrote it.
+
+    Raises
+    ------
+    ConfigError
+        ``option="data_path"`` for an empty segment or bad JSONPath syntax.
+
+    Examples
+    --------
+    >>> DataPath("results.items").extract({"results": {"items": [{"id": 1}]}})
+    [{'id': 1}]
+    >>> DataPath("$.data[*].user").extract({"data": [{"user": {"id": 1}}, {"user": {"id": 2}}]})
+    [{'id': 1}, {'id': 2}]
+    """
+
+    __slots__ = ("_expression", "_query", "_segments", "_singular")
+
+    def __init__(self, expression: str) -> None:
+        self._expression = expression
+        self._segments: tuple[str, ...] = ()
+        self._query: Any = None
+        self._singular = True
+        if isinstance(expression, str) and expression.startswith("$"):
+            self._query, self._singular = _compile_jsonpath(expression)
+        else:
+            self._segments = split_dotted_path(expression, "data_path")
+
+    @property
+    def expression(self) -> str:
+        """The path as given."""
+        return self._expression
+
+    def __repr__(self) -> str:
+        return f"DataPath({self._expression!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, DataPath) and other._expression == self._expression
+
+    def __hash__(self) -> int:
+        return hash(self._expression)
+
+    def __reduce__(self) -> tuple[type[DataPath], tuple[str]]:
+        # A compiled JSONPath need not pickle; Spark ships the expression and recompiles.
+        return (DataPath, (self._expression,))
+
+    def extract(self, document: Any) -> list[Any]:
+        """The records the path selects.
+
+        Raises
+        ------
+        DataPathError
+            The path is not in the document; ``available`` lists the keys where it stopped.
+        ResponseDecodeError
+            ``kind="shape"`` when the path ends on a scalar.
+        """
+        try:
+            return self._extract(document)
+        except _Fault as fault:
+            raise ResponseDecodeError(fault.message, kind=fault.kind) from None
+
+    def _extract(self, document: Any) -> list[Any]:
+        # Raises _Fault rather than ResponseDecodeError so decode_body can add the URL.
+        if self._query is None:
+            found = walk_dotted(document, self._segments)
+            if isinstance(found, MissingSegment):
+                raise DataPathError(
+                    self._expression, missing=found.segment, available=found.available
+                )
+            return _records_of(found, f"data_path={self._expression!r} selects")
+        return self._extract_jsonpath(document)
+
+    def _extract_jsonpath(self, document: Any) -> list[Any]:
+        try:
+            matches: list[Any] = self._query.findall(document)
+        except RecursionError:
+            # Descendant queries recurse in Python; a deep (but orjson-legal) document
+            # can exhaust the interpreter stack, which is a depth problem of the body.
+            raise _Fault(
+                "depth", f"data_path={self._expression!r} is too deep to evaluate here"
+            ) from None
+        if not self._singular:
+            return matches
+        if not matches:
+            raise DataPathError(
+                self._expression, missing=self._expression, available=_keys_of(document)
+            )
+        return _records_of(matches[0], f"data_path={self._expression!r} selects")
+
+
+def _compile_jsonpath(expression: str) -> tuple[Any, bool]:
+    try:
+        import jsonpath  # optional extra (hiveframe[http]), loaded only for JSONPath paths
+    except ImportError:
+        raise ConfigError(
+            "data_path",
+            expression,
+            "JSONPath needs the python-jsonpath package: pip install 'hiveframe[http]'",
+        ) from None
+    try:
+        query = jsonpath.JSONPathEnvironment(strict=True).compile(expression)
+    except jsonpath.JSONPathError as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError("data_path", expression, f"not valid JSONPath: {reason}") from None
+    singular = isinstance(query, jsonpath.JSONPath) and query.singular_query()
+    return query, singular
+
+
+def _keys_of(document: Any) -> list[str]:
+    if isinstance(document, dict):
+        return [str(key) for key in document]
+    return _list_keys(document) if isinstance(document, list) else []
+
+
+def _records_of(value: Any, what: str) -> list[Any]:
+    # One rule for a whole body, a dotted path's end and a singular JSONPath's match.
+    if isinstance(value, list):
+        return value
+    if isinstance(value, dict):
+        return [value]
+    if value is None:
+        return []
+    raise _Fault(
+        "shape",
+        f"{what} {_SCALAR_NAMES.get(type(value), 'a scalar')}, not an array or object "
+        "of records; set data_path to where the records are",
+    )
+
+
+class _Fault(Exception):
+    """A decode failure before the URL is attached (kind and message only)."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+# -- body decoding ----------------------------------------------------------------------------
+
+
+def decode_body(
+    body: bytes, *, fmt: str, data_path: DataPath | None = None, url: str | None = None
+) -> DecodedPage:
+    """Decode one response body.
+
+    Parameters
+    ----------
+    body
+        The complete (already size-capped and decompressed) body.
+    fmt
+        One of :data:`FORMATS`, usually from :func:`resolve_format`.
+    data_path
+        Where the records are (json and jsonl only).
+    url
+        The request URL, shown redacted in errors.
+
+    Returns
+    -------
+    DecodedPage
+
+    Raises
+    ------
+    ResponseDecodeError
+        With ``kind`` ``"json"``, ``"depth"``, ``"number"``, ``"encoding"``, ``"shape"``,
+        ``"csv"`` or ``"format"`` (a data_path on a csv body); see the module docstring.
+
+    Examples
+    --------
+    >>> decode_body(b'{"items": [{"id": 1}]}', fmt="json", data_path=DataPath("items")).records
+    [{'id': 1}]
+    >>> decode_body(b'{"id": 1}\\r\\n\\n{"id": 2}\\n', fmt="jsonl").records
+    [{'id': 1}, {'id': 2}]
+    """
+    decoder = _DECODERS.get(fmt)
+    if decoder is None:
+        raise ConfigError("response_format", fmt, f"expected one of {', '.join(FORMATS)}")
+    shown_url = redact_url(url) if url else None
+    if body.startswith(codecs.BOM_UTF8):
+        body = body[len(codecs.BOM_UTF8) :]
+    try:
+        return decoder(body, data_path)
+    except _Fault as fault:
+        raise ResponseDecodeError(fault.message, kind=fault.kind, url=shown_url) from None
+    except DataPathError as exc:
+        exc.url = shown_url  # its constructor takes no url; keep it for the caller
+        raise
+
+
+def _decode_json(body: bytes, data_path: DataPath | None) -> DecodedPage:
+    if not body or body.isspace():
+        raise _Fault("json", "the response body is empty where a JSON document was expected")
+    document = _parse_json(body)
+    if data_path is None:
+        return DecodedPage(document=document, records=_records_of(document, "the response body is"))
+    return DecodedPage(document=document, records=data_path._extract(document))
+
+
+def _decode_jsonl(body: bytes, data_path: DataPath | None) -> DecodedPage:
+    lines = body.splitlines()
+    values: list[Any] | None = None
+    if not _may_hold_big_int(body):
+        # The common case, one orjson call per line: as fast as joining the lines into one
+        # array (measured), and unlike joining it cannot accept a value split over lines.
+        try:
+            values = [orjson.loads(line) for line in lines if line and not line.isspace()]
+        except orjson.JSONDecodeError:
+            values = None  # parse again, line by line, to name the bad line
+    if values is None:
+        values = _parse_lines(lines)
+    if data_path is not None:
+        values = [record for value in values for record in data_path._extract(value)]
+    return DecodedPage(document=None, records=values)
+
+
+def _parse_lines(lines: list[bytes]) -> list[Any]:
+    values = []
+    for number, line in enumerate(lines, start=1):
+        if not line or line.isspace():
+            continue
+        try:
+            values.append(_parse_json(line))
+        except _Fault as fault:
+            raise _Fault(fault.kind, f"line {number}: {fault.message}") from None
+    return values
+
+
+def _decode_csv(body: bytes, data_path: DataPath | None) -> DecodedPage:
+    if data_path is not None:
+        raise _Fault("format", f"{data_path!r} cannot apply to a CSV response")
+    if not body or body.isspace():
+        return DecodedPage(document=None, table=pa.table({}))
+    try:
+        table = pa_csv.read_csv(pa.BufferReader(body))
+    except pa.ArrowException as exc:
+        raise _Fault("csv", f"the response body is not valid CSV: {_clip(str(exc))}") from None
+    return DecodedPage(document=None, table=table)
+
+
+# -- JSON parsing -----------------------------------------------------------------------------
+
+
+def _parse_json(data: bytes) -> Any:
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise _fault_from_orjson(data, exc) from None
+    if _may_hold_big_int(data):
+        return _parse_exact(data)
+    return value
+
+
+def _may_hold_big_int(data: bytes) -> bool:
+    # orjson keeps integers in [-2**63, 2**64) exact; anything wider needs 20 digits, or a
+    # minus and 19. A hit inside a string or a long fraction only costs a second parse.
+    masked = data.translate(_DIGITS_TO_ZERO)
+    return b"0" * 20 in masked or b"-" + b"0" * 19 in masked
+
+
+def _parse_exact(data: bytes) -> Any:
+    # orjson accepted this body, so it is valid UTF-8 JSON no deeper than JSON_MAX_DEPTH;
+    # the stdlib parser is here only to keep wide integers exact.
+    try:
+        return json.loads(data.decode("utf-8"))
+    except RecursionError:
+        raise _Fault(
+            "depth", "JSON nesting too deep for the exact-integer parser (Python stack)"
+        ) from None
+    except ValueError as exc:
+        raise _Fault("number", f"a number cannot be represented: {_clip(str(exc))}") from None
+
+
+_ORJSON_KINDS: tuple[tuple[str, str], ...] = (
+    ("depth limit", "depth"),
+    ("not valid UTF-8", "encoding"),
+    ("infinity", "number"),
+)
+
+
+def _fault_from_orjson(data: bytes, exc: orjson.JSONDecodeError) -> _Fault:
+    kind = next((kind for text, kind in _ORJSON_KINDS if text in exc.msg), "json")
+    if kind == "encoding":
+        return _encoding_fault(data)
+    where = _byte_offset(data, exc.pos)
+    detail = {
+        "depth": f"JSON nested deeper than {JSON_MAX_DEPTH} levels",
+        "number": "a number is too large to represent (beyond a 64-bit float)",
+        "json": f"the response body is not valid JSON ({exc.msg})",
+    }[kind]
+    return _Fault(kind, f"{detail} at byte {where}, near {_excerpt(data, where)!r}")
+
+
+def _encoding_fault(data: bytes) -> _Fault:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        where = exc.start
+        return _Fault(
+            "encoding",
+            f"the body is not valid UTF-8 at byte {where} ({exc.reason}), "
+            f"near {_excerpt(data, where)!r}",
+        )
+    # orjson also says "not valid UTF-8" for escaped lone surrogates, which decode fine.
+    return _Fault("encoding", "the body holds a string that is not valid Unicode")
+
+
+def _byte_offset(data: bytes, char_pos: int) -> int:
+    # orjson reports a position in characters; turn it into bytes for non-ASCII bodies.
+    prefix = data[: char_pos * 4].decode("utf-8", "surrogateescape")[:char_pos]
+    return len(prefix.encode("utf-8", "surrogateescape"))
+
+
+def _excerpt(data: bytes, where: int) -> str:
+    start = max(0, where - _EXCERPT_BYTES // 2)
+    return data[start : start + _EXCERPT_BYTES].decode("utf-8", "replace")
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 3] + "..."
+
+
+_DECODERS: dict[str, Callable[[bytes, DataPath | None], DecodedPage]] = {
+    "json": _decode_json,
+    "jsonl": _decode_jsonl,
+    "csv": _decode_csv,
+}
