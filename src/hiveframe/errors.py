@@ -141,7 +141,7 @@ class ReadError(TransportError):
     """The connection dropped while the response was being read."""
 
 
-class TimeoutError(TransportError):  # noqa: A001 - the name users expect under hiveframe.errors
+class TimeoutError(TransportError):
     """A connect, read, write or pool timeout fired."""
 
 
@@ -234,11 +234,18 @@ class ResponseDecodeError(HiveFrameError):
     ``"csv"``, ``"format"`` or ``"parser"`` (a user parser raised).
     """
 
-    def __init__(self, message: str, *, kind: str, url: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, kind: str, url: str | None = None, page: int | None = None
+    ) -> None:
         self.kind = kind
         self.url = url
+        self.page = page  # set by the reader, which knows which page it was decoding
         suffix = f" | url={url}" if url else ""
         super().__init__(f"{message} [{kind}]{suffix}")
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        return text if self.page is None else f"{text} | page={self.page}"
 
 
 class DataPathError(ResponseDecodeError):
@@ -293,9 +300,7 @@ class CircuitOpenError(ResilienceError):
         self.name = name
         self.retry_at = retry_at
         self.retry_in = retry_in
-        super().__init__(
-            f"circuit {name!r} is open; calls fail fast for another {retry_in:.2f}s"
-        )
+        super().__init__(f"circuit {name!r} is open; calls fail fast for another {retry_in:.2f}s")
 
 
 class RetryExhausted(ResilienceError):

@@ -8,10 +8,8 @@ Every HTTP call HiveFrame makes (pages, tokens, sink batches, stream polls) goes
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -22,6 +20,7 @@ import orjson
 
 from hiveframe import errors
 from hiveframe._http.auth import Auth
+from hiveframe._http.clock import SYSTEM_CLOCK, Clock
 from hiveframe._protocol.content import ACCEPT_ENCODING, BodyReader
 from hiveframe._protocol.origin import (
     REDIRECT_STATUSES,
@@ -120,10 +119,8 @@ class _Call:
     home: str = ""  # the URL whose origin the credentials belong to
     page: int | None = None
     batch: int | None = None
+    deadline: float | None = None  # monotonic time by which the whole operation must end
     auth_handle: str | None = None
-
-
-Sleep = Callable[[float], Awaitable[None]]
 
 
 class Session:
@@ -145,13 +142,11 @@ class Session:
         *,
         auth: Auth | None,
         credential_url: str,
-        sleep: Sleep = asyncio.sleep,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.config = config
         self.auth = auth
         self.credential_url = credential_url
-        self._sleep = sleep
         self._clock = clock
         extra = set(config.secret_headers)
         extra |= auth.secret_headers() if auth else frozenset()
@@ -196,6 +191,7 @@ class Session:
         page: int | None = None,
         batch: int | None = None,
         idempotency_key: bool = False,
+        deadline: float | None = None,
     ) -> Response:
         """Send a request under the retry policy and the circuit breaker; return a 2xx response.
 
@@ -218,6 +214,7 @@ class Session:
             home=self.credential_url,
             page=page,
             batch=batch,
+            deadline=deadline,
         )
         return await self._with_retries(call, idempotency_key=idempotency_key)
 
@@ -242,7 +239,7 @@ class Session:
         self, call: _Call, *, idempotency_key: bool, auth_errors: bool = True
     ) -> Response:
         policy = self.config.retry
-        state = policy.start(clock=self._clock)
+        state = policy.start(clock=self._clock.monotonic)
         may_retry = policy.allows_method(call.method, idempotency_key=idempotency_key)
         refreshed = False
         while True:
@@ -260,13 +257,14 @@ class Session:
                 if delay is None:
                     if state.attempts > 1:
                         raise RetryExhausted(
-                            f"{call.method} {self.redact(call.url)} failed",
-                            attempts=state.attempts,
+                            f"{call.method} failed: {exc}", attempts=state.attempts
                         ) from exc
                     raise
+                if call.deadline is not None and self._clock.monotonic() + delay > call.deadline:
+                    raise self._deadline_error(call, "the read's deadline_seconds") from exc
             self.retries += 1
             logger.debug("retrying %s %s in %.3fs", call.method, self.redact(call.url), delay)
-            await self._sleep(delay)
+            await self._clock.sleep(delay)
 
     def _retry_delay(self, exc: HTTPError, state: Any, *, may_retry: bool) -> float | None:
         retry_after: float | None = None
@@ -337,22 +335,29 @@ class Session:
         value = response.headers.get("retry-after")
         if value is None or not self.config.retry.respect_retry_after:
             return None
-        return parse_retry_after(value, now=time.time())
+        return parse_retry_after(value, now=self._clock.time())
 
     # -- one attempt: redirects, auth, body --------------------------------------------------
 
     async def _attempt(self, call: _Call) -> Response:
-        deadline = self.config.timeout_seconds
+        limit, what = self.config.timeout_seconds, f"timeout_seconds={self.config.timeout_seconds}"
+        if call.deadline is not None:
+            remaining = max(0.0, call.deadline - self._clock.monotonic())
+            if limit is None or remaining < limit:
+                limit, what = remaining, "the read's deadline_seconds"
         try:
-            with anyio.fail_after(deadline):
+            with anyio.fail_after(limit):
                 return await self._follow(call)
         except TimeoutError as exc:  # the builtin, raised by anyio.fail_after
-            raise DeadlineExceeded(
-                f"{call.method} took longer than timeout_seconds={deadline}",
-                url=self.redact(call.url),
-                page=call.page,
-                batch=call.batch,
-            ) from exc
+            raise self._deadline_error(call, what) from exc
+
+    def _deadline_error(self, call: _Call, what: str) -> DeadlineExceeded:
+        return DeadlineExceeded(
+            f"{call.method} did not finish within {what}",
+            url=self.redact(call.url),
+            page=call.page,
+            batch=call.batch,
+        )
 
     async def _follow(self, call: _Call) -> Response:
         hop = call
@@ -413,7 +418,7 @@ class Session:
         if limiter is not None:
             wait = limiter.reserve()
             if wait > 0:
-                await self._sleep(wait)
+                await self._clock.sleep(wait)
         request = self._client.build_request(
             call.method,
             call.url,
@@ -423,7 +428,7 @@ class Session:
             data=call.form,
             content=call.content,
         )
-        started = self._clock()
+        started = self._clock.monotonic()
         self.requests_sent += 1
         try:
             raw = await self._client.send(request, stream=True)
@@ -447,7 +452,8 @@ class Session:
         return response, None
 
     def _response(self, raw: httpx.Response, body: bytes, started: float) -> Response:
-        return Response(raw.status_code, raw.headers, body, str(raw.url), self._clock() - started)
+        elapsed = self._clock.monotonic() - started
+        return Response(raw.status_code, raw.headers, body, str(raw.url), elapsed)
 
     async def _read_body(self, raw: httpx.Response, call: _Call) -> bytes:
         reader = BodyReader(
@@ -477,8 +483,9 @@ class Session:
             return ConnectError(f"could not connect ({detail})", url=url, page=page, batch=batch)
         if isinstance(exc, httpx.TimeoutException):
             return errors.TimeoutError(f"timed out ({detail})", url=url, page=page, batch=batch)
-        return ReadError(f"connection failed mid-request ({detail})", url=url, page=page,
-                         batch=batch)
+        return ReadError(
+            f"connection failed mid-request ({detail})", url=url, page=page, batch=batch
+        )
 
 
 class _Unauthorized(Exception):

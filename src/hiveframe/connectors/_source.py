@@ -11,6 +11,7 @@ import pyarrow as pa
 
 from hiveframe._frame import DataFrame
 from hiveframe._http.auth import Auth, auth_from_option
+from hiveframe._http.clock import SYSTEM_CLOCK, Clock
 from hiveframe._http.portal import iterate_sync, run_sync
 from hiveframe._http.session import Response, Session, SessionConfig
 from hiveframe._protocol.arrow import concat_tables, records_to_table
@@ -108,8 +109,13 @@ class HTTPSource:
     allowed_hosts
         Hosts other than the URL's own that next links may point to. Credentials are never
         sent to them.
+    deadline_seconds
+        Deadline of a whole read, retries and waits included; ``None`` (default) for none.
+        Raises :class:`~hiveframe.errors.DeadlineExceeded` naming the page it stopped at.
     secret_headers
         Extra header or parameter names to treat as credentials.
+    clock
+        Where time comes from; tests pass a fake clock whose ``sleep`` does not wait.
 
     Example
     -------
@@ -133,15 +139,17 @@ class HTTPSource:
         parser: Parser | None = None,
         schema: pa.Schema | None = None,
         auth: Auth | Mapping[str, Any] | None = None,
-        retry: RetryConfig | None | _NotGiven = NOT_GIVEN,
+        retry: RetryConfig | _NotGiven | None = NOT_GIVEN,
         circuit_breaker: CircuitBreaker | None = None,
         rate_limit: float | RateLimiter | None = None,
         timeout_seconds: float | None = 30.0,
         connect_timeout_seconds: float = 10.0,
+        deadline_seconds: float | None = None,
         max_body_bytes: int = 100 * 1024 * 1024,
         verify: bool | str = True,
         allowed_hosts: Iterable[str] = (),
         secret_headers: Iterable[str] = (),
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.url = check_http_url(url, "url")
         self.method = _check_method(method)
@@ -160,6 +168,8 @@ class HTTPSource:
         self.schema = schema
         self.auth = auth_from_option(auth)
         self.allowed_hosts = frozenset(h.lower() for h in allowed_hosts)
+        self.deadline_seconds = check_optional_positive(deadline_seconds, "deadline_seconds")
+        self.clock = clock
         self.session_config = SessionConfig(
             timeout_seconds=check_optional_positive(timeout_seconds, "timeout_seconds"),
             connect_timeout_seconds=connect_timeout_seconds,
@@ -221,10 +231,13 @@ class HTTPSource:
     # -- the page loop -------------------------------------------------------------------------
 
     def _session(self) -> Session:
-        return Session(self.session_config, auth=self.auth, credential_url=self.url)
+        return Session(
+            self.session_config, auth=self.auth, credential_url=self.url, clock=self.clock
+        )
 
     async def _apages(self) -> AsyncIterator[pa.Table]:
         paginator = self.pagination.start_paginator() if self.pagination else None
+        deadline = self.clock.monotonic() + self.deadline_seconds if self.deadline_seconds else None
         async with self._session() as session:
             request: PageRequest | None = paginator.first() if paginator else PageRequest()
             index = 0
@@ -238,9 +251,14 @@ class HTTPSource:
                     headers=self.headers,
                     json=self.body,
                     page=index,
+                    deadline=deadline,
                 )
-                decoded = self._decode(response, session, needs_document=paginator is not None)
-                table = self._table(decoded, response, session)
+                try:
+                    decoded = self._decode(response, session, needs_document=bool(paginator))
+                    table = self._table(decoded)
+                except ResponseDecodeError as exc:
+                    exc.page = index
+                    raise
                 if table.num_rows:
                     yield table
                 if paginator is None:
@@ -286,7 +304,7 @@ class HTTPSource:
         document = _document_or_none(response) if needs_document else None
         return DecodedPage(document=document, records=records)
 
-    def _table(self, decoded: DecodedPage, response: Response, session: Session) -> pa.Table:
+    def _table(self, decoded: DecodedPage) -> pa.Table:
         if decoded.table is not None:
             table = decoded.table
             return table.select(self.schema.names).cast(self.schema) if self.schema else table

@@ -131,7 +131,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
         app._record(request)
         handler = app.routes.get(request.path)
         reply = handler(request) if handler else Reply(404, body=b'{"error": "not found"}')
-        self._send(reply, head=request.method == "HEAD")
+        try:
+            self._send(reply, head=request.method == "HEAD")
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up (a timeout in a test)
 
     def _read_request(self) -> Request:
         length = int(self.headers.get("Content-Length") or 0)
@@ -168,20 +171,17 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self.end_headers()
 
     def _stream(self, chunks: Iterable[bytes], *, chunked: bool) -> None:
-        try:
-            for chunk in chunks:
-                if chunk is ABORT:
-                    self._abort()
-                    return
-                if chunked and chunk:
-                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-                elif chunk:
-                    self.wfile.write(chunk)
-                self.wfile.flush()
-            if chunked:
-                self.wfile.write(b"0\r\n\r\n")
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
+        for chunk in chunks:
+            if chunk is ABORT:
+                self._abort()
+                return
+            if chunked and chunk:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            elif chunk:
+                self.wfile.write(chunk)
+            self.wfile.flush()
+        if chunked:
+            self.wfile.write(b"0\r\n\r\n")
 
     def _abort(self) -> None:
         # SO_LINGER 0 turns close() into a TCP reset: the client sees a dropped connection.

@@ -1,0 +1,252 @@
+"""Reads under injected faults over real loopback HTTP: nothing lost, nothing doubled.
+
+Waits run on a fake clock (``clock`` fixture): the recorded sleeps are the measured waits.
+"""
+
+from __future__ import annotations
+
+import socket
+
+import orjson
+import pytest
+
+from faults import FaultyCollection
+from hiveframe.connectors import HTTPSource
+from hiveframe.demo import LoopbackServer, Reply
+from hiveframe.errors import (
+    AuthenticationError,
+    CircuitOpenError,
+    DeadlineExceeded,
+    HTTPStatusError,
+    ResponseDecodeError,
+    RetryAfterTooLong,
+    RetryExhausted,
+    TimeoutError,
+)
+from hiveframe.resilience import CircuitBreaker, RateLimiter, RetryConfig
+
+FAST = RetryConfig(max_attempts=4, initial_delay_seconds=0.01, max_delay_seconds=0.05)
+
+
+def read_ids(server, clock, **options) -> list[int]:
+    source = HTTPSource(server.url("/c"), pagination="offset", page_size=10, clock=clock, **options)
+    return source.read().to_arrow().column("id").to_pylist()
+
+
+def test_transient_faults_on_every_page_lose_and_double_nothing(serve, clock):
+    script = {
+        0: [503, 503],
+        10: [429],
+        20: ["reset"],
+        30: [502, "short"],
+        40: [504],
+        50: [500, 503, 408],
+    }
+    collection = FaultyCollection(55, script, retry_after="1")
+    server = serve({"/c": collection})
+
+    ids = read_ids(server, clock, retry=RetryConfig(max_attempts=4, jitter=False))
+
+    assert ids == list(range(1, 56))  # same count, same ids, in order, no duplicates
+    assert len(server.requests) == 6 + sum(len(f) for f in script.values())
+    faults = [fault for offset in sorted(script) for fault in script[offset]]
+    assert len(clock.sleeps) == len(faults)
+    for fault, wait in zip(faults, clock.sleeps, strict=True):
+        assert wait >= (1.0 if isinstance(fault, int) else 0.5)  # Retry-After: 1 honoured
+
+
+def test_retry_after_seconds_is_the_floor_of_the_wait(serve, clock):
+    server = serve({"/c": FaultyCollection(5, {0: [503, 503, 503]}, retry_after="2")})
+    assert read_ids(server, clock, retry=RetryConfig(max_attempts=4)) == [1, 2, 3, 4, 5]
+    assert len(clock.sleeps) == 3
+    assert all(2.0 <= wait <= 2.0 + 0.5 * 2**i for i, wait in enumerate(clock.sleeps))
+
+
+def test_retry_after_http_date(serve, clock):
+    from email.utils import formatdate
+
+    clock.wall_offset = float(int(clock.time())) - clock.now  # whole seconds, like HTTP dates
+    when = formatdate(clock.time() + 3, usegmt=True)
+    server = serve({"/c": FaultyCollection(5, {0: [429]}, retry_after=when)})
+    assert read_ids(server, clock, retry=RetryConfig(jitter=False)) == [1, 2, 3, 4, 5]
+    assert clock.sleeps == [pytest.approx(3.0)]
+
+
+def test_retry_after_above_the_cap_fails_at_once(serve, clock):
+    server = serve({"/c": FaultyCollection(5, {0: [503]}, retry_after="86400")})
+    with pytest.raises(RetryAfterTooLong) as info:
+        read_ids(server, clock, retry=RetryConfig(max_retry_after_seconds=60))
+    assert info.value.seconds == 86400
+    assert clock.sleeps == []
+
+
+def test_permanent_failure_stops_after_exactly_max_attempts(serve, clock):
+    server = serve({"/c": FaultyCollection(5, {0: [503] * 10})})
+    with pytest.raises(RetryExhausted) as info:
+        read_ids(server, clock, retry=RetryConfig(max_attempts=3))
+    assert info.value.attempts == 3
+    assert len(server.requests) == 3
+    cause = info.value.__cause__
+    assert isinstance(cause, HTTPStatusError)
+    assert (cause.status, cause.page) == (503, 0)
+    assert "injected fault" in cause.body_excerpt
+    assert "503" in str(info.value) and "3 attempts" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (400, HTTPStatusError),
+        (404, HTTPStatusError),
+        (422, HTTPStatusError),
+        (501, HTTPStatusError),
+        (401, AuthenticationError),
+        (403, AuthenticationError),
+    ],
+)
+def test_client_errors_are_not_retried(serve, clock, status, error):
+    server = serve({"/c": FaultyCollection(5, {0: [status]})})
+    with pytest.raises(error) as info:
+        read_ids(server, clock)
+    assert info.value.status == status
+    assert len(server.requests) == 1
+    assert clock.sleeps == []
+
+
+def test_post_is_not_retried_unless_the_caller_says_it_is_safe(serve, clock):
+    server = serve({"/c": FaultyCollection(5, {0: [503, 503]})})
+    with pytest.raises(HTTPStatusError):
+        read_ids(server, clock, method="POST", body={"q": 1})
+    assert len(server.requests) == 1
+    safe = RetryConfig(retry_non_idempotent=True)
+    assert read_ids(server, clock, method="POST", body={"q": 1}, retry=safe) == [1, 2, 3, 4, 5]
+
+
+def test_a_stall_longer_than_the_timeout_is_retried(serve, clock):
+    server = serve({"/c": FaultyCollection(5, {0: ["stall"]}, stall_seconds=2)})
+    assert read_ids(server, clock, timeout_seconds=0.2, retry=FAST) == [1, 2, 3, 4, 5]
+    assert len(server.requests) == 2
+
+
+def test_a_stall_without_retries_is_a_timeout_error(serve, clock):
+    server = serve({"/c": FaultyCollection(5, {0: ["stall"]}, stall_seconds=2)})
+    with pytest.raises(TimeoutError) as info:
+        read_ids(server, clock, timeout_seconds=0.2, retry=None)
+    assert info.value.page == 0
+
+
+def test_deadline_for_the_whole_read(serve, clock):
+    server = serve({"/c": FaultyCollection(30, {10: ["stall"]}, stall_seconds=2)})
+    with pytest.raises(DeadlineExceeded) as info:
+        read_ids(server, clock, deadline_seconds=0.3, retry=None)
+    assert info.value.page == 1
+
+
+def test_truncated_json_is_a_decode_error_naming_the_page(serve, clock):
+    server = serve({"/c": FaultyCollection(25, {10: ["truncated"]})})
+    with pytest.raises(ResponseDecodeError) as info:
+        read_ids(server, clock)
+    assert info.value.kind == "json"
+    assert info.value.page == 1
+
+
+def test_breaker_opens_fails_fast_half_opens_and_closes(serve, clock):
+    healthy = {"ok": False}
+
+    def api(request):
+        if healthy["ok"]:
+            return Reply(200, {"Content-Type": "application/json"}, b'[{"id": 1}]')
+        return Reply(503, {}, b"down")
+
+    server = serve({"/c": api})
+    breaker = CircuitBreaker(
+        failure_threshold=3, recovery_timeout_seconds=30, clock=clock.monotonic
+    )
+    source = HTTPSource(server.url("/c"), retry=None, circuit_breaker=breaker, clock=clock)
+    for _ in range(3):
+        with pytest.raises(HTTPStatusError):
+            source.read()
+    assert breaker.state == "open"
+
+    for _ in range(5):
+        with pytest.raises(CircuitOpenError):
+            source.read()
+    assert len(server.requests) == 3  # failing fast: the server saw none of those 5
+
+    clock.advance(30)
+    assert breaker.state == "half_open"
+    healthy["ok"] = True
+    assert source.read().count() == 1
+    assert breaker.state == "closed"
+
+
+def test_one_breaker_shared_by_two_sources(serve, clock):
+    server = serve({"/a": lambda r: Reply(503), "/b": lambda r: Reply(503)})
+    breaker = CircuitBreaker(failure_threshold=2, clock=clock.monotonic)
+    a = HTTPSource(server.url("/a"), retry=None, circuit_breaker=breaker, clock=clock)
+    b = HTTPSource(server.url("/b"), retry=None, circuit_breaker=breaker, clock=clock)
+    for source in (a, b):
+        with pytest.raises(HTTPStatusError):
+            source.read()
+    with pytest.raises(CircuitOpenError):
+        a.read()
+    assert len(server.requests) == 2
+
+
+def test_rate_limit_spaces_requests(serve, clock):
+    server = serve({"/c": FaultyCollection(50)})
+    limiter = RateLimiter(10, clock=clock.monotonic)
+    assert len(read_ids(server, clock, rate_limit=limiter)) == 50
+    assert len(server.requests) == 6
+    assert clock.sleeps == [pytest.approx(0.1)] * 5
+
+
+def test_a_429_pauses_the_whole_source(serve, clock):
+    server = serve({"/c": FaultyCollection(30, {10: [429]}, retry_after="2")})
+    limiter = RateLimiter(1000, clock=clock.monotonic)
+    retry = RetryConfig(jitter=False)
+    assert len(read_ids(server, clock, rate_limit=limiter, retry=retry)) == 30
+    assert sum(clock.sleeps) >= 2.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_a_server_that_is_not_up_yet(clock):
+    port = free_port()
+    collection = FaultyCollection(25)
+    started: list[LoopbackServer] = []
+
+    def start_after_two_refusals(seconds: float) -> None:
+        if len(clock.sleeps) == 2:
+            started.append(LoopbackServer({"/c": collection}, port=port).start())
+
+    clock.on_sleep = start_after_two_refusals
+    source = HTTPSource(
+        f"http://127.0.0.1:{port}/c",
+        pagination="offset",
+        page_size=10,
+        clock=clock,
+        retry=RetryConfig(max_attempts=5),
+    )
+    try:
+        ids = source.read().to_arrow().column("id").to_pylist()
+    finally:
+        for server in started:
+            server.stop()
+    assert ids == list(range(1, 26))
+
+
+def test_errors_name_the_url_redacted(serve, clock):
+    server = serve({"/c": FaultyCollection(5, {0: [500] * 5})})
+    source = HTTPSource(
+        server.url("/c?api_key=hush-123"), retry=RetryConfig(max_attempts=2), clock=clock
+    )
+    with pytest.raises(RetryExhausted) as info:
+        source.read()
+    message = str(info.value) + str(info.value.__cause__)
+    assert "api_key=***" in message and "hush-123" not in message
+    assert orjson.loads(orjson.dumps(info.value.attempts)) == 2
