@@ -8,7 +8,8 @@ import sys
 
 import pyarrow.parquet as pq
 
-from hiveframe.cli import Progress, main
+from hiveframe.cli import main
+from hiveframe.cli._progress import Progress
 
 
 def test_read_to_parquet(demo, tmp_path, capsys):

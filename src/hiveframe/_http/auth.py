@@ -173,10 +173,25 @@ class OAuth2ClientCredentials(Auth):
         self.auth_method = auth_method
         self.basic_encoding = basic_encoding
         self.default_ttl_seconds = default_ttl_seconds
-        self._cache = TokenCache(skew_seconds=skew_seconds, clock=clock)
+        self.skew_seconds = skew_seconds
+        self._clock = clock
+        self._fresh_state()
+
+    def _fresh_state(self) -> None:
+        self._cache = TokenCache(skew_seconds=self.skew_seconds, clock=self._clock)
         self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
         )
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Shipped to another process (a Spark executor): the token and locks stay here.
+        state = dict(self.__dict__)
+        del state["_cache"], state["_locks"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._fresh_state()
 
     async def apply(
         self, headers: dict[str, str], params: dict[str, str], post_form: PostForm

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from typing import Any
-from urllib.parse import urljoin, urlsplit
 
 import pyarrow as pa
 
@@ -13,29 +11,14 @@ from hiveframe._frame import DataFrame
 from hiveframe._http.auth import Auth, auth_from_option
 from hiveframe._http.clock import SYSTEM_CLOCK, Clock
 from hiveframe._http.portal import iterate_sync, run_sync
-from hiveframe._http.session import Response, Session, SessionConfig
-from hiveframe._protocol.arrow import concat_tables, records_to_table
-from hiveframe._protocol.decode import (
-    DataPath,
-    DecodedPage,
-    decode_body,
-    resolve_format,
-    validate_response_format,
-)
-from hiveframe._protocol.origin import credentials_may_follow, origin_of
-from hiveframe._protocol.pagination import (
-    Page,
-    PageRequest,
-    PaginationConfig,
-    pagination_from_options,
-)
+from hiveframe._http.reader import PageReader, Parser, ReadPlan
+from hiveframe._http.session import Session, SessionConfig
+from hiveframe._protocol.arrow import concat_tables
+from hiveframe._protocol.decode import DataPath, validate_response_format
+from hiveframe._protocol.pagination import PaginationConfig, pagination_from_options
 from hiveframe._protocol.secrets import redact_url
-from hiveframe._validate import (
-    check_http_url,
-    check_optional_positive,
-    check_str_mapping,
-)
-from hiveframe.errors import BlockedDestinationError, ConfigError, ResponseDecodeError
+from hiveframe._validate import check_http_url, check_optional_positive, check_str_mapping
+from hiveframe.errors import ConfigError
 from hiveframe.resilience import (
     CircuitBreaker,
     RateLimiter,
@@ -46,14 +29,6 @@ from hiveframe.resilience import (
 from hiveframe.resilience._retry import NOT_GIVEN, _NotGiven
 
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "QUERY"})
-
-Parser = Callable[[Response], Iterable[Any]]
-
-
-@dataclass(frozen=True)
-class _PageTarget:
-    url: str
-    params: dict[str, str]
 
 
 class HTTPSource:
@@ -151,23 +126,25 @@ class HTTPSource:
         secret_headers: Iterable[str] = (),
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
-        self.url = check_http_url(url, "url")
-        self.method = _check_method(method)
-        self.params = {k: str(v) for k, v in check_str_mapping(params, "params").items()}
-        self.headers = dict(check_str_mapping(headers, "headers"))
-        self.body = body
-        self.pagination = pagination_from_options(pagination, page_size)
-        self.max_pages = check_optional_positive(max_pages, "max_pages")
-        self.response_format = validate_response_format(response_format)
-        self.data_path = DataPath(data_path) if data_path is not None else None
         if parser is not None and not callable(parser):
             raise ConfigError("parser", parser, "a callable parser(response) -> records")
-        self.parser = parser
         if schema is not None and not isinstance(schema, pa.Schema):
             raise ConfigError("schema", schema, "a pyarrow.Schema")
-        self.schema = schema
+        self.plan = ReadPlan(
+            url=check_http_url(url, "url"),
+            method=_check_method(method),
+            params={k: str(v) for k, v in check_str_mapping(params, "params").items()},
+            headers=dict(check_str_mapping(headers, "headers")),
+            body=body,
+            pagination=pagination_from_options(pagination, page_size),
+            max_pages=check_optional_positive(max_pages, "max_pages"),
+            response_format=validate_response_format(response_format),
+            data_path=DataPath(data_path) if data_path is not None else None,
+            parser=parser,
+            schema=schema,
+            allowed_hosts=frozenset(h.lower() for h in allowed_hosts),
+        )
         self.auth = auth_from_option(auth)
-        self.allowed_hosts = frozenset(h.lower() for h in allowed_hosts)
         self.deadline_seconds = check_optional_positive(deadline_seconds, "deadline_seconds")
         self.clock = clock
         self.session_config = SessionConfig(
@@ -183,14 +160,23 @@ class HTTPSource:
             secret_params=frozenset(secret_headers),
         )
 
+    @property
+    def url(self) -> str:
+        return self.plan.url
+
+    @property
+    def schema(self) -> pa.Schema | None:
+        return self.plan.schema
+
     def __repr__(self) -> str:
-        parts = [f"url={redact_url(self.url, self.session_config.secret_params)!r}"]
-        if self.method != "GET":
-            parts.append(f"method={self.method!r}")
-        if self.pagination is not None:
-            parts.append(f"pagination={self.pagination!r}")
-        if self.max_pages is not None:
-            parts.append(f"max_pages={self.max_pages}")
+        plan = self.plan
+        parts = [f"url={redact_url(plan.url, self.session_config.secret_params)!r}"]
+        if plan.method != "GET":
+            parts.append(f"method={plan.method!r}")
+        if plan.pagination is not None:
+            parts.append(f"pagination={plan.pagination!r}")
+        if plan.max_pages is not None:
+            parts.append(f"max_pages={plan.max_pages}")
         if self.auth is not None:
             parts.append(f"auth={self.auth!r}")
         return f"HTTPSource({', '.join(parts)})"
@@ -230,92 +216,19 @@ class HTTPSource:
 
     # -- the page loop -------------------------------------------------------------------------
 
-    def _session(self) -> Session:
+    def session(self) -> Session:
+        """A new transport session with this source's auth, policies and clock."""
         return Session(
-            self.session_config, auth=self.auth, credential_url=self.url, clock=self.clock
+            self.session_config, auth=self.auth, credential_url=self.plan.url, clock=self.clock
         )
 
     async def _apages(self) -> AsyncIterator[pa.Table]:
-        paginator = self.pagination.start_paginator() if self.pagination else None
+        pagination = self.plan.pagination
+        paginator = pagination.start_paginator() if pagination else None
         deadline = self.clock.monotonic() + self.deadline_seconds if self.deadline_seconds else None
-        async with self._session() as session:
-            request: PageRequest | None = paginator.first() if paginator else PageRequest()
-            index = 0
-            current_url = self.url
-            while request is not None and (self.max_pages is None or index < self.max_pages):
-                target = self._target(request, current_url)
-                response = await session.request(
-                    self.method,
-                    target.url,
-                    params=target.params,
-                    headers=self.headers,
-                    json=self.body,
-                    page=index,
-                    deadline=deadline,
-                )
-                try:
-                    decoded = self._decode(response, session, needs_document=bool(paginator))
-                    table = self._table(decoded)
-                except ResponseDecodeError as exc:
-                    exc.page = index
-                    raise
-                if table.num_rows:
-                    yield table
-                if paginator is None:
-                    return
-                current_url = response.url
-                page = Page(
-                    index=index,
-                    request=request,
-                    url=response.url,
-                    headers=response.headers,
-                    document=decoded.document,
-                    record_count=table.num_rows,
-                )
-                request = paginator.advance(page)
-                index += 1
-
-    def _target(self, request: PageRequest, current_url: str) -> _PageTarget:
-        if request.url is None:
-            return _PageTarget(self.url, {**self.params, **request.params})
-        url = urljoin(current_url, request.url)
-        if not credentials_may_follow(self.url, url) and not self._allowed(url):
-            raise BlockedDestinationError(
-                f"next page is on another host ({origin_of(url).host!r}); add it to "
-                "allowed_hosts to follow it (credentials are never sent there)",
-                url=redact_url(url),
-            )
-        return _PageTarget(url, dict(request.params))
-
-    def _allowed(self, url: str) -> bool:
-        return (urlsplit(url).hostname or "").lower() in self.allowed_hosts
-
-    def _decode(self, response: Response, session: Session, *, needs_document: bool) -> DecodedPage:
-        url = session.redact(response.url)
-        if self.parser is None:
-            fmt = resolve_format(self.response_format, response.headers.get("content-type"))
-            return decode_body(response.content, fmt=fmt, data_path=self.data_path, url=url)
-        try:
-            records = list(self.parser(response))
-        except Exception as exc:
-            raise ResponseDecodeError(
-                f"parser raised {type(exc).__name__}: {exc}", kind="parser", url=url
-            ) from exc
-        document = _document_or_none(response) if needs_document else None
-        return DecodedPage(document=document, records=records)
-
-    def _table(self, decoded: DecodedPage) -> pa.Table:
-        if decoded.table is not None:
-            table = decoded.table
-            return table.select(self.schema.names).cast(self.schema) if self.schema else table
-        return records_to_table(decoded.records, schema=self.schema)
-
-
-def _document_or_none(response: Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
+        async with self.session() as session:
+            async for table in PageReader(self.plan, session).pages(paginator, deadline=deadline):
+                yield table
 
 
 def _check_method(method: Any) -> str:
