@@ -13,6 +13,8 @@ Example
 from __future__ import annotations
 
 from hiveframe.demo._api import DemoAPI, make_record
+from hiveframe.demo._events import EventsAPI
+from hiveframe.demo._ingest import IngestAPI
 from hiveframe.demo._server import ABORT, LoopbackServer, Reply, Request
 
 __all__ = ["ABORT", "DemoServer", "LoopbackServer", "Reply", "Request", "make_record"]
@@ -46,4 +48,7 @@ class DemoServer(LoopbackServer):
 
     def __init__(self, records: int = 1000, *, port: int = 0) -> None:
         self.api = DemoAPI(records, lambda: self.base_url)
-        super().__init__(self.api.routes(), port=port)
+        self.ingest = IngestAPI()
+        self.events = EventsAPI()
+        routes = {**self.api.routes(), **self.ingest.routes(), **self.events.routes()}
+        super().__init__(routes, port=port)
