@@ -1,1 +1,1 @@
-"""The transport: httpx clients, auth flows, the request driver. The only async-aware layer."""
+"""The I/O layer: the wire (aiohttp), auth flows, the request driver, sync portals."""

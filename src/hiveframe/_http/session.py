@@ -3,7 +3,8 @@
 Every HTTP call HiveFrame makes (pages, tokens, sink batches, stream polls) goes through
 :meth:`Session.request`. The decisions are made elsewhere, without I/O: retry timing in
 :mod:`hiveframe.resilience`, origin rules in :mod:`hiveframe._protocol.origin`, body caps in
-:mod:`hiveframe._protocol.content`. This module only wires them to httpx and to the clock.
+:mod:`hiveframe._protocol.content`. This module wires them to the wire (``transport``) and to
+the clock.
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import anyio
-import httpx
 import orjson
+from multidict import CIMultiDict, CIMultiDictProxy
 
-from hiveframe import errors
 from hiveframe._http.auth import Auth
 from hiveframe._http.clock import SYSTEM_CLOCK, Clock
+from hiveframe._http.transport import RawResponse, Transport, TransportConfig, build_url
 from hiveframe._protocol.content import ACCEPT_ENCODING, BodyReader
 from hiveframe._protocol.origin import (
     REDIRECT_STATUSES,
@@ -36,7 +37,6 @@ from hiveframe.errors import (
     DeadlineExceeded,
     HTTPError,
     HTTPStatusError,
-    ReadError,
     ResponseTooLarge,
     RetryExhausted,
     TooManyRedirects,
@@ -68,7 +68,7 @@ class Response:
     """
 
     status_code: int
-    headers: httpx.Headers
+    headers: CIMultiDictProxy[str]
     content: bytes
     url: str
     elapsed_seconds: float = 0.0
@@ -76,8 +76,11 @@ class Response:
     @property
     def text(self) -> str:
         """The body as text, in the charset the Content-Type names (UTF-8 otherwise)."""
-        charset = httpx.Response(200, headers=self.headers).charset_encoding or "utf-8"
-        return self.content.decode(charset, "replace")
+        charset = _charset(self.headers.get("content-type", "")) or "utf-8"
+        try:
+            return self.content.decode(charset, "replace")
+        except LookupError:  # a charset Python does not know
+            return self.content.decode("utf-8", "replace")
 
     def json(self) -> Any:
         """The body parsed as JSON."""
@@ -124,7 +127,7 @@ class _Call:
 
 
 class Session:
-    """An httpx client plus HiveFrame's policies, for use inside one event loop.
+    """A connection pool plus HiveFrame's policies, for use inside one event loop.
 
     Parameters
     ----------
@@ -152,29 +155,27 @@ class Session:
         extra |= auth.secret_headers() if auth else frozenset()
         self._secret_headers = frozenset(h.lower() for h in extra)
         self._secret_params = config.secret_params | (auth.secret_params() if auth else set())
-        self._client: httpx.AsyncClient | None = None
+        self._transport: Transport | None = None
         self.requests_sent = 0
         self.retries = 0
 
     async def __aenter__(self) -> Session:
         c = self.config
-        timeout = httpx.Timeout(
-            c.timeout_seconds,
-            connect=min(c.connect_timeout_seconds, c.timeout_seconds or c.connect_timeout_seconds),
+        connect = min(c.connect_timeout_seconds, c.timeout_seconds or c.connect_timeout_seconds)
+        self._transport = Transport(
+            TransportConfig(
+                read_timeout_seconds=c.timeout_seconds,
+                connect_timeout_seconds=connect,
+                verify=c.verify,
+                max_connections=c.max_connections,
+            )
         )
-        self._client = httpx.AsyncClient(
-            timeout=timeout,
-            follow_redirects=False,
-            trust_env=False,
-            verify=c.verify,
-            limits=httpx.Limits(max_connections=c.max_connections),
-            headers={"User-Agent": USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING},
-        )
+        await self._transport.__aenter__()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._client is not None:
-            await self._client.aclose()
+        if self._transport is not None:
+            await self._transport.__aexit__(*exc)
 
     def redact(self, url: str) -> str:
         return redact_url(url, self._secret_params)
@@ -412,50 +413,46 @@ class Session:
         return is_secret_name(name, self._secret_headers)
 
     async def _send_once(self, call: _Call) -> tuple[Response, str | None]:
-        assert self._client is not None, "Session used outside 'async with'"
+        assert self._transport is not None, "Session used outside 'async with'"
         headers, params = await self._headers_for(call)
+        headers["Accept-Encoding"] = ACCEPT_ENCODING
+        body = _encode_body(call, headers)
         limiter = self.config.rate_limiter
         if limiter is not None:
             wait = limiter.reserve()
             if wait > 0:
                 await self._clock.sleep(wait)
-        request = self._client.build_request(
-            call.method,
-            call.url,
-            params=params or None,
-            headers=headers,
-            json=call.json,
-            data=call.form,
-            content=call.content,
-        )
         started = self._clock.monotonic()
         self.requests_sent += 1
-        try:
-            raw = await self._client.send(request, stream=True)
-        except httpx.HTTPError as exc:
-            raise self._transport_error(exc, call) from exc
+        where = {"url": self.redact(call.url), "page": call.page, "batch": call.batch}
+        raw = await self._transport.open(
+            call.method, build_url(call.url, params), headers=headers, body=body, where=where
+        )
         try:
             location = raw.headers.get("location")
-            if raw.status_code in REDIRECT_STATUSES and location:
+            if raw.status in REDIRECT_STATUSES and location:
+                raw.close()  # a redirect's body is never read (it could be a bomb)
                 return self._response(raw, b"", started), location
-            body = await self._read_body(raw, call)
-        finally:
-            await raw.aclose()
-        response = self._response(raw, body, started)
+            content = await self._read_body(raw, call)
+        except BaseException:
+            raw.close()
+            raise
+        raw.release()
+        response = self._response(raw, content, started)
         logger.info(
             "%s %s -> %d in %.3fs",
             call.method,
-            self.redact(str(raw.url)),
-            raw.status_code,
+            self.redact(raw.url),
+            raw.status,
             response.elapsed_seconds,
         )
         return response, None
 
-    def _response(self, raw: httpx.Response, body: bytes, started: float) -> Response:
+    def _response(self, raw: RawResponse, body: bytes, started: float) -> Response:
         elapsed = self._clock.monotonic() - started
-        return Response(raw.status_code, raw.headers, body, str(raw.url), elapsed)
+        return Response(raw.status, joined_headers(raw.headers), body, raw.url, elapsed)
 
-    async def _read_body(self, raw: httpx.Response, call: _Call) -> bytes:
+    async def _read_body(self, raw: RawResponse, call: _Call) -> bytes:
         reader = BodyReader(
             raw.headers.get("content-encoding"),
             max_body_bytes=self.config.max_body_bytes,
@@ -469,23 +466,42 @@ class Session:
                 decompressed=False,
                 url=self.redact(call.url),
             )
-        try:
-            async for chunk in raw.aiter_raw():
-                reader.feed(chunk)
-        except httpx.HTTPError as exc:
-            raise self._transport_error(exc, call) from exc
+        async for chunk in raw.chunks():
+            reader.feed(chunk)
         return reader.finish()
 
-    def _transport_error(self, exc: httpx.HTTPError, call: _Call) -> TransportError:
-        url, page, batch = self.redact(call.url), call.page, call.batch
-        detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        if isinstance(exc, httpx.ConnectTimeout | httpx.ConnectError):
-            return ConnectError(f"could not connect ({detail})", url=url, page=page, batch=batch)
-        if isinstance(exc, httpx.TimeoutException):
-            return errors.TimeoutError(f"timed out ({detail})", url=url, page=page, batch=batch)
-        return ReadError(
-            f"connection failed mid-request ({detail})", url=url, page=page, batch=batch
-        )
+
+def _encode_body(call: _Call, headers: dict[str, str]) -> bytes | None:
+    """The request body as bytes, setting Content-Type for JSON and form bodies."""
+    if call.content is not None:
+        return call.content
+    if call.form is not None:
+        headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+        return urlencode(call.form).encode()
+    if call.json is not None:
+        headers.setdefault("Content-Type", "application/json")
+        return orjson.dumps(call.json)
+    return None
+
+
+def _charset(content_type: str) -> str | None:
+    for parameter in content_type.split(";")[1:]:
+        name, _, value = parameter.strip().partition("=")
+        if name.strip().lower() == "charset" and value:
+            return value.strip().strip('"')
+    return None
+
+
+def joined_headers(headers: Mapping[str, str]) -> CIMultiDictProxy[str]:
+    """Case-insensitive headers with repeated fields joined by ", " (RFC 9110 5.3)."""
+    multi = (
+        headers if isinstance(headers, CIMultiDictProxy) else CIMultiDictProxy(CIMultiDict(headers))
+    )
+    joined: CIMultiDict[str] = CIMultiDict()
+    for name in multi:
+        if name not in joined:
+            joined[name] = ", ".join(multi.getall(name))
+    return CIMultiDictProxy(joined)
 
 
 class _Unauthorized(Exception):

@@ -6,7 +6,7 @@ Needs the ``http`` extra: ``pip install 'hiveframe[http]'``.
 from __future__ import annotations
 
 try:
-    import httpx  # noqa: F401
+    import aiohttp  # noqa: F401
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(
         "hiveframe.connectors needs the 'http' extra: pip install 'hiveframe[http]'"

@@ -1,0 +1,138 @@
+"""The wire: one HTTP exchange over a pooled aiohttp client, nothing more.
+
+No redirects, no retries, no decompression, no cookies: those are HiveFrame's decisions, made
+in :mod:`hiveframe._http.session`. This module opens a request, hands back the status, the
+headers and the raw body chunks, and maps the engine's exceptions onto
+:mod:`hiveframe.errors`. It is the only module that imports aiohttp.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from multidict import CIMultiDictProxy
+from yarl import URL
+
+from hiveframe import errors
+from hiveframe.errors import ConnectError, ReadError, TransportError
+
+USER_AGENT = "hiveframe"
+_CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class TransportConfig:
+    """Connection settings: timeouts per network wait, TLS, pool size."""
+
+    read_timeout_seconds: float | None
+    connect_timeout_seconds: float
+    verify: bool | str = True
+    max_connections: int = 16
+
+
+def build_url(url: str, params: Mapping[str, str] | None) -> URL:
+    """``url`` with ``params`` set in its query (a parameter of the same name is replaced)."""
+    target = URL(url)
+    return target.update_query(params) if params else target
+
+
+class RawResponse:
+    """An open response: status and headers read, body not yet."""
+
+    def __init__(self, response: aiohttp.ClientResponse, *, where: dict[str, Any]) -> None:
+        self._response = response
+        self._where = where
+        self.status: int = response.status
+        self.headers: CIMultiDictProxy[str] = response.headers
+        self.url = str(response.url)
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The body as it arrives on the wire (still content-encoded)."""
+        try:
+            async for chunk in self._response.content.iter_chunked(_CHUNK):
+                yield chunk
+        except Exception as exc:
+            raise map_error(exc, **self._where) from exc
+
+    def close(self) -> None:
+        self._response.close()
+
+    def release(self) -> None:
+        self._response.release()
+
+
+class Transport:
+    """A pool of keep-alive connections, for use inside one event loop."""
+
+    def __init__(self, config: TransportConfig) -> None:
+        self.config = config
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> Transport:
+        c = self.config
+        connector = aiohttp.TCPConnector(
+            limit=c.max_connections, ssl=_ssl(c.verify), enable_cleanup_closed=False
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(
+                total=None,
+                sock_connect=c.connect_timeout_seconds,
+                sock_read=c.read_timeout_seconds,
+            ),
+            auto_decompress=False,
+            trust_env=False,
+            cookie_jar=aiohttp.DummyCookieJar(),  # cookies never ride along on their own
+            headers={"User-Agent": USER_AGENT},
+            skip_auto_headers=("Accept-Encoding",),
+        )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    async def open(
+        self,
+        method: str,
+        url: URL,
+        *,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        where: dict[str, Any],
+    ) -> RawResponse:
+        """Send the request and read the response head. ``where`` names it in errors."""
+        assert self._session is not None, "Transport used outside 'async with'"
+        try:
+            response = await self._session.request(
+                method, url, headers=dict(headers), data=body, allow_redirects=False
+            )
+        except Exception as exc:
+            raise map_error(exc, **where) from exc
+        return RawResponse(response, where=where)
+
+
+def _ssl(verify: bool | str) -> ssl.SSLContext | bool:
+    if isinstance(verify, str):
+        return ssl.create_default_context(cafile=verify)
+    return bool(verify)
+
+
+def map_error(exc: BaseException, **where: Any) -> BaseException:
+    """The HiveFrame error for an engine exception; anything unrecognised passes through."""
+    detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    error: TransportError
+    if isinstance(exc, (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)):
+        error = ConnectError(f"could not connect ({detail})", **where)
+    elif isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
+        error = errors.TimeoutError(f"timed out waiting for the server ({detail})", **where)
+    elif isinstance(exc, (aiohttp.ClientError, ConnectionError)):
+        error = ReadError(f"connection failed mid-request ({detail})", **where)
+    else:
+        return exc
+    return error
