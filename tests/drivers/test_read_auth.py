@@ -137,7 +137,7 @@ def test_oauth2_token_expiring_mid_read_is_fetched_again(serve):
         return page_of(request)
 
     server = serve({"/token": tokens.token, "/d": resource})
-    df = oauth_source(server, tokens, pagination="offset", page_size=2).read()
+    df = oauth_source(server, tokens, pagination="offset", page_size=2, concurrency=1).read()
 
     assert df.to_pylist() == RECORDS
     assert tokens.issued == ["tok-1", "tok-2"]

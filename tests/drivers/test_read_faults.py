@@ -29,6 +29,7 @@ FAST = RetryConfig(max_attempts=4, initial_delay_seconds=0.01, max_delay_seconds
 
 
 def read_ids(server, clock, **options) -> list[int]:
+    options.setdefault("concurrency", 1)  # exact request counts; see the concurrent variant
     source = HTTPSource(server.url("/c"), pagination="offset", page_size=10, clock=clock, **options)
     return source.read().to_arrow().column("id").to_pylist()
 
@@ -53,6 +54,13 @@ def test_transient_faults_on_every_page_lose_and_double_nothing(serve, clock):
     assert len(clock.sleeps) == len(faults)
     for fault, wait in zip(faults, clock.sleeps, strict=True):
         assert wait >= (1.0 if isinstance(fault, int) else 0.5)  # Retry-After: 1 honoured
+
+
+def test_transient_faults_with_pages_in_flight_lose_and_double_nothing(serve, clock):
+    script = {0: [503], 10: ["reset"], 20: [429], 30: ["short", 502], 40: [500], 60: [503]}
+    server = serve({"/c": FaultyCollection(75, script, retry_after="1")})
+    ids = read_ids(server, clock, concurrency=4, retry=RetryConfig(jitter=False))
+    assert ids == list(range(1, 76))
 
 
 def test_retry_after_seconds_is_the_floor_of_the_wait(serve, clock):

@@ -35,18 +35,23 @@ def ids(df) -> list[int]:
         ),
     ],
 )
-def test_every_style_reads_all_records_with_a_partial_last_page(demo, path, options):
-    source = HTTPSource(demo.url(path), page_size=100, **options)
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_every_style_reads_all_records_with_a_partial_last_page(demo, path, options, concurrency):
+    source = HTTPSource(demo.url(path), page_size=100, concurrency=concurrency, **options)
     before = len(demo.requests_to(path))
 
     df = source.read()
 
     assert ids(df) == ALL_IDS  # pages of 100, 100, 50: in order, none doubled
-    assert len(demo.requests_to(path)) - before == 3  # the short last page ends the read
+    sent = len(demo.requests_to(path)) - before
+    if concurrency == 1:
+        assert sent == 3  # the short last page ends the read
+    else:
+        assert 3 <= sent <= 3 + concurrency - 1  # pages fetched ahead past the end: dropped
 
 
 def test_offset_sends_offset_and_limit(demo):
-    HTTPSource(demo.url("/data"), pagination="offset", page_size=100).read()
+    HTTPSource(demo.url("/data"), pagination="offset", page_size=100, concurrency=1).read()
     sent = [(r.query["offset"], r.query["limit"]) for r in demo.requests_to("/data")[-3:]]
     assert sent == [("0", "100"), ("100", "100"), ("200", "100")]
 
@@ -64,7 +69,7 @@ def test_custom_parameter_names_skip_take(serve):
     server = serve({"/rows": skip_take})
     config = OffsetPagination(offset_param="skip", limit_param="take", page_size=10)
 
-    df = HTTPSource(server.url("/rows"), pagination=config).read()
+    df = HTTPSource(server.url("/rows"), pagination=config, concurrency=1).read()
 
     assert df.count() == 25
     assert [r.query["skip"] for r in server.requests] == ["0", "10", "20"]
@@ -120,3 +125,30 @@ def test_a_repeated_next_link_is_an_error(serve):
 def test_single_request_without_pagination(demo):
     df = HTTPSource(demo.url("/data"), params={"limit": 7}).read()
     assert ids(df) == list(range(1, 8))
+
+
+def test_concurrent_fetch_keeps_page_order_when_pages_arrive_out_of_order(serve):
+    import random
+    import time
+
+    records = [{"id": i} for i in range(1, 1001)]
+
+    def jittery(request: Request) -> Reply:
+        time.sleep(random.random() / 200)  # later pages often answer first
+        offset, limit = int(request.query["offset"]), int(request.query["limit"])
+        return Reply(body=orjson.dumps(records[offset : offset + limit]),
+                     headers={"Content-Type": "application/json"})
+
+    server = serve({"/j": jittery})
+    df = HTTPSource(server.url("/j"), pagination="offset", page_size=10, concurrency=8).read()
+
+    assert ids(df) == list(range(1, 1001))
+    assert len(server.requests) <= 101 + 7
+
+
+def test_concurrency_must_be_positive():
+    from hiveframe.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        HTTPSource("https://api.example.com/x", concurrency=0)
+    assert info.value.option == "concurrency"

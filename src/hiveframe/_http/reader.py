@@ -9,6 +9,7 @@ paginated read (:meth:`PageReader.pages`).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +45,7 @@ class ReadPlan:
     parser: Parser | None = None
     schema: pa.Schema | None = None
     allowed_hosts: frozenset[str] = frozenset()
+    concurrency: int = 8
 
 
 @dataclass(frozen=True)
@@ -104,18 +106,80 @@ class PageReader:
     async def pages(
         self, paginator: Paginator | None, *, deadline: float | None = None
     ) -> AsyncIterator[pa.Table]:
-        """Every page of the read in order, empty ones skipped, up to ``max_pages``."""
-        request: PageRequest | None = paginator.first() if paginator else PageRequest()
-        index, current_url, limit = 0, self.plan.url, self.plan.max_pages
-        while request is not None and (limit is None or index < limit):
-            fetched = await self.fetch(request, index, current_url=current_url, deadline=deadline)
+        """Every page of the read in order, empty ones skipped, up to ``max_pages``.
+
+        Paginators that know page N's request up front (offset, page number) are fetched
+        with up to ``plan.concurrency`` pages in flight; the others one after another.
+        """
+        if paginator is not None and paginator.prefetchable and self.plan.concurrency > 1:
+            pages = self._prefetched(paginator, deadline)
+        else:
+            pages = self._sequential(paginator, deadline)
+        async for fetched in pages:
             if fetched.table.num_rows:
                 yield fetched.table
+
+    async def _sequential(
+        self,
+        paginator: Paginator | None,
+        deadline: float | None,
+        *,
+        start: PageRequest | None = None,
+        index: int = 0,
+        current_url: str | None = None,
+    ) -> AsyncIterator[FetchedPage]:
+        request: PageRequest | None = start or (paginator.first() if paginator else PageRequest())
+        current_url = current_url or self.plan.url
+        while request is not None and self._within_limit(index):
+            fetched = await self.fetch(request, index, current_url=current_url, deadline=deadline)
+            yield fetched
             if paginator is None:
                 return
             current_url = fetched.page.url
             request = paginator.advance(fetched.page)
             index += 1
+
+    async def _prefetched(
+        self, paginator: Paginator, deadline: float | None
+    ) -> AsyncIterator[FetchedPage]:
+        # Pages are fetched ahead, but committed strictly in order through advance(), which
+        # applies every stop rule; pages fetched past the end are dropped. The window opens
+        # gradually (1, 2, 4, ...) so a one-page read costs one request.
+        in_flight: dict[int, asyncio.Task[FetchedPage]] = {}
+        window, index = 1, 0
+
+        def launch(upto: int) -> None:
+            for i in range(index, upto):
+                if i not in in_flight and self._within_limit(i):
+                    request = paginator.first() if i == 0 else paginator.request_at(i)
+                    in_flight[i] = asyncio.ensure_future(self.fetch(request, i, deadline=deadline))
+
+        try:
+            while self._within_limit(index):
+                launch(index + window)
+                fetched = await in_flight.pop(index)
+                yield fetched
+                nxt = paginator.advance(fetched.page)
+                if nxt is None:
+                    return
+                index += 1
+                if nxt != paginator.request_at(index):
+                    # The API moved differently than planned (e.g. more records than asked):
+                    # drop the speculation and go on one page at a time from its answer.
+                    rest = self._sequential(
+                        paginator, deadline, start=nxt, index=index, current_url=fetched.page.url
+                    )
+                    async for page in rest:
+                        yield page
+                    return
+                window = min(window * 2, self.plan.concurrency)
+        finally:
+            for task in in_flight.values():
+                task.cancel()
+            await asyncio.gather(*in_flight.values(), return_exceptions=True)
+
+    def _within_limit(self, index: int) -> bool:
+        return self.plan.max_pages is None or index < self.plan.max_pages
 
     def _target(self, request: PageRequest, current_url: str) -> tuple[str, dict[str, str]]:
         if request.url is None:

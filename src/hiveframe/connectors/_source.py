@@ -81,6 +81,9 @@ class HTTPSource:
         Deadline of one request attempt, from connecting to the last body byte; also the
         bound on each network wait. ``None`` for no deadline. Connecting alone is bounded by
         ``connect_timeout_seconds`` (10 s).
+    concurrency
+        Pages in flight at once when pages can be requested up front (offset and page
+        number pagination); they are still returned in order. ``1`` fetches one by one.
     allowed_hosts
         Hosts other than the URL's own that next links may point to. Credentials are never
         sent to them.
@@ -123,6 +126,7 @@ class HTTPSource:
         max_body_bytes: int = 100 * 1024 * 1024,
         verify: bool | str = True,
         allowed_hosts: Iterable[str] = (),
+        concurrency: int = 8,
         secret_headers: Iterable[str] = (),
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
@@ -143,6 +147,7 @@ class HTTPSource:
             parser=parser,
             schema=schema,
             allowed_hosts=frozenset(h.lower() for h in allowed_hosts),
+            concurrency=_check_concurrency(concurrency),
         )
         self.auth = auth_from_option(auth)
         self.deadline_seconds = check_optional_positive(deadline_seconds, "deadline_seconds")
@@ -241,3 +246,9 @@ def _check_breaker(breaker: Any) -> CircuitBreaker | None:
     if breaker is not None and not isinstance(breaker, CircuitBreaker):
         raise ConfigError("circuit_breaker", breaker, "a hiveframe.resilience.CircuitBreaker")
     return breaker
+
+
+def _check_concurrency(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError("concurrency", value, "a whole number of pages in flight, 1 or more")
+    return value
