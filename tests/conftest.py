@@ -21,6 +21,13 @@ def demo() -> Iterator[DemoServer]:
 
 
 @pytest.fixture
+def fresh_demo() -> Iterator[DemoServer]:
+    """A demo API of its own, for tests that count the requests it receives."""
+    with DemoServer(records=250) as server:
+        yield server
+
+
+@pytest.fixture
 def serve() -> Iterator[ServerFactory]:
     """Start a loopback server for the given routes; stopped when the test ends."""
     servers: list[LoopbackServer] = []

@@ -143,10 +143,10 @@ class PageReader:
         self, paginator: Paginator, deadline: float | None
     ) -> AsyncIterator[FetchedPage]:
         # Pages are fetched ahead, but committed strictly in order through advance(), which
-        # applies every stop rule; pages fetched past the end are dropped. The window opens
-        # gradually (1, 2, 4, ...) so a one-page read costs one request.
+        # applies every stop rule; pages fetched past the end are dropped. The first page goes
+        # alone, so a one-page read costs one request.
         in_flight: dict[int, asyncio.Task[FetchedPage]] = {}
-        window, index = 1, 0
+        index = 0
 
         def launch(upto: int) -> None:
             for i in range(index, upto):
@@ -156,7 +156,7 @@ class PageReader:
 
         try:
             while self._within_limit(index):
-                launch(index + window)
+                launch(index + (self.plan.concurrency if index else 1))
                 fetched = await in_flight.pop(index)
                 yield fetched
                 nxt = paginator.advance(fetched.page)
@@ -172,7 +172,6 @@ class PageReader:
                     async for page in rest:
                         yield page
                     return
-                window = min(window * 2, self.plan.concurrency)
         finally:
             for task in in_flight.values():
                 task.cancel()

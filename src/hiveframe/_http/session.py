@@ -424,9 +424,12 @@ class Session:
                 await self._clock.sleep(wait)
         started = self._clock.monotonic()
         self.requests_sent += 1
-        where = {"url": self.redact(call.url), "page": call.page, "batch": call.batch}
         raw = await self._transport.open(
-            call.method, build_url(call.url, params), headers=headers, body=body, where=where
+            call.method,
+            build_url(call.url, params),
+            headers=headers,
+            body=body,
+            where=lambda: {"url": self.redact(call.url), "page": call.page, "batch": call.batch},
         )
         try:
             location = raw.headers.get("location")
@@ -439,13 +442,14 @@ class Session:
             raise
         raw.release()
         response = self._response(raw, content, started)
-        logger.info(
-            "%s %s -> %d in %.3fs",
-            call.method,
-            self.redact(raw.url),
-            raw.status,
-            response.elapsed_seconds,
-        )
+        if logger.isEnabledFor(logging.INFO):
+            logger.info(
+                "%s %s -> %d in %.3fs",
+                call.method,
+                self.redact(raw.url),
+                raw.status,
+                response.elapsed_seconds,
+            )
         return response, None
 
     def _response(self, raw: RawResponse, body: bytes, started: float) -> Response:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +23,10 @@ from hiveframe.errors import ConnectError, ReadError, TransportError
 
 USER_AGENT = "hiveframe"
 _CHUNK = 64 * 1024
+
+# Builds the keyword arguments that name a request in an error (url redacted, page, batch);
+# called only when an error is raised, so the hot path never redacts.
+Where = Callable[[], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,7 @@ def build_url(url: str, params: Mapping[str, str] | None) -> URL:
 class RawResponse:
     """An open response: status and headers read, body not yet."""
 
-    def __init__(self, response: aiohttp.ClientResponse, *, where: dict[str, Any]) -> None:
+    def __init__(self, response: aiohttp.ClientResponse, *, where: Where) -> None:
         self._response = response
         self._where = where
         self.status: int = response.status
@@ -57,7 +61,7 @@ class RawResponse:
             async for chunk in self._response.content.iter_chunked(_CHUNK):
                 yield chunk
         except Exception as exc:
-            raise map_error(exc, **self._where) from exc
+            raise map_error(exc, **self._where()) from exc
 
     def close(self) -> None:
         self._response.close()
@@ -104,16 +108,16 @@ class Transport:
         *,
         headers: Mapping[str, str],
         body: bytes | None,
-        where: dict[str, Any],
+        where: Where,
     ) -> RawResponse:
-        """Send the request and read the response head. ``where`` names it in errors."""
+        """Send the request and read the response head. ``where()`` names it in errors."""
         assert self._session is not None, "Transport used outside 'async with'"
         try:
             response = await self._session.request(
                 method, url, headers=dict(headers), data=body, allow_redirects=False
             )
         except Exception as exc:
-            raise map_error(exc, **where) from exc
+            raise map_error(exc, **where()) from exc
         return RawResponse(response, where=where)
 
 

@@ -1,0 +1,204 @@
+"""Run HiveFrame and its peers on the same local server and print one table.
+
+    benchmarks/run            # sets up .venv-bench, then runs this
+    python benchmarks/run.py [--runs 3] [--only read,write,sse,memory,startup] [--out FILE]
+
+Each workload runs every client in alternation, ``--runs`` times, each run in a fresh process
+(so peak RSS is its own); the table shows the median records/s, the median peak RSS and
+HiveFrame's ratio to each peer, against the targets of issue 6.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import orjson
+
+HERE = Path(__file__).resolve().parent
+PYTHON = sys.executable
+
+
+@dataclass
+class Workload:
+    name: str
+    kind: str  # read | write | sse
+    records: int
+    latency_ms: int
+    clients: list[str]
+    # peer -> minimum HiveFrame/peer speed ratio (the issue's targets)
+    targets: dict[str, float] = field(default_factory=dict)
+    hiveframe: str = "hiveframe"
+    group: str = "read"
+
+
+WORKLOADS = [
+    Workload("read 100k, 0 ms, offset", "read", 100_000, 0,
+             ["hiveframe", "dlt", "requests", "httpx", "aiohttp"],
+             {"dlt": 3.0, "requests": 1.5}),
+    Workload("read 20k, 20 ms, offset", "read", 20_000, 20,
+             ["hiveframe", "dlt", "requests", "httpx", "aiohttp"],
+             {"dlt": 6.0, "requests": 6.0, "httpx": 6.0}),
+    Workload("read 20k, 20 ms, cursor", "read", 20_000, 20,
+             ["hiveframe_cursor", "requests", "httpx"],
+             {"requests": 1.0, "httpx": 1.0}, hiveframe="hiveframe_cursor"),
+    Workload("read 20k, 20 ms, link", "read", 20_000, 20,
+             ["hiveframe_link", "requests", "httpx"],
+             {"requests": 1.0, "httpx": 1.0}, hiveframe="hiveframe_link"),
+    Workload("write 100k, 5 ms", "write", 100_000, 5,
+             ["hiveframe", "requests", "httpx", "aiohttp"], {"requests": 6.0}, group="write"),
+    Workload("SSE 200k events", "sse", 200_000, 0,
+             ["hiveframe", "httpx_sse", "sseclient"], {"httpx_sse": 2.0}, group="sse"),
+]
+
+
+@contextmanager
+def bench_server() -> Iterator[str]:
+    process = subprocess.Popen([PYTHON, str(HERE / "server.py"), "--port", "0"],
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline().split()
+        if line[:1] != ["READY"]:
+            raise SystemExit("benchmark server did not start")
+        yield f"http://127.0.0.1:{line[1]}"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def run_one(kind: str, client: str, base: str, records: int, latency: int) -> dict[str, float]:
+    if kind == "write":
+        import urllib.request
+
+        urllib.request.urlopen(urllib.request.Request(f"{base}/ingest/reset", method="POST"))
+    out = subprocess.run(
+        [PYTHON, str(HERE / "workloads.py"), kind, client, base, str(records), str(latency)],
+        capture_output=True, text=True, check=False,
+    )
+    if out.returncode != 0:
+        return {"error": 1.0, "records": 0, "seconds": 0.0, "peak_rss_mb": 0.0,
+                "message": out.stderr.strip().splitlines()[-1] if out.stderr else "failed"}  # type: ignore[dict-item]
+    return orjson.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def measure(workload: Workload, base: str, runs: int) -> dict[str, dict[str, float]]:
+    samples: dict[str, list[dict[str, float]]] = {c: [] for c in workload.clients}
+    for _ in range(runs):
+        for client in workload.clients:
+            samples[client].append(run_one(workload.kind, client, base, workload.records,
+                                           workload.latency_ms))
+    summary = {}
+    for client, rows in samples.items():
+        good = [r for r in rows if not r.get("error")]
+        if not good:
+            summary[client] = {"error": 1.0, "message": rows[-1].get("message", "")}  # type: ignore[dict-item]
+            continue
+        summary[client] = {
+            "rate": statistics.median(r["records"] / r["seconds"] for r in good),
+            "rss": statistics.median(r["peak_rss_mb"] for r in good),
+        }
+    return summary
+
+
+def speed_rows(workloads: list[Workload], base: str, runs: int) -> list[str]:
+    rows = []
+    for w in workloads:
+        print(f"... {w.name}", file=sys.stderr)
+        result = measure(w, base, runs)
+        ours = result.get(w.hiveframe, {})
+        for client in w.clients:
+            r = result[client]
+            if r.get("error"):
+                rows.append(f"| {w.name} | {client} | error: {r.get('message', '')} | | | |")
+                continue
+            ratio, target = "", ""
+            if client != w.hiveframe and not ours.get("error") and ours:
+                value = ours["rate"] / r["rate"]
+                ratio = f"{value:.2f}x"
+                if client in w.targets:
+                    ok = "met" if value >= w.targets[client] else "NOT met"
+                    target = f">= {w.targets[client]:g}x: {ok}"
+            rows.append(f"| {w.name} | {client} | {r['rate']:,.0f} | {r['rss']:.0f} | {ratio} "
+                        f"| {target} |")
+    return rows
+
+
+def memory_rows(base: str) -> list[str]:
+    print("... memory", file=sys.stderr)
+    small = run_one("read", "hiveframe_batches", base, 100_000, 0)
+    large = run_one("read", "hiveframe_batches", base, 1_000_000, 0)
+    ours = run_one("read", "hiveframe", base, 1_000_000, 0)
+    loop = run_one("read", "requests", base, 1_000_000, 0)
+    stream_ratio = large["peak_rss_mb"] / small["peak_rss_mb"]
+    read_ratio = ours["peak_rss_mb"] / loop["peak_rss_mb"]
+    return [
+        f"| iter_batches() peak RSS, 1M vs 100k records | {large['peak_rss_mb']:.0f} MB vs "
+        f"{small['peak_rss_mb']:.0f} MB | {stream_ratio:.2f}x | < 2x: "
+        f"{'met' if stream_ratio < 2 else 'NOT met'} |",
+        f"| read() of 1M records vs a requests loop building the same table | "
+        f"{ours['peak_rss_mb']:.0f} MB vs {loop['peak_rss_mb']:.0f} MB | {read_ratio:.2f}x | "
+        f"<= 1.5x: {'met' if read_ratio <= 1.5 else 'NOT met'} |",
+    ]
+
+
+def startup_row() -> str:
+    def timed(code: str) -> float:
+        times = []
+        for _ in range(7):
+            started = time.perf_counter()
+            subprocess.run([PYTHON, "-c", code], check=True)
+            times.append(time.perf_counter() - started)
+        return statistics.median(times)
+
+    base = timed("pass")
+    ours = timed("import hiveframe")
+    heavy = subprocess.run(
+        [PYTHON, "-c", "import sys, hiveframe; print([m for m in ('pyspark', 'polars', "
+         "'pandas') if m in sys.modules])"], capture_output=True, text=True, check=True,
+    ).stdout.strip()
+    ms = (ours - base) * 1000
+    return (f"| `import hiveframe` (over bare start-up) | {ms:.0f} ms, heavy imports: {heavy} | "
+            f"| < 150 ms, none: {'met' if ms < 150 and heavy == '[]' else 'NOT met'} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--only", default="read,write,sse,memory,startup")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    only = set(args.only.split(","))
+    lines = [f"Machine: {platform.machine()}, {os.cpu_count()} cores, "
+             f"Python {platform.python_version()}, {date.today().isoformat()}; "
+             f"median of {args.runs} runs, clients alternating.", ""]
+    with bench_server() as base:
+        chosen = [w for w in WORKLOADS if w.group in only]
+        if chosen:
+            lines += ["| workload | client | records/s | peak RSS MB | HiveFrame vs | target |",
+                      "|---|---|---:|---:|---:|---|", *speed_rows(chosen, base, args.runs), ""]
+        extra = []
+        if "memory" in only:
+            extra += memory_rows(base)
+        if "startup" in only:
+            extra.append(startup_row())
+        if extra:
+            lines += ["| measure | value | ratio | target |", "|---|---|---:|---|", *extra]
+    text = "\n".join(lines)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,282 @@
+"""One benchmark workload by one client, run in a fresh process so peak RSS is its own.
+
+    python benchmarks/workloads.py <workload> <client> <base_url> [records] [latency_ms]
+
+Prints one JSON line: records, seconds, peak_rss_mb. Every client of a workload builds the
+same result: an Arrow table of the records (reads), the server's verified count (writes),
+parsed events (SSE).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import resource
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+PAGE = 100
+IN_FLIGHT = 8
+
+
+def _items_params(offset: int, records: int, latency: int) -> dict[str, Any]:
+    return {"offset": offset, "limit": PAGE, "total": records, "latency_ms": latency}
+
+
+# -- reads: an Arrow table of every record ---------------------------------------------------
+
+
+def read_hiveframe(base: str, records: int, latency: int, style: str = "offset") -> int:
+    from hiveframe.connectors import HTTPSource, OffsetPagination
+
+    common = {"params": {"total": records, "latency_ms": latency}, "data_path": "items"}
+    if style == "offset":
+        source = HTTPSource(f"{base}/items", page_size=PAGE, **common,
+                            pagination=OffsetPagination(total_path="total"))
+    elif style == "cursor":
+        source = HTTPSource(f"{base}/cursor", pagination="cursor", page_size=PAGE, **common)
+    else:
+        source = HTTPSource(f"{base}/link", pagination="link", page_size=PAGE,
+                            params={"total": records, "latency_ms": latency})
+    return int(source.read().to_arrow().num_rows)
+
+
+def read_hiveframe_cursor(base: str, records: int, latency: int) -> int:
+    return read_hiveframe(base, records, latency, "cursor")
+
+
+def read_hiveframe_link(base: str, records: int, latency: int) -> int:
+    return read_hiveframe(base, records, latency, "link")
+
+
+def read_requests(base: str, records: int, latency: int) -> int:
+    import requests
+
+    rows: list[dict[str, Any]] = []
+    with requests.Session() as session:
+        for offset in range(0, records, PAGE):
+            response = session.get(f"{base}/items", params=_items_params(offset, records, latency))
+            response.raise_for_status()
+            rows.extend(response.json()["items"])
+    return int(pa.Table.from_pylist(rows).num_rows)
+
+
+def read_httpx(base: str, records: int, latency: int) -> int:
+    import httpx
+
+    rows: list[dict[str, Any]] = []
+    with httpx.Client() as client:
+        for offset in range(0, records, PAGE):
+            response = client.get(f"{base}/items", params=_items_params(offset, records, latency))
+            response.raise_for_status()
+            rows.extend(response.json()["items"])
+    return int(pa.Table.from_pylist(rows).num_rows)
+
+
+def read_aiohttp(base: str, records: int, latency: int) -> int:
+    import aiohttp
+
+    async def main() -> list[dict[str, Any]]:
+        offsets = list(range(0, records, PAGE))
+        pages: list[list[dict[str, Any]]] = [[] for _ in offsets]
+        connector = aiohttp.TCPConnector(limit=IN_FLIGHT)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            async def fetch(i: int) -> None:
+                params = _items_params(offsets[i], records, latency)
+                async with session.get(f"{base}/items", params=params) as response:
+                    response.raise_for_status()
+                    pages[i] = orjson.loads(await response.read())["items"]
+
+            for start in range(0, len(offsets), IN_FLIGHT):
+                await asyncio.gather(*(fetch(i) for i in range(start, min(start + IN_FLIGHT,
+                                                                          len(offsets)))))
+        return [row for page in pages for row in page]
+
+    return int(pa.Table.from_pylist(asyncio.run(main())).num_rows)
+
+
+def read_dlt(base: str, records: int, latency: int) -> int:
+    from dlt.sources.helpers.rest_client import RESTClient
+    from dlt.sources.helpers.rest_client.paginators import OffsetPaginator
+
+    client = RESTClient(base_url=base, paginator=OffsetPaginator(limit=PAGE, total_path="total"),
+                        data_selector="items")
+    rows: list[dict[str, Any]] = []
+    for page in client.paginate("/items", params={"total": records, "latency_ms": latency}):
+        rows.extend(page)
+    return int(pa.Table.from_pylist(rows).num_rows)
+
+
+def read_hiveframe_batches(base: str, records: int, latency: int) -> int:
+    """Stream every record through iter_batches without keeping them (bounded memory)."""
+    from hiveframe.connectors import HTTPSource, OffsetPagination
+
+    source = HTTPSource(f"{base}/items", page_size=1000, data_path="items",
+                        pagination=OffsetPagination(total_path="total"),
+                        params={"total": records, "latency_ms": latency})
+    return sum(batch.num_rows for batch in source.iter_batches())
+
+
+# -- writes: records delivered, as the server counts them --------------------------------------
+
+
+def _write_table(records: int) -> pa.Table:
+    from hiveframe.demo import make_record
+
+    return pa.Table.from_pylist([make_record(i) for i in range(records)])
+
+
+def _verified(base: str, records: int) -> int:
+    import httpx
+
+    stats = httpx.get(f"{base}/ingest/stats").json()
+    if stats["distinct"] != records or stats["records"] != records:
+        raise SystemExit(f"server received {stats}, expected {records} distinct records")
+    return records
+
+
+def write_hiveframe(base: str, records: int, latency: int) -> int:
+    from hiveframe.connectors import HTTPSink
+
+    table = _write_table(records)
+    started = time.perf_counter()
+    HTTPSink(f"{base}/ingest?latency_ms={latency}", batch_size=PAGE).write(table)
+    _mark(started)
+    return _verified(base, records)
+
+
+def write_requests(base: str, records: int, latency: int) -> int:
+    import requests
+
+    rows = _write_table(records).to_pylist()
+    started = time.perf_counter()
+    with requests.Session() as session:
+        for start in range(0, records, PAGE):
+            session.post(f"{base}/ingest?latency_ms={latency}",
+                         json=rows[start : start + PAGE]).raise_for_status()
+    _mark(started)
+    return _verified(base, records)
+
+
+def write_httpx(base: str, records: int, latency: int) -> int:
+    import httpx
+
+    rows = _write_table(records).to_pylist()
+    started = time.perf_counter()
+    with httpx.Client() as client:
+        for start in range(0, records, PAGE):
+            client.post(f"{base}/ingest?latency_ms={latency}",
+                        json=rows[start : start + PAGE]).raise_for_status()
+    _mark(started)
+    return _verified(base, records)
+
+
+def write_aiohttp(base: str, records: int, latency: int) -> int:
+    import aiohttp
+
+    rows = _write_table(records).to_pylist()
+
+    async def main() -> None:
+        connector = aiohttp.TCPConnector(limit=IN_FLIGHT)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            async def post(start: int) -> None:
+                body = orjson.dumps(rows[start : start + PAGE])
+                async with session.post(f"{base}/ingest?latency_ms={latency}", data=body,
+                                        headers={"Content-Type": "application/json"}) as r:
+                    r.raise_for_status()
+
+            starts = list(range(0, records, PAGE))
+            for i in range(0, len(starts), IN_FLIGHT):
+                await asyncio.gather(*(post(s) for s in starts[i : i + IN_FLIGHT]))
+
+    started = time.perf_counter()
+    asyncio.run(main())
+    _mark(started)
+    return _verified(base, records)
+
+
+# -- SSE: events parsed to records -------------------------------------------------------------
+
+
+def sse_hiveframe(base: str, records: int, latency: int) -> int:
+    from hiveframe.connectors import HTTPSource
+
+    source = HTTPSource(f"{base}/sse?n={records}", stream_type="sse")
+    count = 0
+    for batch in source.iter_stream_batches():  # type: ignore[attr-defined]
+        count += batch.num_rows
+        if count >= records:
+            break
+    return count
+
+
+def sse_httpx_sse(base: str, records: int, latency: int) -> int:
+    import httpx
+    from httpx_sse import connect_sse
+
+    count = 0
+    with httpx.Client(timeout=None) as client, connect_sse(client, "GET",
+                                                           f"{base}/sse?n={records}") as source:
+        for event in source.iter_sse():
+            orjson.loads(event.data)
+            count += 1
+    return count
+
+
+def sse_sseclient(base: str, records: int, latency: int) -> int:
+    import requests
+    import sseclient
+
+    count = 0
+    response = requests.get(f"{base}/sse?n={records}", stream=True,
+                            headers={"Accept": "text/event-stream"})
+    for event in sseclient.SSEClient(response).events():
+        orjson.loads(event.data)
+        count += 1
+    return count
+
+
+# -- harness -----------------------------------------------------------------------------------
+
+_MEASURED: dict[str, float] = {}
+
+
+def _mark(started: float) -> None:
+    """Time only the delivery in write workloads, not building the input table."""
+    _MEASURED["seconds"] = time.perf_counter() - started
+
+
+# Each client's libraries are imported before the clock starts: start-up is measured apart.
+_IMPORTS = {
+    "hiveframe": ["hiveframe.connectors"],
+    "requests": ["requests"],
+    "httpx": ["httpx"],
+    "aiohttp": ["aiohttp"],
+    "dlt": ["dlt.sources.helpers.rest_client"],
+    "httpx_sse": ["httpx", "httpx_sse"],
+    "sseclient": ["requests", "sseclient"],
+}
+
+
+def main() -> None:
+    workload, client, base = sys.argv[1:4]
+    records = int(sys.argv[4]) if len(sys.argv) > 4 else 100_000
+    latency = int(sys.argv[5]) if len(sys.argv) > 5 else 0
+    fn: Callable[[str, int, int], int] = globals()[f"{workload}_{client}"]
+    for module in _IMPORTS.get(client.split("_")[0] if client != "httpx_sse" else client, []):
+        importlib.import_module(module)
+    started = time.perf_counter()
+    count = fn(base, records, latency)
+    seconds = _MEASURED.get("seconds", time.perf_counter() - started)
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(orjson.dumps({"records": count, "seconds": seconds,
+                        "peak_rss_mb": peak_kb / 1024}).decode())
+
+
+if __name__ == "__main__":
+    main()
