@@ -32,6 +32,8 @@
     │   └── SSEStreamClosedByServer           the server said stop (204)
     └── DeliveryFailed                        records a sink could not deliver
 
+    InsecureTLSWarning (a UserWarning)        TLS verification was turned off
+
 Errors carry context (a redacted URL, the status, the page or batch, a truncated
 body excerpt), never a secret.
 """
@@ -52,6 +54,7 @@ __all__ = [
     "HTTPError",
     "HTTPStatusError",
     "HiveFrameError",
+    "InsecureTLSWarning",
     "PaginationError",
     "PaginationLimitReached",
     "PaginationLoopError",
@@ -371,3 +374,7 @@ def _short_repr(value: Any) -> str:
     if len(text) > _MAX_VALUE_REPR:
         return text[: _MAX_VALUE_REPR - 3] + "..."
     return text
+
+
+class InsecureTLSWarning(UserWarning):
+    """``verify=False``: the server's certificate is not checked. Emitted once per client."""

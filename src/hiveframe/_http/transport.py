@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import warnings
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +20,7 @@ from multidict import CIMultiDictProxy
 from yarl import URL
 
 from hiveframe import errors
-from hiveframe.errors import ConnectError, ReadError, TransportError
+from hiveframe.errors import ConnectError, InsecureTLSWarning, ReadError, TransportError
 
 USER_AGENT = "hiveframe"
 _CHUNK = 64 * 1024
@@ -79,6 +80,13 @@ class Transport:
 
     async def __aenter__(self) -> Transport:
         c = self.config
+        if c.verify is False:
+            warnings.warn(
+                "verify=False: TLS certificates are not checked; anyone on the path can read "
+                "and change this traffic",
+                InsecureTLSWarning,
+                stacklevel=2,
+            )
         connector = aiohttp.TCPConnector(
             limit=c.max_connections, ssl=_ssl(c.verify), enable_cleanup_closed=False
         )

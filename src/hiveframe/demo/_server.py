@@ -4,12 +4,14 @@ It serves the embedded demo API and the test suite's fault-injecting servers: ha
 plain functions from a :class:`Request` to a :class:`Reply`. A reply body can be bytes or an
 iterable of chunks (sent chunked, or raw when the reply sets ``Content-Length`` itself, which
 lets a test declare more bytes than it sends). Yielding :data:`ABORT` from a body drops the
-connection on the spot.
+connection on the spot; a reply whose whole body *is* :data:`ABORT` drops it before any
+response byte (the client sent its request and never hears back).
 """
 
 from __future__ import annotations
 
 import socket
+import ssl
 import struct
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -60,12 +62,22 @@ class LoopbackServer:
     ...     url = server.url("/hi")
     """
 
-    def __init__(self, routes: Mapping[str, Handler], *, port: int = 0) -> None:
+    def __init__(
+        self,
+        routes: Mapping[str, Handler],
+        *,
+        port: int = 0,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self.routes = dict(routes)
         self.requests: list[Request] = []
         self._lock = threading.Lock()
         self._httpd = _Server(("127.0.0.1", port), _RequestHandler)
         self._httpd.app = self
+        self._scheme = "http"
+        if ssl_context is not None:  # HTTPS, for TLS tests
+            self._httpd.socket = ssl_context.wrap_socket(self._httpd.socket, server_side=True)
+            self._scheme = "https"
         self._thread: threading.Thread | None = None
 
     @property
@@ -74,7 +86,7 @@ class LoopbackServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self._scheme}://127.0.0.1:{self.port}"
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -158,6 +170,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def _send(self, reply: Reply, *, head: bool) -> None:
         headers = dict(reply.headers)
         body = reply.body
+        if body is ABORT:  # drop the connection after reading the request, before any reply
+            self._abort()
+            return
         self.send_response(reply.status)
         if isinstance(body, bytes):
             headers.setdefault("Content-Length", str(len(body)))
