@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
+import hiveframe._protocol.link_header as link_header_module
 import hiveframe._protocol.pagination as pagination_module
+from hiveframe._protocol.link_header import find_next_link, parse_link_header
 from hiveframe._protocol.pagination import (
     DEFAULT_PAGE_SIZE,
     CursorPagination,
@@ -20,10 +22,8 @@ from hiveframe._protocol.pagination import (
     PageRequest,
     PaginationConfig,
     Paginator,
-    find_next_link,
     make_paginator,
     pagination_from_options,
-    parse_link_header,
 )
 from hiveframe.errors import ConfigError, PaginationError, PaginationLoopError
 
@@ -589,7 +589,8 @@ def test_page_size_on_a_link_config_without_size_param_is_refused():
     assert info.value.option == "page_size"
 
 
-def test_docstring_examples_run():
-    results = doctest.testmod(pagination_module, optionflags=doctest.ELLIPSIS)
+@pytest.mark.parametrize("module", [pagination_module, link_header_module])
+def test_docstring_examples_run(module):
+    results = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert results.attempted > 0
     assert results.failed == 0
