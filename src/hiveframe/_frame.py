@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     import pandas as pd
     import polars as pl
 
+    from hiveframe.connectors import HTTPSink, WriteResult
+
 __all__ = ["DataFrame", "DataFrameWriter"]
 
 WriteMode = Literal["overwrite", "error"]
@@ -399,12 +401,12 @@ class DataFrame:
 
     @property
     def write(self) -> DataFrameWriter:
-        """Writers to files: ``df.write.parquet(path)``, ``.csv(path)``, ``.json(path)``."""
+        """Writers: ``df.write.parquet(path)``, ``.csv(path)``, ``.json(path)``, ``.http(sink)``."""
         return DataFrameWriter(self)
 
 
 class DataFrameWriter:
-    """Write a :class:`DataFrame` to a file. Reached as ``df.write``.
+    """Write a :class:`DataFrame` to a file or an HTTP API. Reached as ``df.write``.
 
     Every writer writes to a temporary file beside ``path`` and renames it into place
     when done, so a failed write never leaves a half-written file. ``mode="overwrite"``
@@ -493,6 +495,32 @@ class DataFrameWriter:
                     for column, field in zip(batch.columns, schema, strict=True)
                 ]
                 out.write_batch(pa.RecordBatch.from_arrays(columns, schema=schema))
+
+    def http(self, sink: HTTPSink) -> WriteResult:
+        """Send the rows to an HTTP API through ``sink``, in batches.
+
+        Parameters
+        ----------
+        sink
+            A :class:`~hiveframe.connectors.HTTPSink`: URL, batching, retries, dead letter.
+
+        Returns
+        -------
+        WriteResult
+            Records and batches sent, delivered and failed, retries and elapsed time.
+
+        Raises
+        ------
+        DeliveryFailed
+            Some records were not delivered and the sink has no dead-letter file.
+
+        Example
+        -------
+        >>> from hiveframe.connectors import HTTPSink
+        >>> df.write.http(HTTPSink("https://api.example.com/ingest"))  # doctest: +SKIP
+        WriteResult(records_sent=250, batches_sent=3, ...)
+        """
+        return sink.write(self._table)
 
     def json(self, path: str | PathLike[str], *, mode: WriteMode = "overwrite") -> None:
         """Write JSON Lines: one compact JSON object per row, batch by batch.

@@ -21,6 +21,8 @@ from hiveframe._protocol.pagination import (
     OffsetPagination,
     PagePagination,
 )
+from hiveframe.connectors._sink import HTTPSink
+from hiveframe.connectors._sink_outcome import WriteResult
 from hiveframe.connectors._source import HTTPSource
 
 __all__ = [
@@ -29,6 +31,7 @@ __all__ = [
     "BasicAuth",
     "BearerAuth",
     "CursorPagination",
+    "HTTPSink",
     "HTTPSource",
     "LinkPagination",
     "NextUrlPagination",
@@ -36,4 +39,5 @@ __all__ = [
     "OffsetPagination",
     "PagePagination",
     "Response",
+    "WriteResult",
 ]

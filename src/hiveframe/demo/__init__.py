@@ -36,6 +36,7 @@ class DemoServer(LoopbackServer):
     ``/next``           absolute next URL at ``next``
     ``/items.jsonl``    JSON Lines
     ``/items.csv``      CSV (flat fields)
+    ``/ingest``         POST records here (HTTP sink); see ``hiveframe.demo._ingest``
     ==================  =======================================================
 
     Parameters

@@ -1,0 +1,227 @@
+"""The HTTP sink's options, checked once when the sink is built (each error names its option)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+from hiveframe._http.session import SessionConfig
+from hiveframe._protocol.batching import (
+    Batcher,
+    BodyFormat,
+    ContentKey,
+    KeyFunction,
+)
+from hiveframe._validate import check_http_url, check_optional_positive, check_str_mapping
+from hiveframe.errors import ConfigError
+from hiveframe.resilience import (
+    CircuitBreaker,
+    RateLimiter,
+    RetryConfig,
+    rate_limiter_from_option,
+    retry_from_option,
+)
+from hiveframe.resilience._retry import _NotGiven, require_int
+
+_METHODS = ("POST", "PUT", "PATCH")
+_FORMATS = {"json": "json", "ndjson": "ndjson", "jsonl": "ndjson"}
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP field name (RFC 9110 §5.1)
+_TWO_XX = frozenset(range(200, 300))
+
+
+@dataclass(frozen=True)
+class SinkOptions:
+    """Everything about a sink but its auth, transport policies and clock, validated."""
+
+    url: str
+    method: str
+    batch_size: int
+    max_batch_bytes: int
+    body_format: BodyFormat
+    request_headers: dict[str, str]
+    max_in_flight: int
+    ordered: bool
+    idempotency_header: str | None
+    key_function: KeyFunction | None
+    dead_letter: Path | None
+    success_statuses: frozenset[int]
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        url: Any,
+        method: Any,
+        batch_size: Any,
+        max_batch_bytes: Any,
+        body_format: Any,
+        envelope: Any,
+        encoder: Any,
+        headers: Any,
+        max_in_flight: Any,
+        ordered: Any,
+        idempotency_header: Any,
+        idempotency_key: Any,
+        dead_letter: Any,
+        success_statuses: Any,
+    ) -> SinkOptions:
+        url = check_http_url(url, "url")
+        method = _method(method)
+        header = _idempotency_header(idempotency_header)
+        fmt = _body_format(body_format, envelope, encoder)
+        return cls(
+            url=url,
+            method=method,
+            batch_size=require_int("batch_size", batch_size, minimum=1),
+            max_batch_bytes=require_int("max_batch_bytes", max_batch_bytes, minimum=1),
+            body_format=fmt,
+            request_headers=_headers(headers, fmt, header),
+            max_in_flight=require_int("max_in_flight", max_in_flight, minimum=1),
+            ordered=_flag("ordered", ordered),
+            idempotency_header=header,
+            key_function=_key_function(idempotency_key, header, method, url),
+            dead_letter=_dead_letter(dead_letter),
+            success_statuses=_success_statuses(success_statuses),
+        )
+
+    def batcher(self) -> Batcher:
+        """A fresh batcher with these limits, format and keys."""
+        return Batcher(
+            batch_size=self.batch_size,
+            max_batch_bytes=self.max_batch_bytes,
+            body_format=self.body_format,
+            key=self.key_function,
+        )
+
+    def session_config(
+        self,
+        *,
+        retry: RetryConfig | _NotGiven | None,
+        circuit_breaker: Any,
+        rate_limit: float | RateLimiter | None,
+        timeout_seconds: float | None,
+        verify: bool | str,
+        secret_headers: Iterable[str],
+    ) -> SessionConfig:
+        if circuit_breaker is not None and not isinstance(circuit_breaker, CircuitBreaker):
+            reason = "a hiveframe.resilience.CircuitBreaker"
+            raise ConfigError("circuit_breaker", circuit_breaker, reason)
+        secret = frozenset(secret_headers)
+        return SessionConfig(
+            timeout_seconds=check_optional_positive(timeout_seconds, "timeout_seconds"),
+            verify=verify,
+            retry=retry_from_option(retry),
+            circuit_breaker=circuit_breaker,
+            rate_limiter=rate_limiter_from_option(rate_limit),
+            secret_headers=frozenset(h.lower() for h in secret),
+            secret_params=secret,
+            max_redirects=0,  # see hiveframe.connectors._sink_outcome.failure_from
+            max_connections=max(self.max_in_flight, 1),
+        )
+
+
+def _method(method: Any) -> str:
+    if not isinstance(method, str) or method.strip().upper() not in _METHODS:
+        raise ConfigError("method", method, f"one of {', '.join(_METHODS)}")
+    return method.strip().upper()
+
+
+def _flag(option: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(option, value, "must be True or False")
+    return value
+
+
+def _body_format(body_format: Any, envelope: Any, encoder: Any) -> BodyFormat:
+    kind = _FORMATS.get(body_format) if isinstance(body_format, str) else None
+    if kind is None:
+        raise ConfigError("body_format", body_format, "'json' (an array) or 'ndjson'")
+    if envelope is not None:
+        if not isinstance(envelope, str) or not envelope:
+            raise ConfigError("envelope", envelope, "a key such as 'records', or None")
+        if kind != "json":
+            raise ConfigError("envelope", envelope, "wraps a JSON array: use body_format='json'")
+    if encoder is not None:
+        if not callable(encoder):
+            raise ConfigError("encoder", encoder, "a callable encoder(records) -> bytes")
+        if kind != "json" or envelope is not None:
+            reason = "builds the whole body: leave body_format and envelope unset"
+            raise ConfigError("encoder", encoder, reason)
+    return BodyFormat(kind, envelope, encoder)
+
+
+def _idempotency_header(name: Any) -> str | None:
+    if name is not None and not (isinstance(name, str) and _TOKEN.match(name)):
+        raise ConfigError("idempotency_header", name, "a header name, or None for no keys")
+    return name
+
+
+def _headers(headers: Any, fmt: BodyFormat, idempotency_header: str | None) -> dict[str, str]:
+    given = check_str_mapping(headers, "headers")
+    for name, value in given.items():
+        if not isinstance(value, str):
+            raise ConfigError(f"headers[{name!r}]", type(value).__name__, "a str value")
+        if idempotency_header is not None and name.lower() == idempotency_header.lower():
+            reason = "set per batch by the sink; pass idempotency_key= to choose the keys"
+            raise ConfigError(f"headers[{name!r}]", value, reason)
+    out = dict(given)
+    if not any(name.lower() == "content-type" for name in out):
+        out["Content-Type"] = fmt.content_type
+    return out
+
+
+def _key_function(custom: Any, header: str | None, method: str, url: str) -> KeyFunction | None:
+    if custom is not None and not callable(custom):
+        raise ConfigError("idempotency_key", custom, "a callable key(batch_index, body) -> str")
+    if header is None:
+        if custom is not None:
+            raise ConfigError("idempotency_key", custom, "needs an idempotency_header")
+        return None
+    if custom is None:
+        return ContentKey(method, url)
+    return _CheckedKey(custom)
+
+
+@dataclass(frozen=True)
+class _CheckedKey:
+    """A user's key function, whose keys are checked before they go in a header."""
+
+    custom: Callable[[int, bytes], Any]
+
+    def __call__(self, index: int, body: bytes) -> str:
+        value = self.custom(index, body)
+        if not (isinstance(value, str) and value and value.isascii() and value.isprintable()):
+            reason = "must return a non-empty printable ASCII str (it goes in a header)"
+            raise ConfigError("idempotency_key", value, reason)
+        return value
+
+
+def _dead_letter(path: Any) -> Path | None:
+    if path is None:
+        return None
+    if not isinstance(path, (str, PathLike)):
+        raise ConfigError("dead_letter", path, "a file path, or None")
+    target = Path(path)
+    if target.is_dir():
+        raise ConfigError("dead_letter", str(path), "is a directory; name a file in it")
+    if not target.parent.is_dir():
+        raise ConfigError("dead_letter", str(path), "its folder does not exist")
+    return target
+
+
+def _success_statuses(statuses: Any) -> frozenset[int]:
+    if statuses is None:
+        return _TWO_XX
+    reason = "a non-empty set of 2xx statuses, such as {200, 202}"
+    if isinstance(statuses, (str, bytes, Mapping)) or not isinstance(statuses, Iterable):
+        raise ConfigError("success_statuses", statuses, reason)
+    chosen = frozenset(statuses)
+    if not chosen or not all(
+        isinstance(s, int) and not isinstance(s, bool) and s in _TWO_XX for s in chosen
+    ):
+        raise ConfigError("success_statuses", statuses, reason)
+    return chosen
