@@ -125,7 +125,7 @@ class HTTPSink:
         circuit_breaker: CircuitBreaker | None = None,
         rate_limit: float | RateLimiter | None = None,
         timeout_seconds: float | None = 30.0,
-        max_in_flight: int = 4,
+        max_in_flight: int = 8,
         ordered: bool = False,
         idempotency_header: str | None = "Idempotency-Key",
         idempotency_key: KeyFunction | None = None,
