@@ -78,7 +78,8 @@ class HTTPSink:
     auth, retry, circuit_breaker, rate_limit, timeout_seconds, verify, secret_headers
         As for :class:`~hiveframe.connectors.HTTPSource`.
     max_in_flight
-        Requests on the wire at once (unordered), or batches prepared ahead (ordered).
+        Requests on the wire at once (unordered; default 8), or batches prepared ahead
+        (ordered).
     ordered
         Keep batch order: batch *n + 1* reaches the server only after batch *n* settled.
     idempotency_header
