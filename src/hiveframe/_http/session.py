@@ -10,9 +10,10 @@ the clock.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import anyio
@@ -21,6 +22,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from hiveframe._http.auth import Auth
 from hiveframe._http.clock import SYSTEM_CLOCK, Clock
+from hiveframe._http.streamed import StreamedResponse, decoded_chunks
 from hiveframe._http.transport import RawResponse, Transport, TransportConfig, build_url
 from hiveframe._protocol.content import ACCEPT_ENCODING, BodyReader
 from hiveframe._protocol.origin import (
@@ -49,6 +51,7 @@ logger = logging.getLogger("hiveframe.http")
 EXCERPT_BYTES = 512
 USER_AGENT = "hiveframe"
 _STATUS_COUNTED_BY_BREAKER = frozenset({408, 429}) | frozenset(range(500, 600))
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -234,6 +237,49 @@ class Session:
             return exc.status, exc.body_excerpt.encode()
         return response.status_code, response.content
 
+    @asynccontextmanager
+    async def stream(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[StreamedResponse]:
+        """Open a response to read as it arrives (an event stream), whatever its status.
+
+        Auth, credential-safe redirects, the rate limiter, the circuit breaker and the
+        ``timeout_seconds`` bound on reaching the response head apply as for
+        :meth:`request`, and a 401 refreshes an OAuth2 token once. Nothing is retried (the
+        caller decides what a status means) and the body has no size cap; the transport's
+        read timeout bounds each wait for body bytes.
+        """
+        call = _Call(
+            method.upper(),
+            url,
+            dict(params or {}),
+            dict(headers or {}),
+            credentials=credentials_may_follow(self.credential_url, url),
+            home=self.credential_url,
+        )
+        refresh = self.auth is not None and self.auth.refreshable
+        while True:
+            opened: _Opened = await self._with_breaker(
+                lambda: self._attempt(call, self._follow_open), lambda o: o.raw.status
+            )
+            raw = opened.raw
+            if raw.status != 401 or not refresh or self.auth is None:
+                break
+            raw.close()
+            self.auth.invalidate(opened.hop.auth_handle)
+            refresh = False
+        chunks = decoded_chunks(raw.chunks(), raw.headers.get("content-encoding"))
+        try:
+            yield StreamedResponse(raw.status, joined_headers(raw.headers), raw.url, chunks)
+        finally:
+            await chunks.aclose()
+            raw.close()
+
     # -- retries -----------------------------------------------------------------------------
 
     async def _with_retries(
@@ -283,10 +329,18 @@ class Session:
         return delay
 
     async def _guarded(self, call: _Call, *, auth_errors: bool) -> Response:
+        response = await self._with_breaker(
+            lambda: self._attempt(call, self._follow), lambda r: r.status_code
+        )
+        return self._check_status(call, response, auth_errors=auth_errors)
+
+    async def _with_breaker(
+        self, attempt: Callable[[], Awaitable[T]], status_of: Callable[[T], int]
+    ) -> T:
         breaker = self.config.circuit_breaker
         permit = breaker.acquire() if breaker is not None else None
         try:
-            response = await self._attempt(call)
+            result = await attempt()
         except TransportError:
             if permit is not None:
                 permit.failure()
@@ -296,13 +350,14 @@ class Session:
                 permit.release()
             raise
         if permit is not None:
-            if response.status_code in _STATUS_COUNTED_BY_BREAKER:
+            status = status_of(result)
+            if status in _STATUS_COUNTED_BY_BREAKER:
                 permit.failure()
-            elif response.status_code < 400:
+            elif status < 400:
                 permit.success()
             else:
                 permit.release()
-        return self._check_status(call, response, auth_errors=auth_errors)
+        return result
 
     def _check_status(self, call: _Call, response: Response, *, auth_errors: bool) -> Response:
         status = response.status_code
@@ -329,18 +384,19 @@ class Session:
             body_excerpt=excerpt,
             page=call.page,
             batch=call.batch,
-            retry_after=self._retry_after(response),
+            retry_after=self.retry_after(response.headers),
         )
 
-    def _retry_after(self, response: Response) -> float | None:
-        value = response.headers.get("retry-after")
+    def retry_after(self, headers: Mapping[str, str]) -> float | None:
+        """Seconds a ``Retry-After`` header asks to wait, if the retry policy respects it."""
+        value = headers.get("retry-after")
         if value is None or not self.config.retry.respect_retry_after:
             return None
         return parse_retry_after(value, now=self._clock.time())
 
     # -- one attempt: redirects, auth, body --------------------------------------------------
 
-    async def _attempt(self, call: _Call) -> Response:
+    async def _attempt(self, call: _Call, follow: Callable[[_Call], Awaitable[T]]) -> T:
         limit, what = self.config.timeout_seconds, f"timeout_seconds={self.config.timeout_seconds}"
         if call.deadline is not None:
             remaining = max(0.0, call.deadline - self._clock.monotonic())
@@ -348,7 +404,7 @@ class Session:
                 limit, what = remaining, "the read's deadline_seconds"
         try:
             with anyio.fail_after(limit):
-                return await self._follow(call)
+                return await follow(call)
         except TimeoutError as exc:  # the builtin, raised by anyio.fail_after
             raise self._deadline_error(call, what) from exc
 
@@ -361,12 +417,33 @@ class Session:
         )
 
     async def _follow(self, call: _Call) -> Response:
+        raw, started, hop = await self._follow_open(call)
+        try:
+            content = await self._read_body(raw, hop)
+        except BaseException:
+            raw.close()
+            raise
+        raw.release()
+        response = self._response(raw, content, started)
+        if logger.isEnabledFor(logging.INFO):
+            logger.info(
+                "%s %s -> %d in %.3fs",
+                hop.method,
+                self.redact(raw.url),
+                raw.status,
+                response.elapsed_seconds,
+            )
+        return response
+
+    async def _follow_open(self, call: _Call) -> _Opened:
         hop = call
         for _ in range(self.config.max_redirects + 1):
-            response, location = await self._send_once(hop)
-            if location is None:
-                return response
-            hop = self._redirected(hop, response.status_code, location)
+            raw, started = await self._open(hop)
+            location = raw.headers.get("location")
+            if raw.status not in REDIRECT_STATUSES or not location:
+                return _Opened(raw, started, hop)
+            raw.close()  # a redirect's body is never read (it could be a bomb)
+            hop = self._redirected(hop, raw.status, location)
         raise TooManyRedirects(
             f"more than max_redirects={self.config.max_redirects} redirects",
             url=self.redact(call.url),
@@ -412,7 +489,8 @@ class Session:
     def _is_secret_header(self, name: str) -> bool:
         return is_secret_name(name, self._secret_headers)
 
-    async def _send_once(self, call: _Call) -> tuple[Response, str | None]:
+    async def _open(self, call: _Call) -> tuple[RawResponse, float]:
+        # One hop: credentials for its origin, the rate limiter, then the response head.
         assert self._transport is not None, "Session used outside 'async with'"
         headers, params = await self._headers_for(call)
         headers["Accept-Encoding"] = ACCEPT_ENCODING
@@ -431,26 +509,7 @@ class Session:
             body=body,
             where=lambda: {"url": self.redact(call.url), "page": call.page, "batch": call.batch},
         )
-        try:
-            location = raw.headers.get("location")
-            if raw.status in REDIRECT_STATUSES and location:
-                raw.close()  # a redirect's body is never read (it could be a bomb)
-                return self._response(raw, b"", started), location
-            content = await self._read_body(raw, call)
-        except BaseException:
-            raw.close()
-            raise
-        raw.release()
-        response = self._response(raw, content, started)
-        if logger.isEnabledFor(logging.INFO):
-            logger.info(
-                "%s %s -> %d in %.3fs",
-                call.method,
-                self.redact(raw.url),
-                raw.status,
-                response.elapsed_seconds,
-            )
-        return response, None
+        return raw, started
 
     def _response(self, raw: RawResponse, body: bytes, started: float) -> Response:
         elapsed = self._clock.monotonic() - started
@@ -506,6 +565,12 @@ def joined_headers(headers: Mapping[str, str]) -> CIMultiDictProxy[str]:
         if name not in joined:
             joined[name] = ", ".join(multi.getall(name))
     return CIMultiDictProxy(joined)
+
+
+class _Opened(NamedTuple):
+    raw: RawResponse
+    started: float  # clock.monotonic() when the last hop was sent
+    hop: _Call  # the request that answered (after redirects)
 
 
 class _Unauthorized(Exception):

@@ -6,12 +6,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from hiveframe.cli import _demo, _read, _write
+from hiveframe.cli import _demo, _read, _stream, _write
 from hiveframe.errors import HiveFrameError
 
 __all__ = ["main"]
 
-_COMMANDS = (_read, _write, _demo)
+_COMMANDS = (_read, _write, _stream, _demo)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import tempfile
 import time
 from pathlib import Path
@@ -47,4 +48,38 @@ def run(args: argparse.Namespace) -> int:
             out = Path(folder) / "items.parquet"
             df.write.parquet(out)
             print(f"\nwrote {df.count():,} records to Parquet ({out.stat().st_size:,} bytes)")
+        show_streaming(demo)
     return 0
+
+
+def show_streaming(demo: Any) -> None:
+    """A few server-sent events of ``/stream``, then a stream processor polling ``/events``."""
+    from hiveframe.connectors import HTTPSource
+    from hiveframe.streaming import StreamConfig, StreamProcessor
+
+    print("\nstreaming the demo's event log (a new event every 0.2 s):")
+    feed = HTTPSource(demo.url("/stream"), stream_type="sse", include_event_metadata=True)
+    with feed.stream() as events:
+        for event in itertools.islice(events, 5):
+            print(
+                f"  sse  id={event['_event_id']:>3}  {event['_event']:<15} "
+                f"{event['order']}  {event['amount']:>8.2f}"
+            )
+    polled = HTTPSource(
+        demo.url("/events"), poll_interval_seconds=0.5, since_param="since", since_field="id"
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        config = StreamConfig(checkpoint_dir=folder, batch_interval_seconds=0.1)
+        batches: list[int] = []
+        stream = StreamProcessor(config).from_source(polled, name="events")
+        query = stream.to(lambda batch: batches.append(len(batch)))
+        query.start()
+        deadline = time.monotonic() + 10
+        while query.metrics.polls < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        query.stop()
+        metrics, position = query.metrics, query.position or {}
+        print(
+            f"  poll {metrics.polls} polls, 0.5 s apart: {metrics.records_out} new events in "
+            f"batches of {batches}; checkpoint saved at since={position.get('cursor')}"
+        )

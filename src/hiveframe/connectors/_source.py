@@ -1,8 +1,10 @@
-"""HTTPSource: read a REST API into a DataFrame, page by page."""
+"""HTTPSource: read a REST API into a DataFrame page by page, or stream it (polling, SSE)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from contextlib import aclosing
+from dataclasses import replace
 from typing import Any
 
 import pyarrow as pa
@@ -10,14 +12,22 @@ import pyarrow as pa
 from hiveframe._frame import DataFrame
 from hiveframe._http.auth import Auth, auth_from_option
 from hiveframe._http.clock import SYSTEM_CLOCK, Clock
+from hiveframe._http.poll import PollReader
 from hiveframe._http.portal import iterate_sync, run_sync
 from hiveframe._http.reader import PageReader, Parser, ReadPlan
+from hiveframe._http.record_stream import AsyncRecordStream, RecordStream
 from hiveframe._http.session import Session, SessionConfig
+from hiveframe._http.sse import SSEReader
 from hiveframe._protocol.arrow import concat_tables
 from hiveframe._protocol.decode import DataPath, validate_response_format
+from hiveframe._protocol.emission import Emission, SourceStats
 from hiveframe._protocol.pagination import PaginationConfig, pagination_from_options
+from hiveframe._protocol.poll import DEFAULT_DEDUPE_WINDOW
+from hiveframe._protocol.reconnect import DEFAULT_IDLE_TIMEOUT_SECONDS, ReconnectConfig
 from hiveframe._protocol.secrets import redact_url
+from hiveframe._protocol.sse import DEFAULT_MAX_EVENT_BYTES
 from hiveframe._validate import check_http_url, check_optional_positive, check_str_mapping
+from hiveframe.connectors._stream_options import stream_options
 from hiveframe.errors import ConfigError
 from hiveframe.resilience import (
     CircuitBreaker,
@@ -32,7 +42,12 @@ _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"
 
 
 class HTTPSource:
-    """Read records from an HTTP API, as one request or page after page.
+    """Read records from an HTTP API, as one request or page after page, or as a stream.
+
+    ``read()`` takes what the API holds now. A source with ``poll_interval_seconds`` or
+    ``stream_type="sse"`` also streams: ``stream()``/``astream()`` yield records as they
+    come, and a :class:`~hiveframe.streaming.StreamProcessor` runs it into a sink with
+    checkpoints.
 
     Parameters
     ----------
@@ -92,8 +107,46 @@ class HTTPSource:
         Raises :class:`~hiveframe.errors.DeadlineExceeded` naming the page it stopped at.
     secret_headers
         Extra header or parameter names to treat as credentials.
+    poll_interval_seconds
+        Stream by polling: read the endpoint again this many seconds after the previous
+        poll started. Each poll may paginate; failed polls back off with ``retry``'s
+        delays instead of ending the stream.
+    stream_type
+        ``"sse"`` to stream Server-Sent Events (WHATWG EventSource semantics);
+        ``"poll"`` is implied by ``poll_interval_seconds``.
+    since_param, since_field, since_path
+        Polling with an incremental cursor: the query parameter ``since_param`` carries the
+        largest ``since_field`` value seen so far (or the value at the dotted
+        ``since_path`` in the last response), so each poll asks only for what is newer.
+    dedupe_key
+        Polling: drop records whose value of this field was already emitted (the most
+        recent ``dedupe_window`` keys, 10,000 by default, are remembered).
+    conditional_requests
+        Polling: send the previous poll's ``ETag``/``Last-Modified`` as ``If-None-Match``/
+        ``If-Modified-Since``; a ``304 Not Modified`` costs no parsing. On by default.
+    idle_timeout_seconds
+        SSE: reconnect when the server sends nothing, not even a comment, for this long
+        (60 s). It replaces ``timeout_seconds`` as the bound on every wait for the server.
+    max_event_bytes
+        SSE: the largest event accepted (1 MiB); a larger one raises
+        :class:`~hiveframe.errors.SSEEventTooLarge`.
+    reconnect
+        SSE: a :class:`~hiveframe.streaming.ReconnectConfig` (by default: the server's
+        ``retry:`` or 3 s, doubling on repeated failures up to 60 s, giving up after 10
+        attempts in a row without an event); ``None`` ends the stream when the connection
+        does. Reconnections send ``Last-Event-ID``.
+    strict_sse
+        SSE: browser semantics, every status other than 200 fails the stream. By default
+        the statuses ``retry`` retries (429, 5xx) are retried under it; 204 always stops
+        the stream (:class:`~hiveframe.errors.SSEStreamClosedByServer`).
+    include_event_metadata
+        SSE: add the event type and id to each record as ``_event`` and ``_event_id``.
     clock
         Where time comes from; tests pass a fake clock whose ``sleep`` does not wait.
+
+    For an SSE source, ``response_format`` is ``"json"`` (each event's ``data`` is a JSON
+    document of records, found with ``data_path``) or ``"text"`` (each event is one record
+    ``{"data": ...}``).
 
     Example
     -------
@@ -128,12 +181,46 @@ class HTTPSource:
         allowed_hosts: Iterable[str] = (),
         concurrency: int = 8,
         secret_headers: Iterable[str] = (),
+        poll_interval_seconds: float | None = None,
+        stream_type: str | None = None,
+        since_param: str | None = None,
+        since_field: str | None = None,
+        since_path: str | None = None,
+        dedupe_key: str | None = None,
+        dedupe_window: int = DEFAULT_DEDUPE_WINDOW,
+        conditional_requests: bool = True,
+        idle_timeout_seconds: float = DEFAULT_IDLE_TIMEOUT_SECONDS,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+        reconnect: ReconnectConfig | _NotGiven | None = NOT_GIVEN,
+        strict_sse: bool = False,
+        include_event_metadata: bool = False,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         if parser is not None and not callable(parser):
             raise ConfigError("parser", parser, "a callable parser(response) -> records")
         if schema is not None and not isinstance(schema, pa.Schema):
             raise ConfigError("schema", schema, "a pyarrow.Schema")
+        self.streaming = stream_options(
+            stream_type=stream_type,
+            poll_interval_seconds=poll_interval_seconds,
+            response_format=response_format,
+            pagination=pagination,
+            parser=parser,
+            body=body,
+            since_param=since_param,
+            since_field=since_field,
+            since_path=since_path,
+            dedupe_key=dedupe_key,
+            dedupe_window=dedupe_window,
+            conditional_requests=conditional_requests,
+            idle_timeout_seconds=idle_timeout_seconds,
+            max_event_bytes=max_event_bytes,
+            reconnect=reconnect,
+            strict_sse=strict_sse,
+            include_event_metadata=include_event_metadata,
+        )
+        if self.streaming.kind == "sse":
+            response_format = None  # "json"/"text" name how event data decodes (SSEConfig)
         self.plan = ReadPlan(
             url=check_http_url(url, "url"),
             method=_check_method(method),
@@ -173,9 +260,19 @@ class HTTPSource:
     def schema(self) -> pa.Schema | None:
         return self.plan.schema
 
+    @property
+    def stream_kind(self) -> str | None:
+        """``"poll"``, ``"sse"``, or ``None`` for a source that does not stream."""
+        return self.streaming.kind
+
+    @property
+    def redacted_url(self) -> str:
+        """The URL with credentials masked, for logs, errors and checkpoints."""
+        return redact_url(self.plan.url, self.session_config.secret_params)
+
     def __repr__(self) -> str:
         plan = self.plan
-        parts = [f"url={redact_url(plan.url, self.session_config.secret_params)!r}"]
+        parts = [f"url={self.redacted_url!r}"]
         if plan.method != "GET":
             parts.append(f"method={plan.method!r}")
         if plan.pagination is not None:
@@ -184,6 +281,10 @@ class HTTPSource:
             parts.append(f"max_pages={plan.max_pages}")
         if self.auth is not None:
             parts.append(f"auth={self.auth!r}")
+        if self.streaming.poll is not None:
+            parts.append(f"poll_interval_seconds={self.streaming.poll.interval_seconds:g}")
+        if self.streaming.kind == "sse":
+            parts.append("stream_type='sse'")
         return f"HTTPSource({', '.join(parts)})"
 
     # -- public reads --------------------------------------------------------------------------
@@ -219,6 +320,123 @@ class HTTPSource:
             for batch in table.to_batches():
                 yield batch
 
+    # -- streaming -----------------------------------------------------------------------------
+
+    def stream(self, *, position: Mapping[str, Any] | None = None) -> RecordStream:
+        """Yield records as they come: new records of each poll, or each server-sent event.
+
+        The iterator runs until it is closed (``break``, ``close()``, the end of a
+        ``with`` block) or the source fails for good. Its ``position`` attribute is the
+        source's position after the records handed out so far; pass it back as
+        ``position=`` to resume there. For checkpoints, batching and sinks use a
+        :class:`~hiveframe.streaming.StreamProcessor`.
+
+        Parameters
+        ----------
+        position
+            Where to resume: a ``position`` saved from an earlier stream of this source.
+
+        Returns
+        -------
+        RecordStream
+            An iterator of records (dicts), usable as a context manager.
+
+        Raises
+        ------
+        ConfigError
+            The source has neither ``poll_interval_seconds`` nor ``stream_type="sse"``,
+            or ``position`` is not one of its positions.
+        hiveframe.errors.HiveFrameError
+            While iterating: what the source cannot recover from (see
+            :class:`~hiveframe.errors.SSEStreamClosedByServer`,
+            :class:`~hiveframe.errors.SSEProtocolError`, a refused credential...).
+
+        Examples
+        --------
+        >>> source = HTTPSource("https://api.example.com/stream", stream_type="sse")
+        >>> with source.stream() as events:  # doctest: +SKIP
+        ...     for event in events:
+        ...         print(event)
+        """
+        return RecordStream(self.astream(position=position))
+
+    def astream(self, *, position: Mapping[str, Any] | None = None) -> AsyncRecordStream:
+        """Async :meth:`stream`: ``async for record in source.astream(): ...``.
+
+        Examples
+        --------
+        >>> async def watch(source):  # doctest: +SKIP
+        ...     async with source.astream() as events:
+        ...         async for event in events:
+        ...             print(event)
+        """
+        self._require_streaming()
+        start = dict(position) if position is not None else None
+        return AsyncRecordStream(lambda stats: self.aemissions(start, stats), start)
+
+    async def aemissions(
+        self, position: Mapping[str, Any] | None = None, stats: SourceStats | None = None
+    ) -> AsyncIterator[Emission]:
+        """The stream as units (an event, a polled page), each with the position after it.
+
+        What stream processors consume: a position is exact only between units, so they
+        checkpoint there.
+
+        Parameters
+        ----------
+        position
+            Where to resume (a unit's ``position``), or ``None`` to start afresh.
+        stats
+            Counters to update (polls, 304s, connections, reconnects, recovered errors).
+
+        Returns
+        -------
+        AsyncIterator[Emission]
+            Units with ``records`` (possibly none, e.g. a page of duplicates) and
+            ``position``.
+
+        Examples
+        --------
+        >>> async def positions(source):  # doctest: +SKIP
+        ...     async for unit in source.aemissions():
+        ...         print(len(unit.records), unit.position)
+        """
+        kind = self._require_streaming()
+        counters = stats if stats is not None else SourceStats()
+        async with self._stream_session() as session:
+            driver: SSEReader | PollReader
+            if kind == "sse":
+                assert self.streaming.sse is not None
+                driver = SSEReader(
+                    self.plan, self.streaming.sse, session, clock=self.clock, stats=counters
+                )
+            else:
+                assert self.streaming.poll is not None
+                driver = PollReader(
+                    self.plan, self.streaming.poll, session, clock=self.clock, stats=counters
+                )
+            async with aclosing(driver.emissions(position)) as emissions:
+                async for emission in emissions:
+                    yield emission
+
+    def _require_streaming(self) -> str:
+        if self.streaming.kind is None:
+            raise ConfigError(
+                "poll_interval_seconds",
+                None,
+                "this source does not stream: set poll_interval_seconds= or stream_type='sse'",
+            )
+        return self.streaming.kind
+
+    def _stream_session(self) -> Session:
+        config = self.session_config
+        sse = self.streaming.sse
+        if sse is not None:
+            # Each wait for bytes of an event stream (its head, then every chunk) is bounded
+            # by the idle timeout, which the transport enforces as its read timeout.
+            config = replace(config, timeout_seconds=sse.idle_timeout_seconds)
+        return Session(config, auth=self.auth, credential_url=self.plan.url, clock=self.clock)
+
     # -- the page loop -------------------------------------------------------------------------
 
     def session(self) -> Session:
@@ -228,6 +446,10 @@ class HTTPSource:
         )
 
     async def _apages(self) -> AsyncIterator[pa.Table]:
+        if self.streaming.kind == "sse":
+            raise ConfigError(
+                "stream_type", "sse", "an SSE source is read with stream(), or a StreamProcessor"
+            )
         pagination = self.plan.pagination
         paginator = pagination.start_paginator() if pagination else None
         deadline = self.clock.monotonic() + self.deadline_seconds if self.deadline_seconds else None

@@ -37,6 +37,8 @@ class DemoServer(LoopbackServer):
     ``/items.jsonl``    JSON Lines
     ``/items.csv``      CSV (flat fields)
     ``/ingest``         POST records here (HTTP sink); see ``hiveframe.demo._ingest``
+    ``/events``         a growing event log to poll: ``since``, ``ETag``, ``304``
+    ``/stream``         the same log as Server-Sent Events, honouring ``Last-Event-ID``
     ==================  =======================================================
 
     Parameters

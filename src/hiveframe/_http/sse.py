@@ -1,0 +1,253 @@
+"""The Server-Sent Events driver: connect, decode, reconnect with ``Last-Event-ID``.
+
+It feeds the sans-I/O :class:`~hiveframe._protocol.sse.SSEDecoder` with the body of one
+:meth:`Session.stream <hiveframe._http.session.Session.stream>` after another and asks
+:mod:`hiveframe._protocol.reconnect` what each response head means and how long to wait
+before the next connection. It follows WHATWG HTML §9.2.3 with the documented divergences
+of RELIABILITY.md §4.2 (retriable statuses retried under ``RetryConfig`` unless strict).
+
+Each event becomes an :class:`~hiveframe._protocol.emission.Emission`: its records (``data``
+decoded as JSON, or as text) and the position after it, ``{"kind": "sse",
+"last_event_id": ..., "retry_ms": ...}``. Resuming from a position sends its id as
+``Last-Event-ID``, so a server that honours it replays nothing that was delivered.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator, Mapping
+from contextlib import aclosing
+from typing import Any
+
+from hiveframe._http.clock import Clock
+from hiveframe._http.reader import ReadPlan
+from hiveframe._http.session import EXCERPT_BYTES, Session
+from hiveframe._http.streamed import StreamedResponse
+from hiveframe._protocol.decode import decode_body
+from hiveframe._protocol.emission import Emission, SourceStats
+from hiveframe._protocol.reconnect import ReconnectState, SSEConfig, Verdict, judge_response
+from hiveframe._protocol.sse import ServerSentEvent, SSEDecoder
+from hiveframe.errors import (
+    AuthenticationError,
+    CircuitOpenError,
+    ConfigError,
+    HTTPStatusError,
+    RetryExhausted,
+    SSEProtocolError,
+    SSEStreamClosedByServer,
+    TransportError,
+)
+
+logger = logging.getLogger("hiveframe.sse")
+
+KIND = "sse"
+
+
+class SSEReader:
+    """Reads one event stream for as long as its consumer wants, across reconnections.
+
+    Parameters
+    ----------
+    plan
+        The source's URL, parameters, headers and ``data_path``.
+    config
+        The SSE options.
+    session
+        An open session; the source builds it with the idle timeout as its read timeout.
+    clock
+        Where reconnect waits sleep.
+    stats
+        Counters updated as connections open, drop and reconnect.
+    """
+
+    def __init__(
+        self,
+        plan: ReadPlan,
+        config: SSEConfig,
+        session: Session,
+        *,
+        clock: Clock,
+        stats: SourceStats,
+    ) -> None:
+        self.plan = plan
+        self.config = config
+        self.session = session
+        self.clock = clock
+        self.stats = stats
+        self._url = session.redact(plan.url)
+
+    async def emissions(self, position: Mapping[str, Any] | None) -> AsyncGenerator[Emission, None]:
+        """Every event from ``position`` on; ends only when reconnection is off or refused.
+
+        Raises
+        ------
+        SSEStreamClosedByServer
+            The server answered 204.
+        SSEProtocolError
+            A status other than 200 that is not retried, or not ``text/event-stream``.
+        SSEEventTooLarge
+            An event passed ``max_event_bytes``.
+        RetryExhausted
+            ``max_reconnects`` attempts in a row brought no event, or the retry policy
+            gave up on a retriable status.
+        ResponseDecodeError
+            An event's ``data`` is not the JSON the source expects.
+        """
+        decoder = SSEDecoder(max_event_bytes=self.config.max_event_bytes)
+        saved_retry = _restore(decoder, position)
+        state = ReconnectState(
+            self.config.reconnect, self.session.config.retry, clock=self.clock.monotonic
+        )
+        while True:
+            failure: Exception | None = None
+            try:
+                async with aclosing(self._connection(decoder, state)) as events:
+                    async for emission in events:
+                        yield emission
+            except _RetriableStatus as exc:
+                delay = state.after_status(retry_after=exc.error.retry_after)
+                failure = exc.error
+            except (TransportError, CircuitOpenError) as exc:
+                delay = state.after_end(retry_ms=_retry_ms(decoder, saved_retry))
+                if isinstance(exc, CircuitOpenError) and delay is not None:
+                    delay = max(delay, exc.retry_in)
+                failure = exc
+            else:
+                if self.config.reconnect is None:
+                    return  # the stream ended and reconnection is off
+                delay = state.after_end(retry_ms=_retry_ms(decoder, saved_retry))
+            if failure is not None:
+                self.stats.error(failure)
+            if delay is None:
+                raise self._gave_up(state, failure)
+            self.stats.reconnects += 1
+            logger.info("reconnecting to %s in %.3fs", self._url, delay)
+            await self.clock.sleep(delay)
+
+    async def _connection(
+        self, decoder: SSEDecoder, state: ReconnectState
+    ) -> AsyncGenerator[Emission, None]:
+        headers = {**self.plan.headers, "Accept": "text/event-stream", "Cache-Control": "no-cache"}
+        if decoder.last_event_id:
+            headers["Last-Event-ID"] = decoder.last_event_id
+        method, url, params = self.plan.method, self.plan.url, self.plan.params
+        async with self.session.stream(method, url, params=params, headers=headers) as response:
+            await self._check(response)
+            self.stats.connections += 1
+            state.opened()
+            decoder.reset_connection()
+            try:
+                async for chunk in response.chunks:
+                    for event in decoder.feed(chunk):
+                        state.event()
+                        yield Emission(self._records(event), _position(event))
+            finally:
+                decoder.close()  # a partial event at the end is discarded (§9.2.6)
+
+    async def _check(self, response: StreamedResponse) -> None:
+        content_type = response.headers.get("content-type")
+        verdict = judge_response(
+            response.status,
+            content_type,
+            retry=self.session.config.retry,
+            strict=self.config.strict,
+        )
+        if verdict is Verdict.OPEN:
+            return
+        if verdict is Verdict.CLOSED:
+            raise SSEStreamClosedByServer(
+                f"the server answered 204 No Content: it asks not to reconnect | url={self._url}"
+            )
+        excerpt = await _excerpt(response)
+        status_error: HTTPStatusError
+        if response.status in (401, 403):
+            status_error = AuthenticationError(
+                "event stream credentials refused",
+                status=response.status,
+                url=self._url,
+                body_excerpt=excerpt,
+            )
+        else:
+            status_error = HTTPStatusError(
+                "event stream request failed",
+                status=response.status,
+                url=self._url,
+                body_excerpt=excerpt,
+                retry_after=self.session.retry_after(response.headers),
+            )
+        if verdict is Verdict.RETRY:
+            raise _RetriableStatus(status_error)
+        if response.status == 200:
+            raise SSEProtocolError(
+                f"Content-Type {content_type!r} is not text/event-stream | url={self._url}"
+            )
+        raise SSEProtocolError(
+            f"event stream answered status {response.status} | url={self._url}"
+        ) from status_error
+
+    def _records(self, event: ServerSentEvent) -> list[Any]:
+        if self.config.data_format == "text":
+            records: list[Any] = [{"data": event.data}]
+        else:
+            decoded = decode_body(
+                event.data.encode(), fmt="json", data_path=self.plan.data_path, url=self._url
+            )
+            records = decoded.records
+        if self.config.include_event_metadata:
+            records = [
+                {**r, "_event": event.event, "_event_id": event.id} if isinstance(r, dict) else r
+                for r in records
+            ]
+        return records
+
+    def _gave_up(self, state: ReconnectState, failure: Exception | None) -> Exception:
+        if failure is not None and self.config.reconnect is None:
+            return failure
+        error = RetryExhausted(
+            f"event stream at {self._url} brought no event in {state.failures} connection "
+            f"attempts in a row (max_reconnects={self._limit()})",
+            attempts=state.failures,
+        )
+        error.__cause__ = failure
+        return error
+
+    def _limit(self) -> int | None:
+        return self.config.reconnect.max_reconnects if self.config.reconnect else 0
+
+
+class _RetriableStatus(Exception):
+    """A 429/5xx answer, carried to the reconnect loop."""
+
+    def __init__(self, error: HTTPStatusError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _position(event: ServerSentEvent) -> dict[str, Any]:
+    return {"kind": KIND, "last_event_id": event.id, "retry_ms": event.retry}
+
+
+def _restore(decoder: SSEDecoder, position: Mapping[str, Any] | None) -> int | None:
+    # Returns the saved reconnection time; the decoder learns a new one from ``retry:``.
+    if position is None:
+        return None
+    last_id, retry_ms = position.get("last_event_id", ""), position.get("retry_ms")
+    valid_retry = retry_ms is None or (isinstance(retry_ms, int) and retry_ms >= 0)
+    if position.get("kind") != KIND or not isinstance(last_id, str) or not valid_retry:
+        raise ConfigError("position", dict(position), "not the position of an SSE source")
+    decoder.last_event_id = last_id
+    return retry_ms
+
+
+def _retry_ms(decoder: SSEDecoder, saved: int | None) -> int | None:
+    return decoder.retry_ms if decoder.retry_ms is not None else saved
+
+
+async def _excerpt(response: StreamedResponse) -> str:
+    # The start of an error body, for the exception; never more than EXCERPT_BYTES.
+    kept = b""
+    async for chunk in response.chunks:
+        kept += chunk[: EXCERPT_BYTES - len(kept)]
+        if len(kept) >= EXCERPT_BYTES:
+            break
+    return kept.decode("utf-8", "replace")
