@@ -206,13 +206,24 @@ def write_aiohttp(base: str, records: int, latency: int) -> int:
 def sse_hiveframe(base: str, records: int, latency: int) -> int:
     from hiveframe.connectors import HTTPSource
 
-    source = HTTPSource(f"{base}/sse?n={records}", stream_type="sse")
-    count = 0
-    for batch in source.iter_stream_batches():  # type: ignore[attr-defined]
-        count += batch.num_rows
-        if count >= records:
-            break
-    return count
+    source = HTTPSource(f"{base}/sse?n={records}", stream_type="sse", reconnect=None)
+
+    async def consume() -> int:
+        count = 0
+        async with source.astream() as events:
+            async for _event in events:
+                count += 1
+        return count
+
+    return asyncio.run(consume())
+
+
+def sse_hiveframe_sync(base: str, records: int, latency: int) -> int:
+    from hiveframe.connectors import HTTPSource
+
+    source = HTTPSource(f"{base}/sse?n={records}", stream_type="sse", reconnect=None)
+    with source.stream() as events:
+        return sum(1 for _event in events)
 
 
 def sse_httpx_sse(base: str, records: int, latency: int) -> int:

@@ -82,26 +82,28 @@ class PollReader(PageReader):
         state = PollState(self.config, position)
         retry = self.session.config.retry
         failures = 0
-        while True:
-            started = self.clock.monotonic()
-            self.stats.polls += 1
-            try:
-                async with aclosing(self._poll(state)) as emissions:
-                    async for emission in emissions:
-                        yield emission
-            except HiveFrameError as exc:
-                if not _transient(exc, self.session):
-                    raise
-                state.abandon_poll()
-                self.stats.error(exc)
-                failures += 1
-                backoff = retry.backoff_bound(failures)
-                logger.warning("poll of %s failed (%s); next in %.3fs", self._url, exc, backoff)
-            else:
-                failures, backoff = 0, 0.0
-            wait = max(started + self.config.interval_seconds - self.clock.monotonic(), backoff)
-            if wait > 0:
-                await self.clock.sleep(wait)
+        async with self.session:
+            while True:
+                started = self.clock.monotonic()
+                self.stats.polls += 1
+                try:
+                    async with aclosing(self._poll(state)) as emissions:
+                        async for emission in emissions:
+                            yield emission
+                except HiveFrameError as exc:
+                    if not _transient(exc, self.session):
+                        raise
+                    state.abandon_poll()
+                    self.stats.error(exc)
+                    failures += 1
+                    backoff = retry.backoff_bound(failures)
+                    logger.warning("poll of %s failed (%s); next in %.3fs", self._url, exc, backoff)
+                else:
+                    failures, backoff = 0, 0.0
+                elapsed = self.clock.monotonic() - started
+                wait = max(self.config.interval_seconds - elapsed, backoff)
+                if wait > 0:
+                    await self.clock.sleep(wait)
 
     async def _poll(self, state: PollState) -> AsyncGenerator[Emission, None]:
         paginator, request, index = self._start(state)

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncGenerator, Mapping
-from contextlib import aclosing
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from hiveframe._http.clock import Clock
 from hiveframe._http.reader import ReadPlan
 from hiveframe._http.session import EXCERPT_BYTES, Session
 from hiveframe._http.streamed import StreamedResponse
-from hiveframe._protocol.decode import decode_body
+from hiveframe._protocol.decode import json_documents, json_records
 from hiveframe._protocol.emission import Emission, SourceStats
 from hiveframe._protocol.reconnect import ReconnectState, SSEConfig, Verdict, judge_response
 from hiveframe._protocol.sse import ServerSentEvent, SSEDecoder
@@ -53,7 +53,8 @@ class SSEReader:
     config
         The SSE options.
     session
-        An open session; the source builds it with the idle timeout as its read timeout.
+        The session to read through, not yet open: the reader opens it for as long as it
+        runs. The source builds it with the idle timeout as its read timeout.
     clock
         Where reconnect waits sleep.
     stats
@@ -98,51 +99,56 @@ class SSEReader:
         state = ReconnectState(
             self.config.reconnect, self.session.config.retry, clock=self.clock.monotonic
         )
-        while True:
-            failure: Exception | None = None
-            try:
-                async with aclosing(self._connection(decoder, state)) as events:
-                    async for emission in events:
-                        yield emission
-            except _RetriableStatus as exc:
-                delay = state.after_status(retry_after=exc.error.retry_after)
-                failure = exc.error
-            except (TransportError, CircuitOpenError) as exc:
-                delay = state.after_end(retry_ms=_retry_ms(decoder, saved_retry))
-                if isinstance(exc, CircuitOpenError) and delay is not None:
-                    delay = max(delay, exc.retry_in)
-                failure = exc
-            else:
-                if self.config.reconnect is None:
-                    return  # the stream ended and reconnection is off
-                delay = state.after_end(retry_ms=_retry_ms(decoder, saved_retry))
-            if failure is not None:
-                self.stats.error(failure)
-            if delay is None:
-                raise self._gave_up(state, failure)
-            self.stats.reconnects += 1
-            logger.info("reconnecting to %s in %.3fs", self._url, delay)
-            await self.clock.sleep(delay)
+        async with self.session:
+            while True:
+                failure: Exception | None = None
+                try:
+                    # Inlined rather than a generator per connection: every async layer an
+                    # event passes through costs about a microsecond.
+                    async with self._open(decoder) as response:
+                        await self._check(response)
+                        self.stats.connections += 1
+                        state.opened()
+                        decoder.reset_connection()
+                        try:
+                            async for chunk in response.chunks:
+                                events = decoder.feed(chunk)
+                                if events:
+                                    state.event()
+                                # Each event is one unit (its position is exact); the data of
+                                # the events of one network read is decoded in one pass.
+                                for event, records in zip(
+                                    events, self._records(events), strict=True
+                                ):
+                                    yield Emission(records, _position(event))
+                        finally:
+                            decoder.close()  # a partial event at the end is discarded (§9.2.6)
+                except _RetriableStatus as exc:
+                    delay = state.after_status(retry_after=exc.error.retry_after)
+                    failure = exc.error
+                except (TransportError, CircuitOpenError) as exc:
+                    delay = state.after_end(retry_ms=_retry_ms(decoder, saved_retry))
+                    if isinstance(exc, CircuitOpenError) and delay is not None:
+                        delay = max(delay, exc.retry_in)
+                    failure = exc
+                else:
+                    if self.config.reconnect is None:
+                        return  # the stream ended and reconnection is off
+                    delay = state.after_end(retry_ms=_retry_ms(decoder, saved_retry))
+                if failure is not None:
+                    self.stats.error(failure)
+                if delay is None:
+                    raise self._gave_up(state, failure)
+                self.stats.reconnects += 1
+                logger.info("reconnecting to %s in %.3fs", self._url, delay)
+                await self.clock.sleep(delay)
 
-    async def _connection(
-        self, decoder: SSEDecoder, state: ReconnectState
-    ) -> AsyncGenerator[Emission, None]:
+    def _open(self, decoder: SSEDecoder) -> AbstractAsyncContextManager[StreamedResponse]:
         headers = {**self.plan.headers, "Accept": "text/event-stream", "Cache-Control": "no-cache"}
         if decoder.last_event_id:
             headers["Last-Event-ID"] = decoder.last_event_id
-        method, url, params = self.plan.method, self.plan.url, self.plan.params
-        async with self.session.stream(method, url, params=params, headers=headers) as response:
-            await self._check(response)
-            self.stats.connections += 1
-            state.opened()
-            decoder.reset_connection()
-            try:
-                async for chunk in response.chunks:
-                    for event in decoder.feed(chunk):
-                        state.event()
-                        yield Emission(self._records(event), _position(event))
-            finally:
-                decoder.close()  # a partial event at the end is discarded (§9.2.6)
+        plan = self.plan
+        return self.session.stream(plan.method, plan.url, params=plan.params, headers=headers)
 
     async def _check(self, response: StreamedResponse) -> None:
         content_type = response.headers.get("content-type")
@@ -185,20 +191,21 @@ class SSEReader:
             f"event stream answered status {response.status} | url={self._url}"
         ) from status_error
 
-    def _records(self, event: ServerSentEvent) -> list[Any]:
+    def _records(self, events: list[ServerSentEvent]) -> list[list[Any]]:
+        """Each event's records, in order."""
         if self.config.data_format == "text":
-            records: list[Any] = [{"data": event.data}]
+            decoded = [[{"data": event.data}] for event in events]
+        elif self.plan.data_path is None:
+            decoded = json_documents([event.data for event in events], url=self._url)
         else:
-            decoded = decode_body(
-                event.data.encode(), fmt="json", data_path=self.plan.data_path, url=self._url
-            )
-            records = decoded.records
-        if self.config.include_event_metadata:
-            records = [
-                {**r, "_event": event.event, "_event_id": event.id} if isinstance(r, dict) else r
-                for r in records
-            ]
-        return records
+            path = self.plan.data_path
+            decoded = [json_records(e.data.encode(), path, url=self._url) for e in events]
+        if not self.config.include_event_metadata:
+            return decoded
+        return [
+            [{**r, "_event": e.event, "_event_id": e.id} if isinstance(r, dict) else r for r in rs]
+            for e, rs in zip(events, decoded, strict=True)
+        ]
 
     def _gave_up(self, state: ReconnectState, failure: Exception | None) -> Exception:
         if failure is not None and self.config.reconnect is None:

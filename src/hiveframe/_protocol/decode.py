@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import codecs
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +53,8 @@ __all__ = [
     "DecodedPage",
     "MissingSegment",
     "decode_body",
+    "json_documents",
+    "json_records",
     "resolve_format",
     "split_dotted_path",
     "validate_response_format",
@@ -442,16 +444,61 @@ def decode_body(
     decoder = _DECODERS.get(fmt)
     if decoder is None:
         raise ConfigError("response_format", fmt, f"expected one of {', '.join(FORMATS)}")
-    shown_url = redact_url(url) if url else None
     if body.startswith(codecs.BOM_UTF8):
         body = body[len(codecs.BOM_UTF8) :]
     try:
         return decoder(body, data_path)
     except _Fault as fault:
-        raise ResponseDecodeError(fault.message, kind=fault.kind, url=shown_url) from None
+        shown = redact_url(url) if url else None  # redacted only when an error shows it
+        raise ResponseDecodeError(fault.message, kind=fault.kind, url=shown) from None
     except DataPathError as exc:
-        exc.url = shown_url  # its constructor takes no url; keep it for the caller
+        exc.url = redact_url(url) if url else None  # its constructor takes no url
         raise
+
+
+def json_records(data: bytes, data_path: DataPath | None, *, url: str | None = None) -> list[Any]:
+    """The records of one small JSON document (an SSE event's data), on a fast path.
+
+    The same result and the same errors as ``decode_body(data, fmt="json", ...).records``,
+    with one orjson call and no page bookkeeping when the document is plain.
+    """
+    if data_path is None and not _may_hold_big_int(data):
+        try:
+            value = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass  # decode_body below names the fault
+        else:
+            if isinstance(value, dict):
+                return [value]
+            if isinstance(value, list):
+                return value
+    return decode_body(data, fmt="json", data_path=data_path, url=url).records
+
+
+def json_documents(documents: Sequence[str], *, url: str | None = None) -> list[list[Any]]:
+    """The records of each of many small JSON documents (SSE events' data), in order.
+
+    Each document is read exactly as :func:`json_records` reads it; the common case (an
+    object, or an array of records) costs one orjson call per document and one scan for
+    wide integers over all of them.
+    """
+    encoded = [text.encode() for text in documents]
+    if _may_hold_big_int(b"\0".join(encoded)):  # a NUL keeps runs from joining
+        return [json_records(data, None, url=url) for data in encoded]
+    out: list[list[Any]] = []
+    loads = orjson.loads
+    for data in encoded:
+        try:
+            value = loads(data)
+        except orjson.JSONDecodeError:
+            value = None  # json_records below names the fault
+        if type(value) is dict:
+            out.append([value])
+        elif type(value) is list:
+            out.append(value)
+        else:
+            out.append(json_records(data, None, url=url))
+    return out
 
 
 def _decode_json(body: bytes, data_path: DataPath | None) -> DecodedPage:

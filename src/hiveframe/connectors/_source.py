@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
-from contextlib import aclosing
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -374,9 +373,9 @@ class HTTPSource:
         start = dict(position) if position is not None else None
         return AsyncRecordStream(lambda stats: self.aemissions(start, stats), start)
 
-    async def aemissions(
+    def aemissions(
         self, position: Mapping[str, Any] | None = None, stats: SourceStats | None = None
-    ) -> AsyncIterator[Emission]:
+    ) -> AsyncGenerator[Emission, None]:
         """The stream as units (an event, a polled page), each with the position after it.
 
         What stream processors consume: a position is exact only between units, so they
@@ -403,21 +402,16 @@ class HTTPSource:
         """
         kind = self._require_streaming()
         counters = stats if stats is not None else SourceStats()
-        async with self._stream_session() as session:
-            driver: SSEReader | PollReader
-            if kind == "sse":
-                assert self.streaming.sse is not None
-                driver = SSEReader(
-                    self.plan, self.streaming.sse, session, clock=self.clock, stats=counters
-                )
-            else:
-                assert self.streaming.poll is not None
-                driver = PollReader(
-                    self.plan, self.streaming.poll, session, clock=self.clock, stats=counters
-                )
-            async with aclosing(driver.emissions(position)) as emissions:
-                async for emission in emissions:
-                    yield emission
+        session = self._stream_session()  # the reader opens and closes it
+        if kind == "sse":
+            assert self.streaming.sse is not None
+            sse = SSEReader(
+                self.plan, self.streaming.sse, session, clock=self.clock, stats=counters
+            )
+            return sse.emissions(position)
+        assert self.streaming.poll is not None
+        poll = PollReader(self.plan, self.streaming.poll, session, clock=self.clock, stats=counters)
+        return poll.emissions(position)
 
     def _require_streaming(self) -> str:
         if self.streaming.kind is None:
