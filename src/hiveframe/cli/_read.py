@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ import pyarrow as pa
 
 from hiveframe._frame import DataFrame
 from hiveframe._protocol.arrow import concat_tables
+from hiveframe.cli._common import http_options, pairs
 from hiveframe.cli._progress import Progress
 
 _WRITERS = {".parquet": "parquet", ".csv": "csv", ".jsonl": "json", ".ndjson": "json"}
@@ -39,16 +39,6 @@ def add_parser(commands: Any) -> None:
     read.add_argument("--quiet", action="store_true", help="no progress display")
 
 
-def _pairs(items: Sequence[str], sep: str, option: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in items:
-        name, found, value = item.partition(sep)
-        if not found or not name.strip():
-            raise SystemExit(f"hiveframe: {option} {item!r}: expected NAME{sep}VALUE")
-        out[name.strip()] = value.strip()
-    return out
-
-
 def _source_options(args: argparse.Namespace) -> dict[str, Any]:
     options: dict[str, Any] = {
         "method": args.method,
@@ -57,15 +47,10 @@ def _source_options(args: argparse.Namespace) -> dict[str, Any]:
         "max_pages": args.max_pages,
         "response_format": args.response_format,
         "data_path": args.data_path,
-        "params": _pairs(args.param, "=", "--param"),
-        "headers": _pairs(args.header, ":", "--header"),
+        "params": pairs(args.param, "=", "--param"),
         "timeout_seconds": args.timeout,
+        **http_options(args),
     }
-    if args.bearer_env:
-        token = os.environ.get(args.bearer_env)
-        if not token:
-            raise SystemExit(f"hiveframe: --bearer-env: ${args.bearer_env} is not set")
-        options["auth"] = {"type": "bearer", "token": token}
     return options
 
 

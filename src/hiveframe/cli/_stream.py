@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 import orjson
 
-from hiveframe.cli._read import _pairs
+from hiveframe.cli._common import http_options, pairs
 
 DEFAULT_CHECKPOINT_DIR = Path(".hiveframe") / "checkpoints"
 
@@ -53,15 +53,10 @@ def _source(args: argparse.Namespace) -> Any:
     from hiveframe.connectors import HTTPSource
 
     options: dict[str, Any] = {
-        "params": _pairs(args.param, "=", "--param"),
-        "headers": _pairs(args.header, ":", "--header"),
+        "params": pairs(args.param, "=", "--param"),
         "data_path": args.data_path,
+        **http_options(args),
     }
-    if args.bearer_env:
-        token = os.environ.get(args.bearer_env)
-        if not token:
-            raise SystemExit(f"hiveframe: --bearer-env: ${args.bearer_env} is not set")
-        options["auth"] = {"type": "bearer", "token": token}
     if args.sse:
         return HTTPSource(args.url, stream_type="sse", **options)
     return HTTPSource(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from collections.abc import Iterator
@@ -12,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from hiveframe.cli._common import http_options
 from hiveframe.cli._progress import Progress
-from hiveframe.cli._read import _pairs
 from hiveframe.errors import DeliveryFailed
 
 if TYPE_CHECKING:
@@ -83,7 +82,6 @@ def sink_options(args: argparse.Namespace) -> dict[str, Any]:
         "max_batch_bytes": args.max_batch_bytes,
         "body_format": args.body_format,
         "envelope": args.envelope,
-        "headers": _pairs(args.header, ":", "--header"),
         "dead_letter": args.dead_letter,
         "max_in_flight": args.max_in_flight,
         "ordered": args.ordered,
@@ -91,11 +89,7 @@ def sink_options(args: argparse.Namespace) -> dict[str, Any]:
     }
     if args.no_idempotency_key:
         options["idempotency_header"] = None
-    if args.bearer_env:
-        token = os.environ.get(args.bearer_env)
-        if not token:
-            raise SystemExit(f"hiveframe: --bearer-env: ${args.bearer_env} is not set")
-        options["auth"] = {"type": "bearer", "token": token}
+    options.update(http_options(args))
     return options
 
 
