@@ -18,7 +18,8 @@ from urllib.parse import urljoin, urlsplit
 import orjson
 import pyarrow as pa
 
-from hiveframe._http.session import Response, Session
+from hiveframe._http.response import Response
+from hiveframe._http.session import Session
 from hiveframe._protocol.arrow import records_to_table
 from hiveframe._protocol.decode import DataPath, DecodedPage, decode_body, resolve_format
 from hiveframe._protocol.origin import credentials_may_follow, origin_of

@@ -18,10 +18,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import anyio
 import orjson
-from multidict import CIMultiDict, CIMultiDictProxy
 
 from hiveframe._http.auth import Auth
 from hiveframe._http.clock import SYSTEM_CLOCK, Clock
+from hiveframe._http.response import Response, joined_headers
 from hiveframe._http.streamed import StreamedResponse, decoded_chunks
 from hiveframe._http.transport import RawResponse, Transport, TransportConfig, build_url
 from hiveframe._protocol.content import ACCEPT_ENCODING, BodyReader
@@ -52,45 +52,6 @@ EXCERPT_BYTES = 512
 USER_AGENT = "hiveframe"
 _STATUS_COUNTED_BY_BREAKER = frozenset({408, 429}) | frozenset(range(500, 600))
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Response:
-    """One HTTP response, fully read: what a custom ``parser`` receives.
-
-    Attributes
-    ----------
-    status_code
-        The HTTP status.
-    headers
-        Case-insensitive response headers.
-    content
-        The decoded body (decompressed, within the size caps).
-    url
-        The URL that answered (after redirects).
-    """
-
-    status_code: int
-    headers: CIMultiDictProxy[str]
-    content: bytes
-    url: str
-    elapsed_seconds: float = 0.0
-
-    @property
-    def text(self) -> str:
-        """The body as text, in the charset the Content-Type names (UTF-8 otherwise)."""
-        charset = _charset(self.headers.get("content-type", "")) or "utf-8"
-        try:
-            return self.content.decode(charset, "replace")
-        except LookupError:  # a charset Python does not know
-            return self.content.decode("utf-8", "replace")
-
-    def json(self) -> Any:
-        """The body parsed as JSON."""
-        return orjson.loads(self.content)
-
-    def __repr__(self) -> str:
-        return f"<Response [{self.status_code}] {redact_url(self.url)}>"
 
 
 @dataclass(frozen=True)
@@ -545,26 +506,6 @@ def _encode_body(call: _Call, headers: dict[str, str]) -> bytes | None:
         headers.setdefault("Content-Type", "application/json")
         return orjson.dumps(call.json)
     return None
-
-
-def _charset(content_type: str) -> str | None:
-    for parameter in content_type.split(";")[1:]:
-        name, _, value = parameter.strip().partition("=")
-        if name.strip().lower() == "charset" and value:
-            return value.strip().strip('"')
-    return None
-
-
-def joined_headers(headers: Mapping[str, str]) -> CIMultiDictProxy[str]:
-    """Case-insensitive headers with repeated fields joined by ", " (RFC 9110 5.3)."""
-    multi = (
-        headers if isinstance(headers, CIMultiDictProxy) else CIMultiDictProxy(CIMultiDict(headers))
-    )
-    joined: CIMultiDict[str] = CIMultiDict()
-    for name in multi:
-        if name not in joined:
-            joined[name] = ", ".join(multi.getall(name))
-    return CIMultiDictProxy(joined)
 
 
 class _Opened(NamedTuple):

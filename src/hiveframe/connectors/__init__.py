@@ -13,7 +13,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     ) from exc
 
 from hiveframe._http.auth import APIKeyAuth, Auth, BasicAuth, BearerAuth, OAuth2ClientCredentials
-from hiveframe._http.session import Response
+from hiveframe._http.response import Response
 from hiveframe._protocol.pagination import (
     CursorPagination,
     LinkPagination,
