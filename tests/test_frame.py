@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import hiveframe._frame
+import hiveframe._writer
 from hiveframe import DataFrame, DataFrameWriter
 from hiveframe.errors import ConfigError, SchemaDriftError
 
@@ -309,7 +310,7 @@ def test_json_lines_round_trip(tmp_path, rich):
 
 
 def test_json_lines_are_written_batch_by_batch(tmp_path, monkeypatch):
-    monkeypatch.setattr(hiveframe._frame, "_WRITE_BATCH_ROWS", 3)
+    monkeypatch.setattr(hiveframe._writer, "_WRITE_BATCH_ROWS", 3)
     path = tmp_path / "rows.jsonl"
     DataFrame(pa.table({"n": list(range(10))})).write.json(path)
     assert [orjson.loads(line)["n"] for line in path.read_bytes().splitlines()] == list(range(10))
@@ -322,7 +323,7 @@ def test_json_of_an_empty_frame_is_an_empty_file(tmp_path):
 
 
 def test_csv_round_trip(tmp_path, rich, monkeypatch):
-    monkeypatch.setattr(hiveframe._frame, "_WRITE_BATCH_ROWS", 1)
+    monkeypatch.setattr(hiveframe._writer, "_WRITE_BATCH_ROWS", 1)
     path = tmp_path / "rows.csv"
     rich.write.csv(path)
     types = {"price": pa.decimal128(38, 10), "local": pa.string(), "obj": pa.string()}

@@ -8,13 +8,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from hiveframe._frame import DataFrame, DataFrameWriter
+    from hiveframe._frame import DataFrame
+    from hiveframe._writer import DataFrameWriter
 
 __all__ = ["DataFrame", "DataFrameWriter", "__version__"]
 
 __version__ = "0.1.0"
 
-_LAZY = {"DataFrame": "hiveframe._frame", "DataFrameWriter": "hiveframe._frame"}
+_LAZY = {"DataFrame": "hiveframe._frame", "DataFrameWriter": "hiveframe._writer"}
 
 
 def __getattr__(name: str) -> Any:

@@ -1,0 +1,215 @@
+"""Writers of a DataFrame: Parquet, CSV, JSON Lines and an HTTP API, reached as ``df.write``."""
+
+from __future__ import annotations
+
+import errno
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from os import PathLike
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import pyarrow as pa
+
+from hiveframe._protocol.arrow import batch_to_json_lines, column_to_text
+from hiveframe.errors import ConfigError
+
+if TYPE_CHECKING:
+    from hiveframe._frame import DataFrame
+    from hiveframe.connectors import HTTPSink, WriteResult
+
+__all__ = ["DataFrameWriter"]
+
+WriteMode = Literal["overwrite", "error"]
+_WRITE_MODES = ("overwrite", "error")
+_WRITE_BATCH_ROWS = 10_000  # rows encoded at a time by the CSV and JSON writers
+
+
+class DataFrameWriter:
+    """Write a :class:`DataFrame` to a file or an HTTP API. Reached as ``df.write``.
+
+    Every writer writes to a temporary file beside ``path`` and renames it into place
+    when done, so a failed write never leaves a half-written file. ``mode="overwrite"``
+    (the default, as in pyarrow and Polars) replaces an existing file; ``mode="error"``
+    raises ``FileExistsError`` instead. Parent directories must exist.
+
+    Parameters
+    ----------
+    frame
+        The frame to write.
+
+    Example
+    -------
+    >>> df = DataFrame(pa.table({"id": [1]}))
+    >>> df.write.json("out.jsonl")  # doctest: +SKIP
+    """
+
+    __slots__ = ("_table",)
+
+    def __init__(self, frame: DataFrame) -> None:
+        self._table = frame.to_arrow()
+
+    def parquet(
+        self, path: str | PathLike[str], *, mode: WriteMode = "overwrite", **options: Any
+    ) -> None:
+        """Write a Parquet file.
+
+        Parameters
+        ----------
+        path
+            The file to write.
+        mode
+            ``"overwrite"`` or ``"error"`` (if the file exists).
+        **options
+            Passed to ``pyarrow.parquet.write_table`` (``compression``,
+            ``row_group_size``, ...).
+
+        Raises
+        ------
+        ConfigError
+            ``mode`` is not one of the two.
+        FileExistsError
+            ``mode="error"`` and the file exists.
+
+        Example
+        -------
+        >>> df.write.parquet("rows.parquet", compression="zstd")  # doctest: +SKIP
+        """
+        import pyarrow.parquet as pq
+
+        with _replacing(path, mode) as temporary:
+            pq.write_table(self._table, str(temporary), **options)
+
+    def csv(self, path: str | PathLike[str], *, mode: WriteMode = "overwrite") -> None:
+        """Write a CSV file with a header row, batch by batch.
+
+        Numbers, booleans, strings, dates and times are written by Arrow; timestamps,
+        decimals, durations and binary as in the JSON writer (ISO 8601, every decimal
+        digit, base64); structs and lists as compact JSON text.
+
+        Parameters
+        ----------
+        path
+            The file to write.
+        mode
+            ``"overwrite"`` or ``"error"`` (if the file exists).
+
+        Raises
+        ------
+        ConfigError
+            ``mode`` is not one of the two.
+        FileExistsError
+            ``mode="error"`` and the file exists.
+
+        Example
+        -------
+        >>> df.write.csv("rows.csv")  # doctest: +SKIP
+        """
+        import pyarrow.csv as pacsv
+
+        schema = pa.schema([(field.name, _csv_type(field.type)) for field in self._table.schema])
+        with _replacing(path, mode) as temporary, pacsv.CSVWriter(str(temporary), schema) as out:
+            for batch in self._table.to_batches(max_chunksize=_WRITE_BATCH_ROWS):
+                columns = [
+                    _csv_column(column, field.type)
+                    for column, field in zip(batch.columns, schema, strict=True)
+                ]
+                out.write_batch(pa.RecordBatch.from_arrays(columns, schema=schema))
+
+    def http(self, sink: HTTPSink) -> WriteResult:
+        """Send the rows to an HTTP API through ``sink``, in batches.
+
+        Parameters
+        ----------
+        sink
+            A :class:`~hiveframe.connectors.HTTPSink`: URL, batching, retries, dead letter.
+
+        Returns
+        -------
+        WriteResult
+            Records and batches sent, delivered and failed, retries and elapsed time.
+
+        Raises
+        ------
+        DeliveryFailed
+            Some records were not delivered and the sink has no dead-letter file.
+
+        Example
+        -------
+        >>> from hiveframe.connectors import HTTPSink
+        >>> df.write.http(HTTPSink("https://api.example.com/ingest"))  # doctest: +SKIP
+        WriteResult(records_sent=250, batches_sent=3, ...)
+        """
+        return sink.write(self._table)
+
+    def json(self, path: str | PathLike[str], *, mode: WriteMode = "overwrite") -> None:
+        """Write JSON Lines: one compact JSON object per row, batch by batch.
+
+        Timestamps are ISO 8601 with the column's zone offset (no offset for columns
+        without a zone), dates ISO 8601, decimals strings with every digit, binary base64,
+        structs and lists nested JSON, nulls ``null``.
+
+        Parameters
+        ----------
+        path
+            The file to write.
+        mode
+            ``"overwrite"`` or ``"error"`` (if the file exists).
+
+        Raises
+        ------
+        ConfigError
+            ``mode`` is not one of the two.
+        FileExistsError
+            ``mode="error"`` and the file exists.
+
+        Example
+        -------
+        >>> df.write.json("rows.jsonl")  # doctest: +SKIP
+        """
+        with _replacing(path, mode) as temporary, temporary.open("wb") as out:
+            for batch in self._table.to_batches(max_chunksize=_WRITE_BATCH_ROWS):
+                lines = batch_to_json_lines(batch)
+                if lines:
+                    out.write(b"\n".join(lines) + b"\n")
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+@contextmanager
+def _replacing(path: str | PathLike[str], mode: str) -> Iterator[Path]:
+    """Yield a temporary sibling of ``path``; move it onto ``path`` if the block succeeds."""
+    if mode not in _WRITE_MODES:
+        raise ConfigError("mode", mode, "must be 'overwrite' or 'error'")
+    target = Path(path)
+    if mode == "error" and target.exists():
+        raise FileExistsError(errno.EEXIST, "already exists (mode='error')", str(target))
+    temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.tmp")
+    try:
+        yield temporary
+        temporary.replace(target)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _csv_type(data_type: pa.DataType) -> pa.DataType:
+    # Types Arrow's CSV writer renders well; anything else is written as text.
+    native = (
+        pa.types.is_null(data_type)
+        or pa.types.is_boolean(data_type)
+        or pa.types.is_integer(data_type)
+        or pa.types.is_floating(data_type)
+        or pa.types.is_string(data_type)
+        or pa.types.is_large_string(data_type)
+        or pa.types.is_date(data_type)
+        or pa.types.is_time(data_type)
+    )
+    return data_type if native else pa.large_string()
+
+
+def _csv_column(column: pa.Array, data_type: pa.DataType) -> pa.Array:
+    if column.type == data_type:
+        return column
+    return column_to_text(column).cast(data_type)
