@@ -14,6 +14,8 @@ PUBLIC = [
     "hiveframe.errors",
     "hiveframe.resilience",
     "hiveframe.demo",
+    "hiveframe.streaming",
+    "hiveframe.spark",
 ]
 
 

@@ -77,10 +77,11 @@ def test_a_server_dropping_every_k_events_loses_and_repeats_nothing(serve, clock
         assert sent == [None, "3", "6", "9", "12", "15", "18"]
     else:
         # A TCP reset may destroy bytes the client had not read yet: it then resumes from
-        # an earlier event (and the server replays from there), never from a later one.
+        # an earlier event (and the server replays from there), never from a later one, and
+        # possibly from the same event twice in a row.
         resumed = [int(value) for value in sent[1:]]
-        assert sent[0] is None and resumed == sorted(set(resumed))
-        assert all(n <= 18 for n in resumed)
+        assert sent[0] is None and resumed == sorted(resumed)
+        assert all(n < 20 for n in resumed)  # only after an event the client had seen
 
 
 def test_the_reconnect_waits_the_servers_retry(serve, clock):

@@ -1,0 +1,150 @@
+"""The ``hiveframe.http`` Python data source: Spark's entry point into HiveFrame.
+
+Spark creates a :class:`HTTPDataSource` from the user's options in a Python worker, asks it
+for a schema, pickles it, and later asks it for readers and writers in other workers. It
+stays thin: options go to the one option parser (:mod:`hiveframe.spark._options`), reading
+to :mod:`hiveframe.spark._read`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
+
+from pyspark.sql.datasource import DataSource
+
+from hiveframe.errors import ConfigError
+from hiveframe.spark._options import parse_float, parse_int
+from hiveframe.spark._read import HTTPReader, SourceRef, count_pages, fetch_first_page, resolve
+from hiveframe.spark._schema import arrow_schema, spark_schema
+from hiveframe.spark._source import OptionsRef, SourceSpec
+from hiveframe.spark._stream import HTTPStreamReader, first_event_schema
+from hiveframe.spark._write import HTTPWriter
+
+T = TypeVar("T")
+
+FORMAT = "hiveframe.http"
+"""The data source's name: ``spark.read.format("hiveframe.http")``."""
+
+_SSE_IS_A_STREAM = "an event stream never ends: read it with spark.readStream and the options"
+_names = itertools.count(1)
+_names_lock = threading.Lock()
+
+
+class HTTPDataSource(DataSource):
+    """Read from and write to HTTP APIs with Spark, using HiveFrame's options.
+
+    Register it with :func:`hiveframe.spark.register`, then use the format
+    ``"hiveframe.http"``; the options are those of
+    :class:`~hiveframe.connectors.HTTPSource` as strings (see ``docs/spark.md``).
+    """
+
+    _format: ClassVar[str] = FORMAT
+    _spec: ClassVar[SourceSpec | None] = None  # set on the per-source classes of read_source
+
+    @classmethod
+    def name(cls) -> str:
+        return cls._format
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def schema(self) -> Any:
+        """The ``schema`` option, the source's Arrow schema, or one inferred from page 0."""
+        ddl = self.options.get("schema")
+        if ddl:
+            return ddl
+        source = self._source()
+        spec = resolve(source)
+        if spec.plan.schema is not None:
+            return spark_schema(spec.plan.schema)
+        if spec.stream_kind == "sse":
+            if not isinstance(source, OptionsRef):
+                raise ConfigError("stream_type", "sse", _SSE_IS_A_STREAM)
+            return spark_schema(first_event_schema(source.http_source()))
+        first = fetch_first_page(spec)
+        self._pages = (count_pages(spec, first),)  # pickled with this object, for reader()
+        return spark_schema(first.table.schema)
+
+    def reader(self, schema: Any) -> HTTPReader:
+        source = self._source()
+        spec = resolve(source)  # validate the options on the driver, before any task starts
+        if spec.stream_kind == "sse":
+            raise ConfigError("stream_type", "sse", _SSE_IS_A_STREAM)
+        return HTTPReader(
+            source,
+            arrow_schema(schema),
+            num_partitions=self._num_partitions(),
+            pages=getattr(self, "_pages", None),
+        )
+
+    def simpleStreamReader(self, schema: Any) -> HTTPStreamReader:
+        """A stream reader for ``spark.readStream`` (polling and SSE sources).
+
+        Raises
+        ------
+        ConfigError
+            The source does not stream (no ``poll_interval_seconds``, no ``stream_type``).
+        """
+        source = self._source()
+        if not isinstance(source, OptionsRef):
+            raise ConfigError("source", "HTTPSource", "streams need the hiveframe.http format")
+        if resolve(source).stream_kind is None:
+            raise ConfigError(
+                "poll_interval_seconds",
+                None,
+                "readStream needs a streaming source: set poll_interval_seconds or stream_type",
+            )
+        return HTTPStreamReader(
+            source,
+            arrow_schema(schema),
+            max_records_per_batch=self._option("max_records_per_batch", parse_int),
+            replay_timeout_seconds=self._option("replay_timeout_seconds", parse_float),
+        )
+
+    # -- writes --------------------------------------------------------------------------------
+
+    def writer(self, schema: Any, overwrite: bool) -> HTTPWriter:
+        """A writer sending each partition through an ``HTTPSink`` (append only).
+
+        Raises
+        ------
+        ConfigError
+            ``mode("overwrite")`` (an API cannot be overwritten), or a bad option.
+        """
+        if overwrite:
+            raise ConfigError("mode", "overwrite", "an HTTP sink can only append: use 'append'")
+        options = OptionsRef(self.options)
+        options.sink()  # validate the options on the driver, before any task starts
+        return HTTPWriter(options)
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _source(self) -> SourceRef:
+        if self._spec is not None:
+            return self._spec
+        return OptionsRef(self.options)
+
+    def _num_partitions(self) -> int | None:
+        return self._option("num_partitions", parse_int)
+
+    def _option(self, name: str, parse: Callable[[str, str], T]) -> T | None:
+        text = self.options.get(name)
+        return None if text is None else parse(name, text)
+
+
+def source_class(spec: SourceSpec) -> type[HTTPDataSource]:
+    """A data source class bound to one ``HTTPSource``, under a name of its own.
+
+    The class (with the spec) is pickled by value into Spark's plan, so no option has to
+    carry a pickled object (an option that unpickles would run code chosen by whoever can
+    set options, SQL users included).
+    """
+    with _names_lock:
+        number = next(_names)
+    return type(
+        "HTTPSourceDataSource",
+        (HTTPDataSource,),
+        {"_format": f"{FORMAT}.source{number}", "_spec": spec, "__module__": __name__},
+    )

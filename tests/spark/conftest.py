@@ -1,0 +1,67 @@
+"""One local SparkSession for the Spark tests; skipped only without Java.
+
+``local[2,2]``: two executor threads, and a failed task is tried once more (plain
+``local[2]`` never retries a task, so the retried-task idempotency test needs this).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# Secrets the tests pass by reference (auth_*_env), given to Spark's Python workers with
+# spark.executorEnv.* (names matching Spark's redaction regex, so Spark masks them).
+TOKEN_ENV = "HIVEFRAME_SPARK_TEST_TOKEN"
+TOKEN_CANARY = "canary-token-5f2c9d"
+CLIENT_SECRET_ENV = "HIVEFRAME_SPARK_TEST_CLIENT_SECRET"
+CLIENT_SECRET_CANARY = "canary-client-secret-8e1a7b"
+MASTER = "local[2,2]"
+
+
+def _java_missing() -> bool:
+    java_home = os.environ.get("JAVA_HOME")
+    if java_home and (Path(java_home) / "bin" / "java").exists():
+        return False
+    return shutil.which("java") is None
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """A local Spark with two executor threads; the hiveframe.http source is registered."""
+    if _java_missing():
+        pytest.skip("Spark tests need Java 17+ (no java on PATH and no JAVA_HOME)")
+    from pyspark.sql import SparkSession
+
+    from hiveframe.spark import register
+
+    # Workers must run this interpreter (the venv with hiveframe), not "python3" on PATH.
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    active = SparkSession.getActiveSession()
+    if active is not None and active.sparkContext.master != MASTER:
+        active.stop()  # e.g. one a docs snippet started: these tests need task retries
+    session = (
+        SparkSession.builder.master(MASTER)
+        .appName("hiveframe-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.default.parallelism", "2")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config(f"spark.executorEnv.{TOKEN_ENV}", TOKEN_CANARY)
+        .config(f"spark.executorEnv.{CLIENT_SECRET_ENV}", CLIENT_SECRET_CANARY)
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    register(session)
+    yield session
+    session.stop()

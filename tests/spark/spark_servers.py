@@ -1,0 +1,78 @@
+"""Loopback endpoints for the Spark tests, recording what the executors sent."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import orjson
+
+from hiveframe.demo import Reply, Request
+from hiveframe.demo._api import DemoAPI
+
+
+class SlowPages:
+    """The demo's ``{"items": [...], "total": N}`` offset endpoint, ``delay`` s per page.
+
+    Counts requests in flight: one Spark partition fetches its pages one after another, so
+    ``max_in_flight >= 2`` shows that several partitions were fetching at once.
+    """
+
+    def __init__(self, size: int, *, delay: float = 0.0, token: str | None = None) -> None:
+        self.api = DemoAPI(size, lambda: "")
+        self.delay = delay
+        self.token = token
+        self.offsets: list[int] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, request: Request) -> Reply:
+        if self.token is not None and request.header("authorization") != f"Bearer {self.token}":
+            return Reply(401, {"Content-Type": "application/json"}, b'{"error": "no"}')
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            self.offsets.append(int(request.query.get("offset", "0")))
+        try:
+            time.sleep(self.delay)
+            return self.api.offset_envelope(request)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+
+class IdempotentIngest:
+    """A POST endpoint that stores each batch once per ``Idempotency-Key``.
+
+    ``reject_first`` answers 400 the first time it sees a batch holding that record id, so a
+    Spark task fails (no dead letter) and Spark runs it again.
+    """
+
+    def __init__(self, *, reject_first: int | None = None) -> None:
+        self.reject_first = reject_first
+        self.stored: list[dict[str, Any]] = []
+        self.keys_sent: list[str] = []
+        self.rejected_keys: list[str] = []
+        self._accepted: set[str] = set()
+        self._lock = threading.Lock()
+
+    def __call__(self, request: Request) -> Reply:
+        key = request.header("idempotency-key") or ""
+        records = orjson.loads(request.body)
+        with self._lock:
+            self.keys_sent.append(key)
+            ids = {r["id"] for r in records}
+            if self.reject_first in ids and not self.rejected_keys:
+                self.rejected_keys.append(key)
+                return Reply(400, {"Content-Type": "application/json"}, b'{"error": "once"}')
+            if key not in self._accepted:
+                self._accepted.add(key)
+                self.stored.extend(records)
+        return Reply(200, {"Content-Type": "application/json"}, b'{"ok": true}')
+
+    @property
+    def stored_ids(self) -> list[int]:
+        with self._lock:
+            return [r["id"] for r in self.stored]

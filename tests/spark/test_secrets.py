@@ -1,0 +1,130 @@
+"""Credentials reach the API from the executors, and nowhere else (RELIABILITY §8.G test 36).
+
+Secrets are canaries: they must not appear in ``df.explain()``, in pickled partitions, in
+the pickled reader when passed by reference (``auth_*_env``), or in error messages.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+from typing import Any
+
+import orjson
+import pytest
+from pyspark.serializers import CloudPickleSerializer
+from pyspark.sql.datasource import CaseInsensitiveDict
+from spark_servers import SlowPages
+
+from conftest import CLIENT_SECRET_CANARY, CLIENT_SECRET_ENV, TOKEN_CANARY, TOKEN_ENV
+from hiveframe.demo import Reply, Request
+from hiveframe.spark import HTTPDataSource
+
+CANARIES = (TOKEN_CANARY, CLIENT_SECRET_CANARY)
+PAGED = {"pagination": "offset", "pagination_total_path": "total", "data_path": "items"}
+
+
+def _no_canary(blob: bytes | str) -> None:
+    data = blob.encode() if isinstance(blob, str) else blob
+    for canary in CANARIES:
+        assert canary.encode() not in data
+
+
+def _explained(df: Any, capsys: pytest.CaptureFixture[str]) -> str:
+    df.explain(True)
+    df.explain("formatted")
+    return capsys.readouterr().out + df._jdf.queryExecution().toString()
+
+
+def test_an_inline_token_reaches_the_api_but_not_the_plan(spark, serve, capsys):
+    pages = SlowPages(300, token=TOKEN_CANARY)
+    server = serve({"/items": pages})
+    df = (
+        spark.read.format("hiveframe.http")
+        .options(url=server.url("/items"), page_size="100", **PAGED)
+        .options(auth_type="bearer", auth_token=TOKEN_CANARY)
+        .load()
+    )
+    assert df.count() == 300
+    text = _explained(df, capsys)
+    assert "BatchScan" in text
+    _no_canary(text)
+
+
+def test_secrets_by_reference_stay_out_of_the_pickled_reader_and_partitions(
+    spark, serve, monkeypatch
+):
+    monkeypatch.setenv(TOKEN_ENV, TOKEN_CANARY)  # planning runs here, in the test process
+    pages = SlowPages(300, token=TOKEN_CANARY)
+    server = serve({"/items": pages})
+    options = {"url": server.url("/items"), "page_size": "50", **PAGED}
+    source = HTTPDataSource(
+        CaseInsensitiveDict({**options, "auth_type": "bearer", "auth_token_env": TOKEN_ENV})
+    )
+    schema = source.schema()  # fetches page 0 with the token from the environment
+    reader = source.reader(schema)
+    partitions = reader.partitions()
+    assert len(partitions) == 6
+
+    pickle = CloudPickleSerializer().dumps
+    _no_canary(pickle(source))
+    _no_canary(pickle(reader))
+    for partition in partitions:
+        _no_canary(pickle(partition))
+    _no_canary(repr(reader.source))
+    rows = [row for batch in reader.read(partitions[1]) for row in batch.to_pylist()]
+    assert [r["id"] for r in rows] == list(range(51, 101))
+
+
+def test_oauth2_client_credentials_on_the_executors(spark, serve, capsys):
+    tokens = TokenEndpoint()
+    pages = SlowPages(1000, token="issued-token-1")
+    server = serve({"/items": pages, "/token": tokens})
+    df = (
+        spark.read.format("hiveframe.http")
+        .options(url=server.url("/items"), page_size="50", num_partitions="10", **PAGED)
+        .options(
+            auth_type="oauth2",
+            auth_token_url=server.url("/token"),
+            auth_client_id="spark-job",
+            auth_client_secret_env=CLIENT_SECRET_ENV,
+            auth_allow_insecure_token_url="true",
+        )
+        .load()
+    )
+    assert sorted(r.id for r in df.select("id").collect()) == list(range(1, 1001))
+    # One token per Python worker process, not one per task (10 tasks, 2 at a time).
+    assert 1 <= tokens.count < 10
+    _no_canary(_explained(df, capsys))
+
+
+def test_a_refused_credential_fails_the_job_without_showing_it(spark, serve):
+    server = serve({"/items": SlowPages(100, token="the-right-one")})
+    df = (
+        spark.read.format("hiveframe.http")
+        .schema("id BIGINT")
+        .options(url=server.url("/items"), max_pages="2", **PAGED)
+        .options(auth_type="bearer", auth_token=TOKEN_CANARY, retry="false")
+        .load()
+    )
+    with pytest.raises(Exception) as info:
+        df.collect()
+    assert "401" in str(info.value)
+    _no_canary(str(info.value))
+
+
+class TokenEndpoint:
+    """RFC 6749 §4.4 token endpoint checking client_secret_basic credentials."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, request: Request) -> Reply:
+        expected = base64.b64encode(f"spark-job:{CLIENT_SECRET_CANARY}".encode()).decode()
+        if request.header("authorization") != f"Basic {expected}":
+            return Reply(401, {"Content-Type": "application/json"}, b'{"error":"invalid_client"}')
+        with self._lock:
+            self.count += 1
+        body = {"access_token": "issued-token-1", "token_type": "Bearer", "expires_in": 3600}
+        return Reply(200, {"Content-Type": "application/json"}, orjson.dumps(body))

@@ -1,0 +1,219 @@
+"""Spark's string options become HTTPSource / HTTPSink arguments; planning is pure.
+
+No SparkSession here: these run without Java.
+"""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from hiveframe._protocol.pagination import OffsetPagination, Page, PagePagination
+from hiveframe.connectors import BearerAuth, OAuth2ClientCredentials
+from hiveframe.errors import ConfigError
+from hiveframe.resilience import RetryConfig
+from hiveframe.spark._options import sink_kwargs, source_kwargs
+from hiveframe.spark._plan import SEQUENTIAL, PageRange, page_count, split
+from hiveframe.spark._source import OptionsRef
+
+URL = "https://api.example.com/items"
+
+
+def test_scalars_json_and_lists_are_converted():
+    kwargs = source_kwargs(
+        {
+            "URL": URL,
+            "page_size": "50",
+            "pagination": "offset",
+            "timeout_seconds": "none",
+            "params": '{"q": "x"}',
+            "allowed_hosts": "a.test, b.test",
+            "verify": "false",
+        }
+    )
+    assert kwargs == {
+        "url": URL,
+        "page_size": 50,
+        "pagination": "offset",
+        "timeout_seconds": None,
+        "params": {"q": "x"},
+        "allowed_hosts": ["a.test", "b.test"],
+        "verify": False,
+    }
+    assert source_kwargs({"path": URL, "verify": "/etc/ca.pem"})["verify"] == "/etc/ca.pem"
+
+
+def test_pagination_settings_build_the_config():
+    kwargs = source_kwargs(
+        {
+            "url": URL,
+            "pagination": "offset",
+            "pagination_total_path": "meta.total",
+            "pagination_offset_param": "skip",
+            "pagination_start": "10",
+        }
+    )
+    assert kwargs["pagination"] == OffsetPagination(
+        total_path="meta.total", offset_param="skip", start=10
+    )
+    with pytest.raises(ConfigError) as info:
+        source_kwargs({"url": URL, "pagination": "page", "pagination_cursor_path": "x"})
+    assert info.value.option == "pagination_cursor_path"
+
+
+def test_retry_breaker_and_rate_limit_groups():
+    ref = OptionsRef(
+        {
+            "url": URL,
+            "retry_max_attempts": "3",
+            "retry_statuses": "500, 503",
+            "retry_total_timeout_seconds": "none",
+            "circuit_breaker_failure_threshold": "2",
+            "rate_limit": "20",
+            "rate_limit_burst": "4",
+        }
+    )
+    spec = ref.resolve()
+    assert spec.session_config.retry == RetryConfig(
+        max_attempts=3, retry_statuses={500, 503}, total_timeout_seconds=None
+    )
+    assert spec.breaker is not None and spec.breaker["failure_threshold"] == 2
+    assert spec.rate_limit == (20.0, 4)
+    # No lock or live state in what is pickled; each session builds its own policies.
+    assert spec.session_config.circuit_breaker is None
+    restored = pickle.loads(pickle.dumps(spec))
+    session = restored.session()
+    assert session.config.circuit_breaker is not None
+    assert session.config.circuit_breaker is not spec.session().config.circuit_breaker
+    assert OptionsRef({"url": URL, "retry": "off"}).resolve().session_config.retry.max_attempts == 1
+
+
+def test_auth_options_and_environment_references(monkeypatch):
+    monkeypatch.setenv("HF_TEST_SECRET", "s3cret-value")
+    bearer = OptionsRef({"url": URL, "auth_type": "bearer", "auth_token_env": "HF_TEST_SECRET"})
+    auth = bearer.resolve().auth
+    assert isinstance(auth, BearerAuth)
+    assert "s3cret-value" not in repr(bearer)
+    oauth = source_kwargs(
+        {
+            "url": URL,
+            "auth_type": "oauth2",
+            "auth_token_url": "https://auth.test/token",
+            "auth_client_id": "job",
+            "auth_client_secret_env": "HF_TEST_SECRET",
+            "auth_method": "client_secret_post",
+            "auth_skew_seconds": "30",
+        }
+    )["auth"]
+    assert oauth["client_secret"] == "s3cret-value"
+    assert oauth["auth_method"] == "client_secret_post" and oauth["skew_seconds"] == 30.0
+    options = {"url": URL, "auth_type": "oauth2", "auth_token_url": "https://auth.test/token"}
+    spec = OptionsRef({**options, "auth_client_id": "j", "auth_client_secret": "x"}).resolve()
+    assert isinstance(spec.auth, OAuth2ClientCredentials)
+    key = source_kwargs({"url": URL, "auth_type": "api_key", "auth_token": "k", "auth_in": "query"})
+    assert key["auth"] == {"type": "api_key", "value": "k", "in": "query"}
+
+
+@pytest.mark.parametrize(
+    ("options", "option"),
+    [
+        ({"pagnation": "offset"}, "pagnation"),
+        ({"page_size": "ten", "pagination": "offset"}, "page_size"),
+        ({"page_size": "-5", "pagination": "offset"}, "page_size"),  # HTTPSource's own check
+        ({"params": "{oops"}, "params"),
+        ({"auth_token": "x"}, "auth_type"),
+        ({"auth_type": "bearer", "auth_token_env": "HF_SURELY_UNSET_VAR"}, "auth_token_env"),
+        ({"auth_type": "bearer", "auth_token": "a", "auth_token_env": "B"}, "auth_token_env"),
+        ({"retry": "false", "retry_max_attempts": "2"}, "retry"),
+        ({"retry_max_atempts": "2"}, "retry_max_atempts"),
+        ({"circuit_breaker_clock": "x"}, "circuit_breaker_clock"),
+        ({"rate_limit_burst": "2"}, "rate_limit_burst"),
+        ({}, "url"),
+    ],
+)
+def test_bad_options_are_named(options, option):
+    opts = {"url": URL, **options} if option != "url" else options
+    with pytest.raises(ConfigError) as info:
+        OptionsRef(opts).resolve()
+    assert info.value.option == option
+
+
+def test_secret_values_are_never_shown_in_errors():
+    with pytest.raises(ConfigError) as info:
+        OptionsRef({"url": URL, "auth_type": "bearer", "auth_token": ""}).resolve()
+    assert info.value.option == "auth.token" and "***" in str(info.value)
+    ref = OptionsRef({"url": URL, "auth_type": "basic", "auth_password": "hunter2"})
+    assert "hunter2" not in repr(ref)
+
+
+def test_sink_options():
+    kwargs = sink_kwargs(
+        {
+            "url": URL,
+            "batch_size": "500",
+            "ordered": "true",
+            "idempotency_header": "none",
+            "success_statuses": "200, 202",
+            "dead_letter": "/tmp/dl",
+            "summary_path": "/tmp/s.json",
+        }
+    )
+    assert kwargs == {
+        "url": URL,
+        "batch_size": 500,
+        "ordered": True,
+        "idempotency_header": None,
+        "success_statuses": [200, 202],
+    }
+    with pytest.raises(ConfigError) as info:
+        sink_kwargs({"url": URL, "page_size": "5"})  # a read option
+    assert info.value.option == "page_size"
+    sink = OptionsRef({"url": URL, "max_in_flight": "2"}).sink()
+    assert sink.options.max_in_flight == 2
+
+
+def _first(config, document: object, records: int = 10) -> Page:
+    request = config.start_paginator().first()
+    return Page(0, request, URL, {}, document, record_count=records)
+
+
+@pytest.mark.parametrize(("total", "pages"), [(95, 10), (100, 10), (101, 11), (10, 1), (7, 1)])
+def test_page_counts_follow_the_paginators_own_stop_rule(total, pages):
+    offset = OffsetPagination(page_size=10, total_path="total")
+    assert page_count(offset, None, _first(offset, {"total": total})) == pages
+    assert page_count(offset, 4, _first(offset, {"total": total})) == min(pages, 4)
+    huge = _first(offset, {"total": 10**12})
+    assert page_count(offset, None, huge) == 10**11  # found in O(log n) probes
+
+
+def test_page_counts_without_a_total():
+    offset = OffsetPagination(page_size=10)
+    assert page_count(offset, 7, None) == 7
+    assert page_count(offset, 7, _first(offset, {})) == 7
+    assert page_count(offset, None, _first(offset, {})) is None  # must follow the paginator
+    assert page_count(offset, None, _first(offset, {}, records=3)) == 1  # a short first page
+    pages = PagePagination(total_pages_path="meta.pages", page_size=10)
+    assert page_count(pages, None, _first(pages, {"meta": {"pages": 3}})) == 3
+    assert page_count(None, 5, None) is None  # one request
+
+
+def test_pages_are_split_into_contiguous_ranges():
+    ranges = split(10, 4)
+    assert [(r.start, r.stop) for r in ranges] == [(0, 2), (2, 5), (5, 8), (8, 10)]
+    assert [r.index for r in ranges] == [0, 1, 2, 3]
+    assert len(split(500, None)) == 200
+    assert split(3, 8) == [PageRange(0, 0, 1), PageRange(1, 1, 2), PageRange(2, 2, 3)]
+    assert split(None, 4) == [SEQUENTIAL]
+    assert pickle.loads(pickle.dumps(ranges[1])) == ranges[1]
+    with pytest.raises(ConfigError):
+        split(10, 0)
+
+
+def test_the_public_namespace():
+    import hiveframe.spark as spark
+
+    assert spark.__all__ == sorted(spark.__all__)
+    for name in spark.__all__:
+        assert hasattr(spark, name), name
+    assert spark.HTTPDataSource.name() == spark.FORMAT == "hiveframe.http"
