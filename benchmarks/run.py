@@ -43,29 +43,66 @@ class Workload:
 
 
 WORKLOADS = [
-    Workload("read 100k, 0 ms, offset", "read", 100_000, 0,
-             ["hiveframe", "dlt", "requests", "httpx", "aiohttp"],
-             {"dlt": 3.0, "requests": 1.5}),
-    Workload("read 20k, 20 ms, offset", "read", 20_000, 20,
-             ["hiveframe", "dlt", "requests", "httpx", "aiohttp"],
-             {"dlt": 6.0, "requests": 6.0, "httpx": 6.0}),
-    Workload("read 20k, 20 ms, cursor", "read", 20_000, 20,
-             ["hiveframe_cursor", "requests", "httpx"],
-             {"requests": 1.0, "httpx": 1.0}, hiveframe="hiveframe_cursor"),
-    Workload("read 20k, 20 ms, link", "read", 20_000, 20,
-             ["hiveframe_link", "requests", "httpx"],
-             {"requests": 1.0, "httpx": 1.0}, hiveframe="hiveframe_link"),
-    Workload("write 100k, 5 ms", "write", 100_000, 5,
-             ["hiveframe", "requests", "httpx", "aiohttp"], {"requests": 6.0}, group="write"),
-    Workload("SSE 200k events", "sse", 200_000, 0,
-             ["hiveframe", "httpx_sse", "sseclient"], {"httpx_sse": 2.0}, group="sse"),
+    Workload(
+        "read 100k, 0 ms, offset",
+        "read",
+        100_000,
+        0,
+        ["hiveframe", "dlt", "requests", "httpx", "aiohttp"],
+        {"dlt": 3.0, "requests": 1.5},
+    ),
+    Workload(
+        "read 20k, 20 ms, offset",
+        "read",
+        20_000,
+        20,
+        ["hiveframe", "dlt", "requests", "httpx", "aiohttp"],
+        {"dlt": 6.0, "requests": 6.0, "httpx": 6.0},
+    ),
+    Workload(
+        "read 20k, 20 ms, cursor",
+        "read",
+        20_000,
+        20,
+        ["hiveframe_cursor", "requests", "httpx"],
+        {"requests": 1.0, "httpx": 1.0},
+        hiveframe="hiveframe_cursor",
+    ),
+    Workload(
+        "read 20k, 20 ms, link",
+        "read",
+        20_000,
+        20,
+        ["hiveframe_link", "requests", "httpx"],
+        {"requests": 1.0, "httpx": 1.0},
+        hiveframe="hiveframe_link",
+    ),
+    Workload(
+        "write 100k, 5 ms",
+        "write",
+        100_000,
+        5,
+        ["hiveframe", "requests", "httpx", "aiohttp"],
+        {"requests": 6.0},
+        group="write",
+    ),
+    Workload(
+        "SSE 200k events",
+        "sse",
+        200_000,
+        0,
+        ["hiveframe", "httpx_sse", "sseclient"],
+        {"httpx_sse": 2.0},
+        group="sse",
+    ),
 ]
 
 
 @contextmanager
 def bench_server() -> Iterator[str]:
-    process = subprocess.Popen([PYTHON, str(HERE / "server.py"), "--port", "0"],
-                               stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [PYTHON, str(HERE / "server.py"), "--port", "0"], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert process.stdout is not None
         line = process.stdout.readline().split()
@@ -84,11 +121,18 @@ def run_one(kind: str, client: str, base: str, records: int, latency: int) -> di
         urllib.request.urlopen(urllib.request.Request(f"{base}/ingest/reset", method="POST"))
     out = subprocess.run(
         [PYTHON, str(HERE / "workloads.py"), kind, client, base, str(records), str(latency)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if out.returncode != 0:
-        return {"error": 1.0, "records": 0, "seconds": 0.0, "peak_rss_mb": 0.0,
-                "message": out.stderr.strip().splitlines()[-1] if out.stderr else "failed"}  # type: ignore[dict-item]
+        return {
+            "error": 1.0,
+            "records": 0,
+            "seconds": 0.0,
+            "peak_rss_mb": 0.0,
+            "message": out.stderr.strip().splitlines()[-1] if out.stderr else "failed",
+        }  # type: ignore[dict-item]
     return orjson.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
@@ -96,8 +140,9 @@ def measure(workload: Workload, base: str, runs: int) -> dict[str, dict[str, flo
     samples: dict[str, list[dict[str, float]]] = {c: [] for c in workload.clients}
     for _ in range(runs):
         for client in workload.clients:
-            samples[client].append(run_one(workload.kind, client, base, workload.records,
-                                           workload.latency_ms))
+            samples[client].append(
+                run_one(workload.kind, client, base, workload.records, workload.latency_ms)
+            )
     summary = {}
     for client, rows in samples.items():
         good = [r for r in rows if not r.get("error")]
@@ -129,8 +174,9 @@ def speed_rows(workloads: list[Workload], base: str, runs: int) -> list[str]:
                 if client in w.targets:
                     ok = "met" if value >= w.targets[client] else "NOT met"
                     target = f">= {w.targets[client]:g}x: {ok}"
-            rows.append(f"| {w.name} | {client} | {r['rate']:,.0f} | {r['rss']:.0f} | {ratio} "
-                        f"| {target} |")
+            rows.append(
+                f"| {w.name} | {client} | {r['rate']:,.0f} | {r['rss']:.0f} | {ratio} | {target} |"
+            )
     return rows
 
 
@@ -164,12 +210,21 @@ def startup_row() -> str:
     base = timed("pass")
     ours = timed("import hiveframe")
     heavy = subprocess.run(
-        [PYTHON, "-c", "import sys, hiveframe; print([m for m in ('pyspark', 'polars', "
-         "'pandas') if m in sys.modules])"], capture_output=True, text=True, check=True,
+        [
+            PYTHON,
+            "-c",
+            "import sys, hiveframe; print([m for m in ('pyspark', 'polars', "
+            "'pandas') if m in sys.modules])",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     ms = (ours - base) * 1000
-    return (f"| `import hiveframe` (over bare start-up) | {ms:.0f} ms, heavy imports: {heavy} | "
-            f"| < 150 ms, none: {'met' if ms < 150 and heavy == '[]' else 'NOT met'} |")
+    return (
+        f"| `import hiveframe` (over bare start-up) | {ms:.0f} ms, heavy imports: {heavy} | "
+        f"| < 150 ms, none: {'met' if ms < 150 and heavy == '[]' else 'NOT met'} |"
+    )
 
 
 def main() -> None:
@@ -179,14 +234,21 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     only = set(args.only.split(","))
-    lines = [f"Machine: {platform.machine()}, {os.cpu_count()} cores, "
-             f"Python {platform.python_version()}, {date.today().isoformat()}; "
-             f"median of {args.runs} runs, clients alternating.", ""]
+    lines = [
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, {date.today().isoformat()}; "
+        f"median of {args.runs} runs, clients alternating.",
+        "",
+    ]
     with bench_server() as base:
         chosen = [w for w in WORKLOADS if w.group in only]
         if chosen:
-            lines += ["| workload | client | records/s | peak RSS MB | HiveFrame vs | target |",
-                      "|---|---|---:|---:|---:|---|", *speed_rows(chosen, base, args.runs), ""]
+            lines += [
+                "| workload | client | records/s | peak RSS MB | HiveFrame vs | target |",
+                "|---|---|---:|---:|---:|---|",
+                *speed_rows(chosen, base, args.runs),
+                "",
+            ]
         extra = []
         if "memory" in only:
             extra += memory_rows(base)

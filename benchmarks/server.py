@@ -29,7 +29,9 @@ TOTAL = 1_000_000
 
 @functools.lru_cache(maxsize=4096)
 def _records(offset: int, limit: int, total: int) -> bytes:
-    return b",".join(orjson.dumps(make_record(i)) for i in range(offset, min(offset + limit, total)))
+    return b",".join(
+        orjson.dumps(make_record(i)) for i in range(offset, min(offset + limit, total))
+    )
 
 
 def _int(request: web.Request, name: str, default: int) -> int:

@@ -36,13 +36,21 @@ def read_hiveframe(base: str, records: int, latency: int, style: str = "offset")
 
     common = {"params": {"total": records, "latency_ms": latency}, "data_path": "items"}
     if style == "offset":
-        source = HTTPSource(f"{base}/items", page_size=PAGE, **common,
-                            pagination=OffsetPagination(total_path="total"))
+        source = HTTPSource(
+            f"{base}/items",
+            page_size=PAGE,
+            **common,
+            pagination=OffsetPagination(total_path="total"),
+        )
     elif style == "cursor":
         source = HTTPSource(f"{base}/cursor", pagination="cursor", page_size=PAGE, **common)
     else:
-        source = HTTPSource(f"{base}/link", pagination="link", page_size=PAGE,
-                            params={"total": records, "latency_ms": latency})
+        source = HTTPSource(
+            f"{base}/link",
+            pagination="link",
+            page_size=PAGE,
+            params={"total": records, "latency_ms": latency},
+        )
     return int(source.read().to_arrow().num_rows)
 
 
@@ -86,6 +94,7 @@ def read_aiohttp(base: str, records: int, latency: int) -> int:
         pages: list[list[dict[str, Any]]] = [[] for _ in offsets]
         connector = aiohttp.TCPConnector(limit=IN_FLIGHT)
         async with aiohttp.ClientSession(connector=connector) as session:
+
             async def fetch(i: int) -> None:
                 params = _items_params(offsets[i], records, latency)
                 async with session.get(f"{base}/items", params=params) as response:
@@ -93,8 +102,9 @@ def read_aiohttp(base: str, records: int, latency: int) -> int:
                     pages[i] = orjson.loads(await response.read())["items"]
 
             for start in range(0, len(offsets), IN_FLIGHT):
-                await asyncio.gather(*(fetch(i) for i in range(start, min(start + IN_FLIGHT,
-                                                                          len(offsets)))))
+                await asyncio.gather(
+                    *(fetch(i) for i in range(start, min(start + IN_FLIGHT, len(offsets))))
+                )
         return [row for page in pages for row in page]
 
     return int(pa.Table.from_pylist(asyncio.run(main())).num_rows)
@@ -104,8 +114,11 @@ def read_dlt(base: str, records: int, latency: int) -> int:
     from dlt.sources.helpers.rest_client import RESTClient
     from dlt.sources.helpers.rest_client.paginators import OffsetPaginator
 
-    client = RESTClient(base_url=base, paginator=OffsetPaginator(limit=PAGE, total_path="total"),
-                        data_selector="items")
+    client = RESTClient(
+        base_url=base,
+        paginator=OffsetPaginator(limit=PAGE, total_path="total"),
+        data_selector="items",
+    )
     rows: list[dict[str, Any]] = []
     for page in client.paginate("/items", params={"total": records, "latency_ms": latency}):
         rows.extend(page)
@@ -116,9 +129,13 @@ def read_hiveframe_batches(base: str, records: int, latency: int) -> int:
     """Stream every record through iter_batches without keeping them (bounded memory)."""
     from hiveframe.connectors import HTTPSource, OffsetPagination
 
-    source = HTTPSource(f"{base}/items", page_size=1000, data_path="items",
-                        pagination=OffsetPagination(total_path="total"),
-                        params={"total": records, "latency_ms": latency})
+    source = HTTPSource(
+        f"{base}/items",
+        page_size=1000,
+        data_path="items",
+        pagination=OffsetPagination(total_path="total"),
+        params={"total": records, "latency_ms": latency},
+    )
     return sum(batch.num_rows for batch in source.iter_batches())
 
 
@@ -157,8 +174,9 @@ def write_requests(base: str, records: int, latency: int) -> int:
     started = time.perf_counter()
     with requests.Session() as session:
         for start in range(0, records, PAGE):
-            session.post(f"{base}/ingest?latency_ms={latency}",
-                         json=rows[start : start + PAGE]).raise_for_status()
+            session.post(
+                f"{base}/ingest?latency_ms={latency}", json=rows[start : start + PAGE]
+            ).raise_for_status()
     _mark(started)
     return _verified(base, records)
 
@@ -170,8 +188,9 @@ def write_httpx(base: str, records: int, latency: int) -> int:
     started = time.perf_counter()
     with httpx.Client() as client:
         for start in range(0, records, PAGE):
-            client.post(f"{base}/ingest?latency_ms={latency}",
-                        json=rows[start : start + PAGE]).raise_for_status()
+            client.post(
+                f"{base}/ingest?latency_ms={latency}", json=rows[start : start + PAGE]
+            ).raise_for_status()
     _mark(started)
     return _verified(base, records)
 
@@ -184,10 +203,14 @@ def write_aiohttp(base: str, records: int, latency: int) -> int:
     async def main() -> None:
         connector = aiohttp.TCPConnector(limit=IN_FLIGHT)
         async with aiohttp.ClientSession(connector=connector) as session:
+
             async def post(start: int) -> None:
                 body = orjson.dumps(rows[start : start + PAGE])
-                async with session.post(f"{base}/ingest?latency_ms={latency}", data=body,
-                                        headers={"Content-Type": "application/json"}) as r:
+                async with session.post(
+                    f"{base}/ingest?latency_ms={latency}",
+                    data=body,
+                    headers={"Content-Type": "application/json"},
+                ) as r:
                     r.raise_for_status()
 
             starts = list(range(0, records, PAGE))
@@ -231,8 +254,10 @@ def sse_httpx_sse(base: str, records: int, latency: int) -> int:
     from httpx_sse import connect_sse
 
     count = 0
-    with httpx.Client(timeout=None) as client, connect_sse(client, "GET",
-                                                           f"{base}/sse?n={records}") as source:
+    with (
+        httpx.Client(timeout=None) as client,
+        connect_sse(client, "GET", f"{base}/sse?n={records}") as source,
+    ):
         for event in source.iter_sse():
             orjson.loads(event.data)
             count += 1
@@ -244,8 +269,9 @@ def sse_sseclient(base: str, records: int, latency: int) -> int:
     import sseclient
 
     count = 0
-    response = requests.get(f"{base}/sse?n={records}", stream=True,
-                            headers={"Accept": "text/event-stream"})
+    response = requests.get(
+        f"{base}/sse?n={records}", stream=True, headers={"Accept": "text/event-stream"}
+    )
     for event in sseclient.SSEClient(response).events():
         orjson.loads(event.data)
         count += 1
@@ -285,8 +311,9 @@ def main() -> None:
     count = fn(base, records, latency)
     seconds = _MEASURED.get("seconds", time.perf_counter() - started)
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(orjson.dumps({"records": count, "seconds": seconds,
-                        "peak_rss_mb": peak_kb / 1024}).decode())
+    print(
+        orjson.dumps({"records": count, "seconds": seconds, "peak_rss_mb": peak_kb / 1024}).decode()
+    )
 
 
 if __name__ == "__main__":
