@@ -8,9 +8,10 @@ import pickle
 import pyarrow as pa
 import pytest
 
+import hiveframe._protocol.data_path as data_path_module
 import hiveframe._protocol.decode as decode_module
+from hiveframe._protocol.data_path import DataPath
 from hiveframe._protocol.decode import (
-    DataPath,
     DecodedPage,
     decode_body,
     resolve_format,
@@ -386,8 +387,9 @@ def test_a_lone_surrogate_escape_is_refused():
     assert decode_error(b'["\\ud800"]').kind in {"json", "encoding"}
 
 
-def test_docstring_examples_run():
-    results = doctest.testmod(decode_module)
+@pytest.mark.parametrize("module", [decode_module, data_path_module])
+def test_docstring_examples_run(module):
+    results = doctest.testmod(module)
     assert results.attempted > 0
     assert results.failed == 0
 

@@ -21,7 +21,8 @@ import pyarrow as pa
 from hiveframe._http.response import Response
 from hiveframe._http.session import Session
 from hiveframe._protocol.arrow import records_to_table
-from hiveframe._protocol.decode import DataPath, DecodedPage, decode_body, resolve_format
+from hiveframe._protocol.data_path import DataPath
+from hiveframe._protocol.decode import DecodedPage, decode_body, resolve_format
 from hiveframe._protocol.origin import credentials_may_follow, origin_of
 from hiveframe._protocol.pagination import Page, PageRequest, PaginationConfig, Paginator
 from hiveframe._protocol.secrets import redact_url

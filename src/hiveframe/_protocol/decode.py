@@ -43,22 +43,19 @@ import orjson
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
+from hiveframe._protocol.data_path import DataPath, DecodeFault, records_of
 from hiveframe._protocol.secrets import redact_url
 from hiveframe.errors import ConfigError, DataPathError, ResponseDecodeError
 
 __all__ = [
     "FORMATS",
     "JSON_MAX_DEPTH",
-    "DataPath",
     "DecodedPage",
-    "MissingSegment",
     "decode_body",
     "json_documents",
     "json_records",
     "resolve_format",
-    "split_dotted_path",
     "validate_response_format",
-    "walk_dotted",
 ]
 
 FORMATS = ("json", "jsonl", "csv")
@@ -84,7 +81,6 @@ _CSV_TYPES = frozenset({"text/csv", "application/csv", "text/comma-separated-val
 _EXCERPT_BYTES = 40
 _MAX_MESSAGE = 200
 _DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
-_SCALAR_NAMES = {str: "a string", int: "a number", float: "a number", bool: "a boolean"}
 
 
 @dataclass(frozen=True)
@@ -202,209 +198,6 @@ def resolve_format(response_format: str | None, content_type: str | None) -> str
     )
 
 
-# -- dotted paths (shared with pagination's cursor_path, total_path, next_url_path) ---------
-
-
-@dataclass(frozen=True)
-class MissingSegment:
-    """What :func:`walk_dotted` returns when a segment is not there."""
-
-    segment: str
-    available: list[str]
-
-
-def split_dotted_path(path: object, option: str) -> tuple[str, ...]:
-    """Split ``"results.items"`` into segments, or raise ``ConfigError(option=option)``."""
-    if not isinstance(path, str) or not path:
-        raise ConfigError(option, path, "expected a non-empty dotted path such as 'data.items'")
-    segments = tuple(path.split("."))
-    if "" in segments:
-        raise ConfigError(option, path, "a dotted path has no empty segments ('a..b', '.a')")
-    return segments
-
-
-def walk_dotted(document: Any, segments: tuple[str, ...]) -> Any:
-    """Follow the segments into the document; a :class:`MissingSegment` when one is absent.
-
-    Dict segments are keys; on a list a segment of ASCII digits is an index. ``null`` on
-    the way is as absent as a missing key (nothing can be below it).
-    """
-    value = document
-    for segment in segments:
-        if isinstance(value, dict):
-            if segment not in value:
-                return MissingSegment(segment, [str(key) for key in value])
-            value = value[segment]
-        elif isinstance(value, list) and segment.isascii() and segment.isdecimal():
-            if int(segment) >= len(value):
-                return MissingSegment(segment, _list_keys(value))
-            value = value[int(segment)]
-        else:
-            return MissingSegment(segment, _list_keys(value) if isinstance(value, list) else [])
-    return value
-
-
-def _list_keys(value: list[Any]) -> list[str]:
-    return [f"0..{len(value) - 1}"] if value else []
-
-
-# -- data_path --------------------------------------------------------------------------------
-
-
-class DataPath:
-    """Where the records are inside a JSON document; parsed once, at construction.
-
-    Two syntaxes:
-
-    * dotted, ``"results.items"``, with digit segments indexing lists (``"data.0.items"``);
-    * JSONPath (RFC 9535, strict) when the path starts with ``$``, e.g. ``"$.results.items"``
-      or ``"$.data[*]"``. Needs the ``python-jsonpath`` package (``hiveframe[http]``).
-
-    What is found becomes records: a list is the records, an object is one record and
-    ``null`` is none; a string, number or boolean is a ``kind="shape"`` error. A JSONPath
-    query that can match several nodes (wildcard, slice, filter, descendant) makes each
-    match one record, and matching nothing is an empty page, not an error.
-
-    Parameters
-    ----------
-    expression
-        The path as the user wrote it.
-
-    Raises
-    ------
-    ConfigError
-        ``option="data_path"`` for an empty segment or bad JSONPath syntax.
-
-    Examples
-    --------
-    >>> DataPath("results.items").extract({"results": {"items": [{"id": 1}]}})
-    [{'id': 1}]
-    >>> DataPath("$.data[*].user").extract({"data": [{"user": {"id": 1}}, {"user": {"id": 2}}]})
-    [{'id': 1}, {'id': 2}]
-    """
-
-    __slots__ = ("_expression", "_query", "_segments", "_singular")
-
-    def __init__(self, expression: str) -> None:
-        self._expression = expression
-        self._segments: tuple[str, ...] = ()
-        self._query: Any = None
-        self._singular = True
-        if isinstance(expression, str) and expression.startswith("$"):
-            self._query, self._singular = _compile_jsonpath(expression)
-        else:
-            self._segments = split_dotted_path(expression, "data_path")
-
-    @property
-    def expression(self) -> str:
-        """The path as given."""
-        return self._expression
-
-    def __repr__(self) -> str:
-        return f"DataPath({self._expression!r})"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, DataPath) and other._expression == self._expression
-
-    def __hash__(self) -> int:
-        return hash(self._expression)
-
-    def __reduce__(self) -> tuple[type[DataPath], tuple[str]]:
-        # A compiled JSONPath need not pickle; Spark ships the expression and recompiles.
-        return (DataPath, (self._expression,))
-
-    def extract(self, document: Any) -> list[Any]:
-        """The records the path selects.
-
-        Raises
-        ------
-        DataPathError
-            The path is not in the document; ``available`` lists the keys where it stopped.
-        ResponseDecodeError
-            ``kind="shape"`` when the path ends on a scalar.
-        """
-        try:
-            return self._extract(document)
-        except _Fault as fault:
-            raise ResponseDecodeError(fault.message, kind=fault.kind) from None
-
-    def _extract(self, document: Any) -> list[Any]:
-        # Raises _Fault rather than ResponseDecodeError so decode_body can add the URL.
-        if self._query is None:
-            found = walk_dotted(document, self._segments)
-            if isinstance(found, MissingSegment):
-                raise DataPathError(
-                    self._expression, missing=found.segment, available=found.available
-                )
-            return _records_of(found, f"data_path={self._expression!r} selects")
-        return self._extract_jsonpath(document)
-
-    def _extract_jsonpath(self, document: Any) -> list[Any]:
-        try:
-            matches: list[Any] = self._query.findall(document)
-        except RecursionError:
-            # Descendant queries recurse in Python; a deep (but orjson-legal) document
-            # can exhaust the interpreter stack, which is a depth problem of the body.
-            raise _Fault(
-                "depth", f"data_path={self._expression!r} is too deep to evaluate here"
-            ) from None
-        if not self._singular:
-            return matches
-        if not matches:
-            raise DataPathError(
-                self._expression, missing=self._expression, available=_keys_of(document)
-            )
-        return _records_of(matches[0], f"data_path={self._expression!r} selects")
-
-
-def _compile_jsonpath(expression: str) -> tuple[Any, bool]:
-    try:
-        import jsonpath  # optional extra (hiveframe[http]), loaded only for JSONPath paths
-    except ImportError:
-        raise ConfigError(
-            "data_path",
-            expression,
-            "JSONPath needs the python-jsonpath package: pip install 'hiveframe[http]'",
-        ) from None
-    try:
-        query = jsonpath.JSONPathEnvironment(strict=True).compile(expression)
-    except jsonpath.JSONPathError as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ConfigError("data_path", expression, f"not valid JSONPath: {reason}") from None
-    singular = isinstance(query, jsonpath.JSONPath) and query.singular_query()
-    return query, singular
-
-
-def _keys_of(document: Any) -> list[str]:
-    if isinstance(document, dict):
-        return [str(key) for key in document]
-    return _list_keys(document) if isinstance(document, list) else []
-
-
-def _records_of(value: Any, what: str) -> list[Any]:
-    # One rule for a whole body, a dotted path's end and a singular JSONPath's match.
-    if isinstance(value, list):
-        return value
-    if isinstance(value, dict):
-        return [value]
-    if value is None:
-        return []
-    raise _Fault(
-        "shape",
-        f"{what} {_SCALAR_NAMES.get(type(value), 'a scalar')}, not an array or object "
-        "of records; set data_path to where the records are",
-    )
-
-
-class _Fault(Exception):
-    """A decode failure before the URL is attached (kind and message only)."""
-
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-
-
 # -- body decoding ----------------------------------------------------------------------------
 
 
@@ -448,7 +241,7 @@ def decode_body(
         body = body[len(codecs.BOM_UTF8) :]
     try:
         return decoder(body, data_path)
-    except _Fault as fault:
+    except DecodeFault as fault:
         shown = redact_url(url) if url else None  # redacted only when an error shows it
         raise ResponseDecodeError(fault.message, kind=fault.kind, url=shown) from None
     except DataPathError as exc:
@@ -503,10 +296,10 @@ def json_documents(documents: Sequence[str], *, url: str | None = None) -> list[
 
 def _decode_json(body: bytes, data_path: DataPath | None) -> DecodedPage:
     if not body or body.isspace():
-        raise _Fault("json", "the response body is empty where a JSON document was expected")
+        raise DecodeFault("json", "the response body is empty where a JSON document was expected")
     document = _parse_json(body)
     if data_path is None:
-        return DecodedPage(document=document, records=_records_of(document, "the response body is"))
+        return DecodedPage(document=document, records=records_of(document, "the response body is"))
     return DecodedPage(document=document, records=data_path._extract(document))
 
 
@@ -534,20 +327,20 @@ def _parse_lines(lines: list[bytes]) -> list[Any]:
             continue
         try:
             values.append(_parse_json(line))
-        except _Fault as fault:
-            raise _Fault(fault.kind, f"line {number}: {fault.message}") from None
+        except DecodeFault as fault:
+            raise DecodeFault(fault.kind, f"line {number}: {fault.message}") from None
     return values
 
 
 def _decode_csv(body: bytes, data_path: DataPath | None) -> DecodedPage:
     if data_path is not None:
-        raise _Fault("format", f"{data_path!r} cannot apply to a CSV response")
+        raise DecodeFault("format", f"{data_path!r} cannot apply to a CSV response")
     if not body or body.isspace():
         return DecodedPage(document=None, table=pa.table({}))
     try:
         table = pa_csv.read_csv(pa.BufferReader(body))
     except pa.ArrowException as exc:
-        raise _Fault("csv", f"the response body is not valid CSV: {_clip(str(exc))}") from None
+        raise DecodeFault("csv", f"the response body is not valid CSV: {_clip(str(exc))}") from None
     return DecodedPage(document=None, table=table)
 
 
@@ -577,11 +370,11 @@ def _parse_exact(data: bytes) -> Any:
     try:
         return json.loads(data.decode("utf-8"))
     except RecursionError:
-        raise _Fault(
+        raise DecodeFault(
             "depth", "JSON nesting too deep for the exact-integer parser (Python stack)"
         ) from None
     except ValueError as exc:
-        raise _Fault("number", f"a number cannot be represented: {_clip(str(exc))}") from None
+        raise DecodeFault("number", f"a number cannot be represented: {_clip(str(exc))}") from None
 
 
 _ORJSON_KINDS: tuple[tuple[str, str], ...] = (
@@ -591,7 +384,7 @@ _ORJSON_KINDS: tuple[tuple[str, str], ...] = (
 )
 
 
-def _fault_from_orjson(data: bytes, exc: orjson.JSONDecodeError) -> _Fault:
+def _fault_from_orjson(data: bytes, exc: orjson.JSONDecodeError) -> DecodeFault:
     kind = next((kind for text, kind in _ORJSON_KINDS if text in exc.msg), "json")
     if kind == "encoding":
         return _encoding_fault(data)
@@ -601,21 +394,21 @@ def _fault_from_orjson(data: bytes, exc: orjson.JSONDecodeError) -> _Fault:
         "number": "a number is too large to represent (beyond a 64-bit float)",
         "json": f"the response body is not valid JSON ({exc.msg})",
     }[kind]
-    return _Fault(kind, f"{detail} at byte {where}, near {_excerpt(data, where)!r}")
+    return DecodeFault(kind, f"{detail} at byte {where}, near {_excerpt(data, where)!r}")
 
 
-def _encoding_fault(data: bytes) -> _Fault:
+def _encoding_fault(data: bytes) -> DecodeFault:
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
         where = exc.start
-        return _Fault(
+        return DecodeFault(
             "encoding",
             f"the body is not valid UTF-8 at byte {where} ({exc.reason}), "
             f"near {_excerpt(data, where)!r}",
         )
     # orjson also says "not valid UTF-8" for escaped lone surrogates, which decode fine.
-    return _Fault("encoding", "the body holds a string that is not valid Unicode")
+    return DecodeFault("encoding", "the body holds a string that is not valid Unicode")
 
 
 def _byte_offset(data: bytes, char_pos: int) -> int:

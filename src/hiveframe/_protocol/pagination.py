@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
-from hiveframe._protocol.decode import split_dotted_path
+from hiveframe._protocol.data_path import split_dotted_path
 from hiveframe._protocol.paginators import (
     DEFAULT_PAGE_SIZE,
     POSITION_VERSION,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urljoin
 
-from hiveframe._protocol.decode import MissingSegment, split_dotted_path, walk_dotted
+from hiveframe._protocol.data_path import MissingSegment, split_dotted_path, walk_dotted
 from hiveframe._protocol.link_header import find_next_link
 from hiveframe._protocol.secrets import redact_url
 from hiveframe.errors import PaginationError, PaginationLoopError

@@ -28,7 +28,7 @@ from typing import Any
 
 import orjson
 
-from hiveframe._protocol.decode import MissingSegment, split_dotted_path, walk_dotted
+from hiveframe._protocol.data_path import MissingSegment, split_dotted_path, walk_dotted
 from hiveframe.errors import ConfigError
 from hiveframe.resilience._retry import require_int, require_seconds
 

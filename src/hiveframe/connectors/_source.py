@@ -18,7 +18,8 @@ from hiveframe._http.record_stream import AsyncRecordStream, RecordStream
 from hiveframe._http.session import Session, SessionConfig
 from hiveframe._http.sse import SSEReader
 from hiveframe._protocol.arrow import concat_tables
-from hiveframe._protocol.decode import DataPath, validate_response_format
+from hiveframe._protocol.data_path import DataPath
+from hiveframe._protocol.decode import validate_response_format
 from hiveframe._protocol.emission import Emission, SourceStats
 from hiveframe._protocol.pagination import PaginationConfig, pagination_from_options
 from hiveframe._protocol.poll import DEFAULT_DEDUPE_WINDOW
