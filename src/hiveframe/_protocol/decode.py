@@ -275,14 +275,13 @@ def json_documents(documents: Sequence[str], *, url: str | None = None) -> list[
     object, or an array of records) costs one orjson call per document and one scan for
     wide integers over all of them.
     """
-    encoded = [text.encode() for text in documents]
-    if _may_hold_big_int(b"\0".join(encoded)):  # a NUL keeps runs from joining
-        return [json_records(data, None, url=url) for data in encoded]
+    if _may_hold_big_int("\0".join(documents).encode()):  # a NUL keeps runs from joining
+        return [json_records(text.encode(), None, url=url) for text in documents]
     out: list[list[Any]] = []
     loads = orjson.loads
-    for data in encoded:
+    for text in documents:
         try:
-            value = loads(data)
+            value = loads(text)
         except orjson.JSONDecodeError:
             value = None  # json_records below names the fault
         if type(value) is dict:
@@ -290,7 +289,7 @@ def json_documents(documents: Sequence[str], *, url: str | None = None) -> list[
         elif type(value) is list:
             out.append(value)
         else:
-            out.append(json_records(data, None, url=url))
+            out.append(json_records(text.encode(), None, url=url))
     return out
 
 
