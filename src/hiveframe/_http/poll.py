@@ -105,6 +105,14 @@ class PollReader(PageReader):
                 if wait > 0:
                     await self.clock.sleep(wait)
 
+    async def groups(
+        self, position: Mapping[str, Any] | None
+    ) -> AsyncGenerator[list[Emission], None]:
+        """:meth:`emissions`, a page at a time (the same shape as the SSE reader's groups)."""
+        async with aclosing(self.emissions(position)) as emissions:
+            async for emission in emissions:
+                yield [emission]
+
     async def _poll(self, state: PollState) -> AsyncGenerator[Emission, None]:
         paginator, request, index = self._start(state)
         current_url = self.plan.url

@@ -4,6 +4,10 @@
 :class:`RecordStream`. Both hand out one record at a time and keep :attr:`position`: the
 source's position after the last record handed out, once the unit (event, page) it came in
 is used up. Save it and pass it back as ``position=`` to resume.
+
+Both take units from the source a group at a time (the events of one network read, or one
+page), so the async steps, and for the sync iterator the hops to the I/O thread, are paid
+once per group rather than once per record.
 """
 
 from __future__ import annotations
@@ -15,7 +19,36 @@ from typing import Any
 from hiveframe._http.portal import iterate_sync
 from hiveframe._protocol.emission import Emission, SourceStats
 
-EmissionFactory = Callable[[SourceStats], AsyncIterator[Emission]]
+GroupFactory = Callable[[SourceStats], AsyncIterator[list[Emission]]]
+
+_NO_RECORD = object()
+
+
+class _Units:
+    """Records of received units, in order, and the position once each unit is used up."""
+
+    def __init__(self, position: dict[str, Any] | None) -> None:
+        self.position = position
+        # (record or _NO_RECORD, the unit's position if this entry ends the unit)
+        self._entries: deque[tuple[Any, dict[str, Any] | None]] = deque()
+
+    def add(self, group: list[Emission]) -> None:
+        for unit in group:
+            if not unit.records:
+                self._entries.append((_NO_RECORD, unit.position))
+                continue
+            self._entries.extend((record, None) for record in unit.records[:-1])
+            self._entries.append((unit.records[-1], unit.position))
+
+    def take(self) -> Any:
+        """The next record, or ``_NO_RECORD`` when none is buffered."""
+        while self._entries:
+            record, position = self._entries.popleft()
+            if position is not None:
+                self.position = position
+            if record is not _NO_RECORD:
+                return record
+        return _NO_RECORD
 
 
 class AsyncRecordStream:
@@ -36,35 +69,37 @@ class AsyncRecordStream:
     ...         return [record async for record in records][:10]
     """
 
-    def __init__(self, make: EmissionFactory, position: dict[str, Any] | None) -> None:
-        self.position = position
+    def __init__(self, make: GroupFactory, position: dict[str, Any] | None) -> None:
         self.stats = SourceStats()
         self._make = make
-        self._units: AsyncIterator[Emission] | None = None
-        self._pending: deque[Any] = deque()
-        self._next_position: dict[str, Any] | None = None
+        self._groups: AsyncIterator[list[Emission]] | None = None
+        self._units = _Units(position)
+
+    @property
+    def position(self) -> dict[str, Any] | None:
+        return self._units.position
 
     def __aiter__(self) -> AsyncRecordStream:
         return self
 
     async def __anext__(self) -> Any:
-        if self._units is None:
-            self._units = self._make(self.stats)
-        while not self._pending:
-            unit = await self._units.__anext__()
-            if unit.records:
-                self._pending.extend(unit.records)
-                self._next_position = unit.position
-            else:
-                self.position = unit.position
-        record = self._pending.popleft()
-        if not self._pending:
-            self.position = self._next_position
+        record = self._units.take()
+        while record is _NO_RECORD:
+            if self._groups is None:
+                self._groups = self._make(self.stats)
+            self._units.add(await self._groups.__anext__())
+            record = self._units.take()
         return record
+
+    async def next_group(self) -> list[Emission]:
+        """The source's next group of units (used by the sync iterator's I/O thread)."""
+        if self._groups is None:
+            self._groups = self._make(self.stats)
+        return await self._groups.__anext__()
 
     async def aclose(self) -> None:
         """Stop: close the connection or end polling."""
-        aclose = getattr(self._units, "aclose", None)
+        aclose = getattr(self._groups, "aclose", None)
         if aclose is not None:
             await aclose()
 
@@ -94,11 +129,12 @@ class RecordStream:
 
     def __init__(self, records: AsyncRecordStream) -> None:
         self._records = records
-        self._iterator: Iterator[Any] = iterate_sync(lambda: records)
+        self._units = _Units(records.position)
+        self._groups: Iterator[list[Emission]] = iterate_sync(lambda: _groups_of(records))
 
     @property
     def position(self) -> dict[str, Any] | None:
-        return self._records.position
+        return self._units.position
 
     @property
     def stats(self) -> SourceStats:
@@ -108,11 +144,15 @@ class RecordStream:
         return self
 
     def __next__(self) -> Any:
-        return next(self._iterator)
+        record = self._units.take()
+        while record is _NO_RECORD:
+            self._units.add(next(self._groups))
+            record = self._units.take()
+        return record
 
     def close(self) -> None:
         """Stop: close the connection or end polling, and the helper thread."""
-        close = getattr(self._iterator, "close", None)
+        close = getattr(self._groups, "close", None)
         if close is not None:
             close()
 
@@ -121,3 +161,14 @@ class RecordStream:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+async def _groups_of(records: AsyncRecordStream) -> AsyncIterator[list[Emission]]:
+    try:
+        while True:
+            try:
+                yield await records.next_group()
+            except StopAsyncIteration:
+                return
+    finally:
+        await records.aclose()
