@@ -61,3 +61,5 @@ def test_demo_runs_end_to_end():
     assert result.returncode == 0, result.stderr
     assert "offset pagination: 600 records" in result.stdout
     assert "cursor: 600 records" in result.stdout
+    assert "POSTed 600 records in 3 batches" in result.stdout
+    assert "the server stored 600" in result.stdout
