@@ -578,3 +578,15 @@ def test_the_breaker_never_serializes_calls() -> None:
 
     assert not inside.broken
     assert breaker.stats.successes == 20
+
+
+def test_options_build_a_fresh_breaker_with_the_same_settings() -> None:
+    def counts(exc: BaseException) -> bool:
+        return not isinstance(exc, KeyError)
+
+    original = CircuitBreaker(failure_threshold=2, name="orders", is_failure=counts)
+    permit = original.acquire()
+    permit.failure()
+    copy = CircuitBreaker(**original.options())
+    assert copy.options() == original.options()
+    assert copy.stats.failures == 0  # settings travel, state does not

@@ -282,6 +282,23 @@ class CircuitBreaker:
         self._log(events)
         return snapshot
 
+    def options(self) -> dict[str, Any]:
+        """The keyword arguments that build a new breaker like this one, without its state.
+
+        A breaker holds a lock and live counters, so it does not travel between processes;
+        its options do (Spark builds one breaker per task from them).
+
+        Example
+        -------
+        >>> CircuitBreaker(**CircuitBreaker(failure_threshold=3).options()).stats.state
+        'closed'
+        """
+        settings = self._settings
+        options: dict[str, Any] = {f: getattr(settings, f) for f in settings.__dataclass_fields__}
+        if self._is_failure is not None:
+            options["is_failure"] = self._is_failure
+        return options
+
     def reset(self) -> None:
         """Close the breaker and zero every counter. Outstanding permits become stale."""
         with self._lock:

@@ -81,7 +81,7 @@ class SourceSpec:
             plan=source.plan,
             auth=source.auth,
             session_config=replace(config, circuit_breaker=None, rate_limiter=None),
-            breaker=_breaker_settings(breaker) if breaker is not None else None,
+            breaker=breaker.options() if breaker is not None else None,
             rate_limit=(limiter.rate, limiter.burst) if limiter is not None else None,
             deadline_seconds=source.deadline_seconds,
             stream_kind=getattr(source, "stream_kind", None),
@@ -103,15 +103,6 @@ class SourceSpec:
 
     def __repr__(self) -> str:
         return f"SourceSpec(url={self.plan.url!r}, auth={self.auth!r})"
-
-
-def _breaker_settings(breaker: CircuitBreaker) -> dict[str, Any]:
-    # A breaker holds a lock and live state: ship its settings, each task builds its own.
-    settings = breaker._settings
-    kwargs = {name: getattr(settings, name) for name in settings.__dataclass_fields__}
-    if breaker._is_failure is not None:
-        kwargs["is_failure"] = breaker._is_failure
-    return kwargs
 
 
 class OptionsRef:
