@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 REDACTED = "***"
@@ -77,11 +77,3 @@ def redact_url(url: str, secret_params: Iterable[str] = ()) -> str:
         ]
         query = urlencode(pairs, safe="*")
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-
-
-def redact_headers(
-    headers: Mapping[str, str], secret_headers: Iterable[str] = ()
-) -> dict[str, str]:
-    """A copy of the headers with credential values replaced by ``***``."""
-    extra = tuple(secret_headers)
-    return {k: (REDACTED if is_secret_name(k, extra) else v) for k, v in headers.items()}
