@@ -18,6 +18,7 @@ from hiveframe.demo import LoopbackServer, Reply, Request
 from hiveframe.demo._events import EventsAPI, make_event
 from hiveframe.errors import (
     AuthenticationError,
+    BlockedDestinationError,
     HTTPStatusError,
     ResponseDecodeError,
     RetryExhausted,
@@ -300,7 +301,12 @@ def test_redirects_are_followed(serve, clock, status):
 def test_credentials_do_not_follow_a_redirect_to_another_origin(serve, clock):
     elsewhere = serve({"/s": Script(b"data: {}\n\n")})
     home = serve({"/s": Script(Reply(307, {"Location": elsewhere.url("/s")}))})
-    source = sse_source(home.url("/s"), clock, auth={"type": "bearer", "token": "s3cret"})
+    bearer = {"type": "bearer", "token": "s3cret"}
+    blocked = sse_source(home.url("/s"), clock, auth=bearer)
+    with pytest.raises(BlockedDestinationError):  # both on 127.0.0.1: a private network
+        take(blocked, 1)
+    assert elsewhere.requests == []
+    source = sse_source(home.url("/s"), clock, auth=bearer, block_private_networks=False)
     assert take(source, 1) == [{}]
     assert home.requests[0].header("authorization") == "Bearer s3cret"
     assert elsewhere.requests[0].header("authorization") is None

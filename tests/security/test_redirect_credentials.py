@@ -41,7 +41,8 @@ def test_redirect_to_another_origin_carries_no_credentials(serve, options):
     other = serve({"/collect": records})
     home = serve({"/data": redirect_to(other.url(f"/collect?api_key={CANARY}&x=1"))})
 
-    df = HTTPSource(home.url("/data"), **options).read()
+    # Both servers are on 127.0.0.1, a private network: following needs the opt-out.
+    df = HTTPSource(home.url("/data"), block_private_networks=False, **options).read()
 
     assert df.count() == 1
     (arrived,) = other.requests
@@ -98,3 +99,27 @@ def test_repr_and_errors_never_show_secrets(serve):
     with pytest.raises(Exception) as info:
         basic.read()
     assert CANARY not in repr(basic) and CANARY not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "http://169.254.169.254/latest/meta-data",
+        "http://10.0.0.5/internal",
+        "http://[::1]:9/x",
+        "http://localhost:9/x",
+    ],
+)
+def test_a_redirect_into_a_private_network_is_refused_before_connecting(serve, target):
+    home = serve({"/data": redirect_to(target)})
+    with pytest.raises(BlockedDestinationError, match="block_private_networks"):
+        HTTPSource(home.url("/data"), retry=None).read()
+    assert len(home.requests) == 1
+
+
+def test_a_redirect_to_another_local_port_is_refused_by_default(serve):
+    other = serve({"/collect": records})
+    home = serve({"/data": redirect_to(other.url("/collect"))})
+    with pytest.raises(BlockedDestinationError):
+        HTTPSource(home.url("/data"), auth={"type": "bearer", "token": CANARY}).read()
+    assert other.requests == []

@@ -9,7 +9,9 @@ the clock.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
@@ -28,6 +30,8 @@ from hiveframe._protocol.content import ACCEPT_ENCODING, BodyReader
 from hiveframe._protocol.origin import (
     REDIRECT_STATUSES,
     credentials_may_follow,
+    is_public_address,
+    origin_of,
     redirect_method,
     redirect_target,
 )
@@ -35,6 +39,7 @@ from hiveframe._protocol.retry_after import parse_retry_after
 from hiveframe._protocol.secrets import is_secret_name, redact_url
 from hiveframe.errors import (
     AuthenticationError,
+    BlockedDestinationError,
     ConnectError,
     DeadlineExceeded,
     HTTPError,
@@ -63,6 +68,7 @@ class SessionConfig:
     max_body_bytes: int = 100 * 1024 * 1024
     max_decompressed_bytes: int = 100 * 1024 * 1024
     max_redirects: int = 10
+    block_private_networks: bool = True
     verify: bool | str = True
     retry: RetryConfig = field(default_factory=RetryConfig)
     circuit_breaker: CircuitBreaker | None = None
@@ -405,10 +411,36 @@ class Session:
                 return _Opened(raw, started, hop)
             raw.close()  # a redirect's body is never read (it could be a bomb)
             hop = self._redirected(hop, raw.status, location)
+            await self._check_destination(hop)
         raise TooManyRedirects(
             f"more than max_redirects={self.config.max_redirects} redirects",
             url=self.redact(call.url),
         )
+
+    async def _check_destination(self, hop: _Call) -> None:
+        """Refuse a server-chosen hop to another origin that resolves to a non-public address.
+
+        Checked before connecting (RELIABILITY 6.8): a public API must not be able to steer
+        HiveFrame into the caller's own network. ``block_private_networks=False`` allows it,
+        for APIs that redirect between internal hosts.
+        """
+        target = origin_of(hop.url)
+        if not self.config.block_private_networks or target == origin_of(hop.home):
+            return
+        loop = asyncio.get_running_loop()
+        try:
+            infos = await loop.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            raise ConnectError(
+                f"cannot resolve redirect target {target.host!r}: {exc}", url=self.redact(hop.url)
+            ) from exc
+        if not all(is_public_address(str(info[4][0])) for info in infos):
+            raise BlockedDestinationError(
+                f"redirect to {target.host!r} refused: it is not a public address "
+                "(set block_private_networks=False to follow redirects into private networks)",
+                url=self.redact(hop.url),
+                page=hop.page,
+            )
 
     def _redirected(self, call: _Call, status: int, location: str) -> _Call:
         target = redirect_target(call.url, location)

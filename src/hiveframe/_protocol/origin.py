@@ -8,6 +8,7 @@ same-host upgrade from http to https on default ports, as requests and httpx all
 
 from __future__ import annotations
 
+import ipaddress
 from typing import NamedTuple
 from urllib.parse import urljoin, urlsplit
 
@@ -56,3 +57,12 @@ def redirect_method(status: int, method: str) -> tuple[str, bool]:
     if status in (301, 302) and method == "POST":
         return "GET", False
     return method, True
+
+
+def is_public_address(address: str) -> bool:
+    """Whether an IP address is on the public internet (not loopback, private, link-local,
+    multicast, reserved or unspecified: the addresses server-side request forgery aims at,
+    such as a cloud metadata service on 169.254.169.254)."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone id
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return bool((mapped or ip).is_global)

@@ -99,6 +99,10 @@ class HTTPSource:
     concurrency
         Pages in flight at once when pages can be requested up front (offset and page
         number pagination); they are still returned in order. ``1`` fetches one by one.
+    block_private_networks
+        Refuse a redirect to another host that resolves to a loopback, private or
+        link-local address (default ``True``): a public API cannot steer a read into your
+        own network. Redirects within the URL's own origin are always followed.
     allowed_hosts
         Hosts other than the URL's own that next links may point to. Credentials are never
         sent to them.
@@ -178,6 +182,7 @@ class HTTPSource:
         deadline_seconds: float | None = None,
         max_body_bytes: int = 100 * 1024 * 1024,
         verify: bool | str = True,
+        block_private_networks: bool = True,
         allowed_hosts: Iterable[str] = (),
         concurrency: int = 8,
         secret_headers: Iterable[str] = (),
@@ -245,6 +250,7 @@ class HTTPSource:
             max_body_bytes=max_body_bytes,
             max_decompressed_bytes=max_body_bytes,
             verify=verify,
+            block_private_networks=bool(block_private_networks),
             retry=retry_from_option(retry),
             circuit_breaker=_check_breaker(circuit_breaker),
             rate_limiter=rate_limiter_from_option(rate_limit),

@@ -207,6 +207,7 @@ _SOURCE_SCALARS: dict[str, Converter] = {
     "connect_timeout_seconds": parse_float,
     "deadline_seconds": _seconds,
     "allowed_hosts": _strings,
+    "block_private_networks": parse_bool,
     "concurrency": parse_int,
     # streaming (spark.readStream)
     "poll_interval_seconds": _seconds,
