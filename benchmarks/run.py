@@ -32,7 +32,7 @@ PYTHON = sys.executable
 @dataclass
 class Workload:
     name: str
-    kind: str  # read | write | sse
+    kind: str  # read | write | sse | poll
     records: int
     latency_ms: int
     clients: list[str]
@@ -85,6 +85,15 @@ WORKLOADS = [
         ["hiveframe", "requests", "httpx", "aiohttp"],
         {"requests": 6.0},
         group="write",
+    ),
+    Workload(
+        "poll 2k times, one new record each",
+        "poll",
+        2_000,
+        0,
+        ["hiveframe", "requests"],
+        {},
+        group="sse",
     ),
     Workload(
         "SSE 200k events",

@@ -8,7 +8,8 @@ list and a nested object), rendered once and cached.
 
 Endpoints: ``/items`` (offset/limit, ``{"items", "total"}``), ``/pages`` (page/page_size,
 ``{"items", "total"}``), ``/cursor`` (``{"items", "next_cursor"}``), ``/link`` (RFC 8288),
-``/sse?n=`` (events of ~200 bytes of JSON), ``/ingest`` (POST JSON arrays; counts records and
+``/sse?n=`` (events of ~200 bytes of JSON), ``/poll?since=`` (one new record per poll),
+``/ingest`` (POST JSON arrays; counts records and
 distinct ids, de-duplicates by Idempotency-Key) with ``/ingest/stats`` and ``/ingest/reset``.
 """
 
@@ -107,6 +108,12 @@ async def sse(request: web.Request) -> web.StreamResponse:
     return response
 
 
+async def poll(request: web.Request) -> web.Response:
+    """A feed that always has one record newer than ``since``: every poll finds one."""
+    since = _int(request, "since", 0)
+    return _json(b"[" + orjson.dumps(make_record(since)) + b"]")
+
+
 class Ingest:
     def __init__(self) -> None:
         self.reset()
@@ -148,6 +155,7 @@ def make_app() -> web.Application:
     app.router.add_get("/cursor", cursor)
     app.router.add_get("/link", link)
     app.router.add_get("/sse", sse)
+    app.router.add_get("/poll", poll)
     app.router.add_post("/ingest", ingest.post)
     app.router.add_get("/ingest/stats", ingest.stats)
     app.router.add_post("/ingest/reset", ingest.clear)

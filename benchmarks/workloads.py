@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import itertools
 import resource
 import sys
 import time
@@ -275,6 +276,33 @@ def sse_sseclient(base: str, records: int, latency: int) -> int:
     for event in sseclient.SSEClient(response).events():
         orjson.loads(event.data)
         count += 1
+    return count
+
+
+# -- polling: polls/s of a feed with one new record per poll ----------------------------------
+
+
+def poll_hiveframe(base: str, records: int, latency: int) -> int:
+    from hiveframe.connectors import HTTPSource
+
+    source = HTTPSource(
+        f"{base}/poll", poll_interval_seconds=1e-6, since_param="since", since_field="id"
+    )
+    with source.stream() as feed:
+        return sum(1 for _record in itertools.islice(feed, records))
+
+
+def poll_requests(base: str, records: int, latency: int) -> int:
+    import requests
+
+    since, count = 0, 0
+    with requests.Session() as session:
+        while count < records:
+            response = session.get(f"{base}/poll", params={"since": since})
+            response.raise_for_status()
+            for record in response.json():
+                since = max(since, record["id"])
+                count += 1
     return count
 
 

@@ -29,26 +29,29 @@ class _Units:
 
     def __init__(self, position: dict[str, Any] | None) -> None:
         self.position = position
-        # (record or _NO_RECORD, the unit's position if this entry ends the unit)
-        self._entries: deque[tuple[Any, dict[str, Any] | None]] = deque()
+        self._units: deque[Emission] = deque()
+        self._records: list[Any] = []  # the records of the unit being handed out
+        self._next = 0
+        self._after: dict[str, Any] | None = None  # that unit's position
 
     def add(self, group: list[Emission]) -> None:
-        for unit in group:
-            if not unit.records:
-                self._entries.append((_NO_RECORD, unit.position))
-                continue
-            self._entries.extend((record, None) for record in unit.records[:-1])
-            self._entries.append((unit.records[-1], unit.position))
+        self._units.extend(group)
 
     def take(self) -> Any:
         """The next record, or ``_NO_RECORD`` when none is buffered."""
-        while self._entries:
-            record, position = self._entries.popleft()
-            if position is not None:
-                self.position = position
-            if record is not _NO_RECORD:
-                return record
-        return _NO_RECORD
+        while self._next >= len(self._records):
+            if not self._units:
+                return _NO_RECORD
+            unit = self._units.popleft()
+            if not unit.records:
+                self.position = unit.position
+                continue
+            self._records, self._next, self._after = unit.records, 0, unit.position
+        record = self._records[self._next]
+        self._next += 1
+        if self._next == len(self._records):
+            self.position = self._after
+        return record
 
 
 class AsyncRecordStream:
