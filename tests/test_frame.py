@@ -130,7 +130,8 @@ def test_from_batches_refuses_other_items(table):
 def test_polars_pandas_and_pyarrow_read_the_capsule(table):
     df = DataFrame(table)
     assert pl.DataFrame(df).to_dicts() == table.to_pylist()
-    assert pd.DataFrame.from_arrow(df)["id"].tolist() == [1, 2, 3]
+    if hasattr(pd.DataFrame, "from_arrow"):  # pandas 3 reads the capsule; pandas 2 cannot
+        assert pd.DataFrame.from_arrow(df)["id"].tolist() == [1, 2, 3]
     assert pa.table(df).equals(table)
     assert pa.RecordBatchReader.from_stream(df).read_all().equals(table)
 
