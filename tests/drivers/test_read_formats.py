@@ -138,3 +138,15 @@ def test_aread_for_asyncio_users(demo):
     source = HTTPSource(demo.url("/data"), pagination="offset", page_size=100)
     df = asyncio.run(source.aread())
     assert df.count() == 250
+
+
+def test_sync_read_works_inside_a_running_event_loop(demo):
+    # A notebook runs cells inside an event loop; read() must not need one of its own.
+    import asyncio
+
+    source = HTTPSource(demo.url("/data"), params={"limit": 5})
+
+    async def cell():
+        return source.read().count()
+
+    assert asyncio.run(cell()) == 5
