@@ -44,6 +44,7 @@ URL = "https://api.example.com/data"
         ({"timeout_seconds": -1}, "timeout_seconds", "-1"),
         ({"retry": 3}, "retry", "3"),
         ({"parser": "not callable"}, "parser", "'not callable'"),
+        ({"schema_drift": "loose"}, "schema_drift", "'loose'"),
     ],
 )
 def test_bad_option_is_named_with_its_value(options, option, shown):

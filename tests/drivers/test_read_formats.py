@@ -80,6 +80,22 @@ def test_a_field_whose_type_changes_across_pages_loses_nothing(serve):
     assert [r["extra"] for r in rows] == [None, None, True, None]
 
 
+def test_strict_schema_drift_stops_at_the_page_that_changed_a_type(serve):
+    from hiveframe.errors import SchemaDriftError
+
+    pages = {"0": [{"id": 1, "price": 12}], "1": [{"id": 2, "price": "12.5", "tag": "x"}]}
+    server = serve({"/p": lambda r: json_reply(pages.get(r.query["offset"], []))})
+    options = {"pagination": "offset", "page_size": 1, "concurrency": 1}
+
+    promoted = HTTPSource(server.url("/p"), **options).read().to_pylist()
+    assert [r["price"] for r in promoted] == ["12", "12.5"]  # no value lost
+    assert [r["tag"] for r in promoted] == [None, "x"]  # no column dropped
+
+    with pytest.raises(SchemaDriftError) as info:
+        HTTPSource(server.url("/p"), schema_drift="strict", **options).read()
+    assert (info.value.field, info.value.page) == ("price", 1)
+
+
 def test_schema_fixes_the_types(demo):
     schema = pa.schema([("id", pa.int32()), ("name", pa.string())])
     df = HTTPSource(demo.url("/data"), params={"limit": 5}, schema=schema).read()

@@ -23,6 +23,7 @@ from hiveframe._http.session import Session
 from hiveframe._protocol.arrow import records_to_table
 from hiveframe._protocol.data_path import DataPath
 from hiveframe._protocol.decode import DecodedPage, decode_body, resolve_format
+from hiveframe._protocol.drift import DriftGuard
 from hiveframe._protocol.origin import credentials_may_follow, origin_of
 from hiveframe._protocol.pagination import Page, PageRequest, PaginationConfig, Paginator
 from hiveframe._protocol.secrets import redact_url
@@ -48,6 +49,7 @@ class ReadPlan:
     schema: pa.Schema | None = None
     allowed_hosts: frozenset[str] = frozenset()
     concurrency: int = 8
+    schema_drift: str = "promote"
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,10 @@ class PageReader:
             pages = self._prefetched(paginator, deadline)
         else:
             pages = self._sequential(paginator, deadline)
+        guard = DriftGuard() if self.plan.schema_drift == "strict" else None
         async for fetched in pages:
+            if guard is not None:
+                guard.check(fetched.table.schema, page=fetched.page.index)
             if fetched.table.num_rows:
                 yield fetched.table
 

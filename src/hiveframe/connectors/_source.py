@@ -20,6 +20,7 @@ from hiveframe._http.sse import SSEReader
 from hiveframe._protocol.arrow import concat_tables
 from hiveframe._protocol.data_path import DataPath
 from hiveframe._protocol.decode import validate_response_format
+from hiveframe._protocol.drift import DRIFT_POLICIES
 from hiveframe._protocol.emission import Emission, SourceStats
 from hiveframe._protocol.pagination import PaginationConfig, pagination_from_options
 from hiveframe._protocol.poll import DEFAULT_DEDUPE_WINDOW
@@ -80,6 +81,11 @@ class HTTPSource:
         ``parser(response) -> iterable of records`` replacing the built-in decoding.
     schema
         A :class:`pyarrow.Schema` that fixes the column types.
+    schema_drift
+        What a field that changes type between pages does: ``"promote"`` (default) keeps
+        every value, turning the field into text; ``"strict"`` raises
+        :class:`~hiveframe.errors.SchemaDriftError` naming the field and the page (0-based).
+        Numbers stay numbers either way, and a new field is never drift.
     auth
         ``{"type": "bearer", "token": ...}``, ``{"type": "basic", "username", "password"}``,
         ``{"type": "api_key", "name", "value", "in": "header"|"query"}``,
@@ -185,6 +191,7 @@ class HTTPSource:
         block_private_networks: bool = True,
         allowed_hosts: Iterable[str] = (),
         concurrency: int = 8,
+        schema_drift: str = "promote",
         secret_headers: Iterable[str] = (),
         poll_interval_seconds: float | None = None,
         stream_type: str | None = None,
@@ -240,6 +247,7 @@ class HTTPSource:
             schema=schema,
             allowed_hosts=frozenset(h.lower() for h in allowed_hosts),
             concurrency=_check_concurrency(concurrency),
+            schema_drift=_check_drift(schema_drift),
         )
         self.auth = auth_from_option(auth)
         self.deadline_seconds = check_optional_positive(deadline_seconds, "deadline_seconds")
@@ -495,3 +503,9 @@ def _check_concurrency(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError("concurrency", value, "a whole number of pages in flight, 1 or more")
     return value
+
+
+def _check_drift(value: Any) -> str:
+    if value not in DRIFT_POLICIES:
+        raise ConfigError("schema_drift", value, f"one of {', '.join(map(repr, DRIFT_POLICIES))}")
+    return str(value)

@@ -209,6 +209,7 @@ _SOURCE_SCALARS: dict[str, Converter] = {
     "allowed_hosts": _strings,
     "block_private_networks": parse_bool,
     "concurrency": parse_int,
+    "schema_drift": _text,
     # streaming (spark.readStream)
     "poll_interval_seconds": _seconds,
     "stream_type": _text,
