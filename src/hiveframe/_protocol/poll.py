@@ -29,8 +29,8 @@ from typing import Any
 import orjson
 
 from hiveframe._protocol.data_path import MissingSegment, split_dotted_path, walk_dotted
+from hiveframe._validate import require_int, require_seconds
 from hiveframe.errors import ConfigError
-from hiveframe.resilience._retry import require_int, require_seconds
 
 __all__ = ["DEFAULT_DEDUPE_WINDOW", "PollConfig", "PollState"]
 

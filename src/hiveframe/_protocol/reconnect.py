@@ -27,9 +27,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from hiveframe._protocol.sse import DEFAULT_MAX_EVENT_BYTES
+from hiveframe._validate import require_int, require_seconds
 from hiveframe.errors import ConfigError
 from hiveframe.resilience import RetryConfig, RetryState
-from hiveframe.resilience._retry import _require_multiplier, require_int, require_seconds
+from hiveframe.resilience._retry import _require_multiplier
 
 __all__ = [
     "DEFAULT_IDLE_TIMEOUT_SECONDS",

@@ -16,16 +16,22 @@ from hiveframe._protocol.batching import (
     ContentKey,
     KeyFunction,
 )
-from hiveframe._validate import check_http_url, check_optional_positive, check_str_mapping
+from hiveframe._validate import (
+    check_http_url,
+    check_method,
+    check_optional_positive,
+    check_str_mapping,
+    require_int,
+)
 from hiveframe.errors import ConfigError
 from hiveframe.resilience import (
-    CircuitBreaker,
     RateLimiter,
     RetryConfig,
+    breaker_from_option,
     rate_limiter_from_option,
     retry_from_option,
 )
-from hiveframe.resilience._retry import _NotGiven, require_int
+from hiveframe.resilience._retry import _NotGiven
 
 _METHODS = ("POST", "PUT", "PATCH")
 _FORMATS = {"json": "json", "ndjson": "ndjson", "jsonl": "ndjson"}
@@ -70,7 +76,7 @@ class SinkOptions:
         success_statuses: Any,
     ) -> SinkOptions:
         url = check_http_url(url, "url")
-        method = _method(method)
+        method = check_method(method, _METHODS)
         header = _idempotency_header(idempotency_header)
         fmt = _body_format(body_format, envelope, encoder)
         return cls(
@@ -107,27 +113,18 @@ class SinkOptions:
         verify: bool | str,
         secret_headers: Iterable[str],
     ) -> SessionConfig:
-        if circuit_breaker is not None and not isinstance(circuit_breaker, CircuitBreaker):
-            reason = "a hiveframe.resilience.CircuitBreaker"
-            raise ConfigError("circuit_breaker", circuit_breaker, reason)
         secret = frozenset(secret_headers)
         return SessionConfig(
             timeout_seconds=check_optional_positive(timeout_seconds, "timeout_seconds"),
             verify=verify,
             retry=retry_from_option(retry),
-            circuit_breaker=circuit_breaker,
+            circuit_breaker=breaker_from_option(circuit_breaker),
             rate_limiter=rate_limiter_from_option(rate_limit),
             secret_headers=frozenset(h.lower() for h in secret),
             secret_params=secret,
             max_redirects=0,  # see hiveframe.connectors._sink_outcome.failure_from
             max_connections=max(self.max_in_flight, 1),
         )
-
-
-def _method(method: Any) -> str:
-    if not isinstance(method, str) or method.strip().upper() not in _METHODS:
-        raise ConfigError("method", method, f"one of {', '.join(_METHODS)}")
-    return method.strip().upper()
 
 
 def _flag(option: str, value: Any) -> bool:

@@ -27,13 +27,21 @@ from hiveframe._protocol.poll import DEFAULT_DEDUPE_WINDOW
 from hiveframe._protocol.reconnect import DEFAULT_IDLE_TIMEOUT_SECONDS, ReconnectConfig
 from hiveframe._protocol.secrets import redact_url
 from hiveframe._protocol.sse import DEFAULT_MAX_EVENT_BYTES
-from hiveframe._validate import check_http_url, check_optional_positive, check_str_mapping
+from hiveframe._validate import (
+    check_choice,
+    check_http_url,
+    check_method,
+    check_optional_positive,
+    check_str_mapping,
+    require_int,
+)
 from hiveframe.connectors._stream_options import stream_options
 from hiveframe.errors import ConfigError
 from hiveframe.resilience import (
     CircuitBreaker,
     RateLimiter,
     RetryConfig,
+    breaker_from_option,
     rate_limiter_from_option,
     retry_from_option,
 )
@@ -235,7 +243,7 @@ class HTTPSource:
             response_format = None  # "json"/"text" name how event data decodes (SSEConfig)
         self.plan = ReadPlan(
             url=check_http_url(url, "url"),
-            method=_check_method(method),
+            method=check_method(method, _METHODS),
             params={k: str(v) for k, v in check_str_mapping(params, "params").items()},
             headers=dict(check_str_mapping(headers, "headers")),
             body=body,
@@ -246,8 +254,8 @@ class HTTPSource:
             parser=parser,
             schema=schema,
             allowed_hosts=frozenset(h.lower() for h in allowed_hosts),
-            concurrency=_check_concurrency(concurrency),
-            schema_drift=_check_drift(schema_drift),
+            concurrency=require_int("concurrency", concurrency, minimum=1),
+            schema_drift=check_choice("schema_drift", schema_drift, DRIFT_POLICIES),
         )
         self.auth = auth_from_option(auth)
         self.deadline_seconds = check_optional_positive(deadline_seconds, "deadline_seconds")
@@ -260,7 +268,7 @@ class HTTPSource:
             verify=verify,
             block_private_networks=bool(block_private_networks),
             retry=retry_from_option(retry),
-            circuit_breaker=_check_breaker(circuit_breaker),
+            circuit_breaker=breaker_from_option(circuit_breaker),
             rate_limiter=rate_limiter_from_option(rate_limit),
             secret_headers=frozenset(h.lower() for h in secret_headers),
             secret_params=frozenset(secret_headers),
@@ -485,27 +493,3 @@ class HTTPSource:
         async with self.session() as session:
             async for table in PageReader(self.plan, session).pages(paginator, deadline=deadline):
                 yield table
-
-
-def _check_method(method: Any) -> str:
-    if not isinstance(method, str) or method.upper() not in _METHODS:
-        raise ConfigError("method", method, f"one of {', '.join(sorted(_METHODS))}")
-    return method.upper()
-
-
-def _check_breaker(breaker: Any) -> CircuitBreaker | None:
-    if breaker is not None and not isinstance(breaker, CircuitBreaker):
-        raise ConfigError("circuit_breaker", breaker, "a hiveframe.resilience.CircuitBreaker")
-    return breaker
-
-
-def _check_concurrency(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError("concurrency", value, "a whole number of pages in flight, 1 or more")
-    return value
-
-
-def _check_drift(value: Any) -> str:
-    if value not in DRIFT_POLICIES:
-        raise ConfigError("schema_drift", value, f"one of {', '.join(map(repr, DRIFT_POLICIES))}")
-    return str(value)

@@ -13,7 +13,12 @@ Example
 >>> limiter = RateLimiter(5, burst=2)
 """
 
-from hiveframe.resilience._breaker import BreakerStats, CircuitBreaker, Permit
+from hiveframe.resilience._breaker import (
+    BreakerStats,
+    CircuitBreaker,
+    Permit,
+    breaker_from_option,
+)
 from hiveframe.resilience._ratelimit import RateLimiter, rate_limiter_from_option
 from hiveframe.resilience._retry import (
     DEFAULT_RETRY,
@@ -30,6 +35,7 @@ __all__ = [
     "RateLimiter",
     "RetryConfig",
     "RetryState",
+    "breaker_from_option",
     "rate_limiter_from_option",
     "retry_from_option",
 ]

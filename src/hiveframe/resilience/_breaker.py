@@ -32,8 +32,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, ParamSpec, TypeVar, overload
 
+from hiveframe._validate import require_int, require_seconds
 from hiveframe.errors import CircuitOpenError, ConfigError
-from hiveframe.resilience._retry import Clock, require_int, require_seconds
+from hiveframe.resilience._retry import Clock
 
 logger = logging.getLogger("hiveframe.resilience")
 
@@ -515,3 +516,10 @@ class CircuitBreaker:
             return self.call(fn, *args, **kwargs)
 
         return wrapper
+
+
+def breaker_from_option(value: object) -> CircuitBreaker | None:
+    """The ``circuit_breaker=`` option: a :class:`CircuitBreaker` (shared as is) or ``None``."""
+    if value is not None and not isinstance(value, CircuitBreaker):
+        raise ConfigError("circuit_breaker", value, "a hiveframe.resilience.CircuitBreaker")
+    return value

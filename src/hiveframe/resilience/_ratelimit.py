@@ -12,8 +12,9 @@ import math
 import threading
 import time
 
+from hiveframe._validate import require_int
 from hiveframe.errors import ConfigError
-from hiveframe.resilience._retry import Clock, require_int
+from hiveframe.resilience._retry import Clock
 
 
 class RateLimiter:

@@ -17,6 +17,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any, Final
 
+from hiveframe._validate import require_int, require_seconds
 from hiveframe.errors import ConfigError, RetryAfterTooLong
 
 Clock = Callable[[], float]
@@ -38,29 +39,6 @@ class _NotGiven(enum.Enum):
 
 
 NOT_GIVEN: Final = _NotGiven.NOT_GIVEN
-
-
-# -- option checks shared by the resilience modules ---------------------------------------------
-
-
-def require_int(option: str, value: object, *, minimum: int) -> int:
-    """Return ``value`` if it is an ``int`` (not a bool) of at least ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(option, value, f"must be an integer >= {minimum}")
-    if value < minimum:
-        raise ConfigError(option, value, f"must be >= {minimum}")
-    return value
-
-
-def require_seconds(option: str, value: object, *, positive: bool = False) -> float:
-    """Return ``value`` as a float if it is a finite number, >= 0 (> 0 if ``positive``)."""
-    bound = "> 0" if positive else ">= 0"
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(option, value, f"must be a number of seconds {bound}")
-    number = float(value)
-    if not math.isfinite(number) or number < 0 or (positive and number == 0):
-        raise ConfigError(option, value, f"must be a finite number of seconds {bound}")
-    return number
 
 
 def _status_set(option: str, value: object) -> frozenset[int]:

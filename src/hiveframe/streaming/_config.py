@@ -9,8 +9,8 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from hiveframe._http.clock import SYSTEM_CLOCK, Clock
+from hiveframe._validate import require_int, require_seconds
 from hiveframe.errors import ConfigError
-from hiveframe.resilience._retry import require_int, require_seconds
 
 
 @dataclass(frozen=True, kw_only=True)
