@@ -37,6 +37,13 @@ from hiveframe._protocol.origin import (
 )
 from hiveframe._protocol.retry_after import parse_retry_after
 from hiveframe._protocol.secrets import is_secret_name, redact_url
+from hiveframe._validate import (
+    check_verify,
+    optional_seconds,
+    require_bool,
+    require_int,
+    require_seconds,
+)
 from hiveframe.errors import (
     AuthenticationError,
     BlockedDestinationError,
@@ -76,6 +83,26 @@ class SessionConfig:
     secret_headers: frozenset[str] = frozenset()
     secret_params: frozenset[str] = frozenset()
     max_connections: int = 16
+
+    def __post_init__(self) -> None:
+        # The source's and the sink's options, checked where both build them. Frozen: the
+        # one sanctioned write stores each checked (canonical) value.
+        checked = {
+            "timeout_seconds": optional_seconds("timeout_seconds", self.timeout_seconds),
+            "connect_timeout_seconds": require_seconds(
+                "connect_timeout_seconds", self.connect_timeout_seconds, positive=True
+            ),
+            "max_body_bytes": require_int("max_body_bytes", self.max_body_bytes, minimum=1),
+            "max_decompressed_bytes": require_int(
+                "max_decompressed_bytes", self.max_decompressed_bytes, minimum=1
+            ),
+            "block_private_networks": require_bool(
+                "block_private_networks", self.block_private_networks
+            ),
+            "verify": check_verify(self.verify),
+        }
+        for option, value in checked.items():
+            object.__setattr__(self, option, value)
 
 
 @dataclass

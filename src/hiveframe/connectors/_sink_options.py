@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from os import PathLike
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +15,13 @@ from hiveframe._protocol.batching import (
     KeyFunction,
 )
 from hiveframe._validate import (
+    HEADER_NAME,
+    check_headers,
     check_http_url,
     check_method,
-    check_optional_positive,
-    check_str_mapping,
+    check_names,
+    check_output_path,
+    require_bool,
     require_int,
 )
 from hiveframe.errors import ConfigError
@@ -35,7 +36,6 @@ from hiveframe.resilience._retry import _NotGiven
 
 _METHODS = ("POST", "PUT", "PATCH")
 _FORMATS = {"json": "json", "ndjson": "ndjson", "jsonl": "ndjson"}
-_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP field name (RFC 9110 §5.1)
 _TWO_XX = frozenset(range(200, 300))
 
 
@@ -87,7 +87,7 @@ class SinkOptions:
             body_format=fmt,
             request_headers=_headers(headers, fmt, header),
             max_in_flight=require_int("max_in_flight", max_in_flight, minimum=1),
-            ordered=_flag("ordered", ordered),
+            ordered=require_bool("ordered", ordered),
             idempotency_header=header,
             key_function=_key_function(idempotency_key, header, method, url),
             dead_letter=_dead_letter(dead_letter),
@@ -113,9 +113,9 @@ class SinkOptions:
         verify: bool | str,
         secret_headers: Iterable[str],
     ) -> SessionConfig:
-        secret = frozenset(secret_headers)
+        secret = check_names("secret_headers", secret_headers)
         return SessionConfig(
-            timeout_seconds=check_optional_positive(timeout_seconds, "timeout_seconds"),
+            timeout_seconds=timeout_seconds,
             verify=verify,
             retry=retry_from_option(retry),
             circuit_breaker=breaker_from_option(circuit_breaker),
@@ -125,12 +125,6 @@ class SinkOptions:
             max_redirects=0,  # see hiveframe.connectors._sink_outcome.failure_from
             max_connections=max(self.max_in_flight, 1),
         )
-
-
-def _flag(option: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigError(option, value, "must be True or False")
-    return value
 
 
 def _body_format(body_format: Any, envelope: Any, encoder: Any) -> BodyFormat:
@@ -152,20 +146,17 @@ def _body_format(body_format: Any, envelope: Any, encoder: Any) -> BodyFormat:
 
 
 def _idempotency_header(name: Any) -> str | None:
-    if name is not None and not (isinstance(name, str) and _TOKEN.match(name)):
+    if name is not None and not (isinstance(name, str) and HEADER_NAME.match(name)):
         raise ConfigError("idempotency_header", name, "a header name, or None for no keys")
     return name
 
 
 def _headers(headers: Any, fmt: BodyFormat, idempotency_header: str | None) -> dict[str, str]:
-    given = check_str_mapping(headers, "headers")
-    for name, value in given.items():
-        if not isinstance(value, str):
-            raise ConfigError(f"headers[{name!r}]", type(value).__name__, "a str value")
+    out = check_headers("headers", headers)
+    for name, value in out.items():
         if idempotency_header is not None and name.lower() == idempotency_header.lower():
             reason = "set per batch by the sink; pass idempotency_key= to choose the keys"
             raise ConfigError(f"headers[{name!r}]", value, reason)
-    out = dict(given)
     if not any(name.lower() == "content-type" for name in out):
         out["Content-Type"] = fmt.content_type
     return out
@@ -198,16 +189,7 @@ class _CheckedKey:
 
 
 def _dead_letter(path: Any) -> Path | None:
-    if path is None:
-        return None
-    if not isinstance(path, (str, PathLike)):
-        raise ConfigError("dead_letter", path, "a file path, or None")
-    target = Path(path)
-    if target.is_dir():
-        raise ConfigError("dead_letter", str(path), "is a directory; name a file in it")
-    if not target.parent.is_dir():
-        raise ConfigError("dead_letter", str(path), "its folder does not exist")
-    return target
+    return None if path is None else check_output_path("dead_letter", path, appending=True)
 
 
 def _success_statuses(statuses: Any) -> frozenset[int]:

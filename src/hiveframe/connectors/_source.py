@@ -29,10 +29,14 @@ from hiveframe._protocol.secrets import redact_url
 from hiveframe._protocol.sse import DEFAULT_MAX_EVENT_BYTES
 from hiveframe._validate import (
     check_choice,
+    check_headers,
     check_http_url,
+    check_json,
     check_method,
-    check_optional_positive,
+    check_names,
     check_str_mapping,
+    optional_int,
+    optional_seconds,
     require_int,
 )
 from hiveframe.connectors._stream_options import stream_options
@@ -245,28 +249,28 @@ class HTTPSource:
             url=check_http_url(url, "url"),
             method=check_method(method, _METHODS),
             params={k: str(v) for k, v in check_str_mapping(params, "params").items()},
-            headers=dict(check_str_mapping(headers, "headers")),
-            body=body,
+            headers=check_headers("headers", headers),
+            body=check_json("body", body),
             pagination=pagination_from_options(pagination, page_size),
-            max_pages=check_optional_positive(max_pages, "max_pages"),
+            max_pages=optional_int("max_pages", max_pages, minimum=1),
             response_format=validate_response_format(response_format),
             data_path=DataPath(data_path) if data_path is not None else None,
             parser=parser,
             schema=schema,
-            allowed_hosts=frozenset(h.lower() for h in allowed_hosts),
+            allowed_hosts=frozenset(h.lower() for h in check_names("allowed_hosts", allowed_hosts)),
             concurrency=require_int("concurrency", concurrency, minimum=1),
             schema_drift=check_choice("schema_drift", schema_drift, DRIFT_POLICIES),
         )
         self.auth = auth_from_option(auth)
-        self.deadline_seconds = check_optional_positive(deadline_seconds, "deadline_seconds")
+        self.deadline_seconds = optional_seconds("deadline_seconds", deadline_seconds)
         self.clock = clock
         self.session_config = SessionConfig(
-            timeout_seconds=check_optional_positive(timeout_seconds, "timeout_seconds"),
+            timeout_seconds=timeout_seconds,
             connect_timeout_seconds=connect_timeout_seconds,
             max_body_bytes=max_body_bytes,
             max_decompressed_bytes=max_body_bytes,
             verify=verify,
-            block_private_networks=bool(block_private_networks),
+            block_private_networks=block_private_networks,
             retry=retry_from_option(retry),
             circuit_breaker=breaker_from_option(circuit_breaker),
             rate_limiter=rate_limiter_from_option(rate_limit),
