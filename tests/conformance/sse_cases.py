@@ -1,6 +1,6 @@
 """SSE parsing conformance cases, as data.
 
-``WPT_CASES`` holds every parsing row of RELIABILITY.md §4.3: the web-platform-tests
+``WPT_CASES`` holds every parsing case of docs/reliability.md test 25: the web-platform-tests
 ``eventsource/format-*`` and ``event-data`` tests, with the exact bytes their server helpers
 send. ``EXTRA_CASES`` adds seams and edge cases the wpt suite does not spell out.
 

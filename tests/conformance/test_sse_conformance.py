@@ -1,4 +1,4 @@
-"""WHATWG EventSource parsing conformance (RELIABILITY.md §8.E tests 25 and 26).
+"""WHATWG EventSource parsing conformance (docs/reliability.md tests 25 and 26).
 
 Every case in ``sse_cases.py`` is fed to `SSEDecoder` in one chunk, split in two at every
 byte offset, byte by byte, and in 1,536- and 7-byte chunks; the events, the final
@@ -168,7 +168,7 @@ def test_case_at_its_tightest_size_cap(case: SSECase) -> None:
 
 
 def test_every_parsing_row_of_the_wpt_table_is_covered() -> None:
-    # RELIABILITY.md §4.3: the parsing rows this suite must hold.
+    # docs/reliability.md test 25: the wpt parsing cases this suite must hold.
     required = {
         "format-bom",
         "format-bom-2",

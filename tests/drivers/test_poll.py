@@ -84,7 +84,7 @@ def test_an_unchanged_collection_answers_304_and_costs_no_parsing(serve, clock, 
 
 
 def test_etag_then_overlapping_windows_with_dedupe(serve, clock):
-    # RELIABILITY §8.B test 12: 304, then windows 1-50 and 40-90; ids 1-90 once each.
+    # docs/reliability.md test 12: 304, then windows 1-50 and 40-90; ids 1-90 once each.
     windows = iter([(range(1, 51), '"a"'), (None, '"a"'), (range(40, 91), '"b"')])
 
     def handler(request: Request) -> Reply:
@@ -153,7 +153,7 @@ def test_each_poll_paginates_and_the_cursor_moves_after_the_last_page(serve, clo
 
 
 def test_a_restart_inside_a_poll_goes_on_with_the_next_page(serve, clock):
-    # RELIABILITY §8.B test 13: stopped after page 3 is consumed; the restart asks for page 4.
+    # docs/reliability.md test 13: stopped after page 3 is consumed; the restart asks for page 4.
     events = EventsAPI(initial=50, every_seconds=None)
     server = serve(events.routes())
     source = poll_source(server.url("/events"), clock, pagination="offset", page_size=10)

@@ -69,7 +69,7 @@ def test_transient_faults_lose_and_double_nothing(serve, clock):
 
 
 def test_without_a_key_post_is_not_retried_after_sending(serve, clock):
-    # RELIABILITY.md §6.10: POST is retried only with an idempotency key, or when the
+    # docs/reliability.md test 5: POST is retried only with an idempotency key, or when the
     # connection failed before the request was sent.
     server_side = FaultyIngest(script={10: [503], 20: ["drop"]})
     server = serve(server_side.routes())
@@ -114,7 +114,7 @@ def test_a_422_batch_goes_to_the_dead_letter_file_and_nothing_else_is_lost(serve
 
 
 def test_without_a_dead_letter_the_write_keeps_going_then_raises(serve, clock):
-    # RELIABILITY.md §8.C test 17: a 400 on batch 2, 5xx until exhaustion on batch 5.
+    # docs/reliability.md test 17: a 400 on batch 2, 5xx until exhaustion on batch 5.
     server_side = FaultyIngest(script={20: [400], 50: [503] * 10})
     server = serve(server_side.routes())
     sink = sink_for(server, clock)

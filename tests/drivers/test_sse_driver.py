@@ -193,7 +193,7 @@ def test_a_non_ascii_id_round_trips_as_utf8(serve, clock):
 
 
 def test_an_empty_id_resets_and_no_header_is_sent(serve, clock):
-    # RELIABILITY §8.E test 27 variant: "id:" (empty) before closing.
+    # docs/reliability.md test 27, variant: "id:" (empty) before closing.
     script = Script(b"retry: 0\nid: 7\ndata: {}\n\nid\ndata: {}\n\n", b"data: {}\n\n")
     server = serve({"/s": script})
     take(sse_source(server.url("/s"), clock), 3)

@@ -334,7 +334,7 @@ def test_concat_of_sliced_pages():
 
 
 def test_schema_drift_between_pages_promote_and_strict():
-    # RELIABILITY.md test 11: page 2 turns price into a string and adds tag.
+    # docs/reliability.md test 11: page 2 turns price into a string and adds tag.
     page1 = records_to_table([{"id": 1, "price": 12}])
     page2 = records_to_table([{"id": 2, "price": "12.5", "tag": "new"}])
     promoted = concat_tables([page1, page2])

@@ -44,7 +44,7 @@ def cut(b: Batcher, items: list[bytes], *, chunk: int | None = None) -> list[Req
 
 
 def test_10001_records_make_11_batches_under_both_limits():
-    # RELIABILITY.md §8.C test 14, without the linger part (a write flushes at its end).
+    # docs/reliability.md test 14, without the linger part (a write flushes at its end).
     records = rows(10_001, pad=150)
     b = batcher(batch_size=1000, max_batch_bytes=256 * KIB)
     batches = cut(b, records, chunk=777)  # chunks that do not line up with batches

@@ -1,5 +1,7 @@
-"""Circuit breaker state machine (RELIABILITY.md 8.D). Fake monotonic clock, no real waits
-except the small concurrency tests."""
+"""Circuit breaker state machine (docs/reliability.md tests 21-24).
+
+Fake monotonic clock, no real waits except the small concurrency tests.
+"""
 
 from __future__ import annotations
 
@@ -143,7 +145,7 @@ def test_releases_do_not_count(clock: FakeClock) -> None:
 
 
 def test_rate_mode_stays_closed_below_minimum_calls(clock: FakeClock) -> None:
-    # RELIABILITY 8.D.21 (a): 4 failures in the first 9 calls.
+    # docs/reliability.md test 21 (a): 4 failures in the first 9 calls.
     breaker = CircuitBreaker(
         failure_rate_threshold=0.5, window_size=10, minimum_calls=10, clock=clock
     )
@@ -155,7 +157,7 @@ def test_rate_mode_stays_closed_below_minimum_calls(clock: FakeClock) -> None:
 
 @pytest.mark.parametrize("sequence", ["fffffsssss", "sssssfffff", "fsfsfsfsfs"])
 def test_rate_mode_opens_at_the_tenth_call(clock: FakeClock, sequence: str) -> None:
-    # RELIABILITY 8.D.21 (b): 5 failures and 5 successes; failure_threshold is not used.
+    # docs/reliability.md test 21 (b): 5 failures and 5 successes; failure_threshold is not used.
     breaker = CircuitBreaker(
         failure_rate_threshold=0.5, window_size=10, minimum_calls=10, clock=clock
     )
@@ -183,7 +185,7 @@ def test_rate_mode_window_slides(clock: FakeClock) -> None:
 
 
 def test_open_fails_fast_without_calling(clock: FakeClock) -> None:
-    # RELIABILITY 8.D.22: 100 calls during the wait raise, with zero calls made.
+    # docs/reliability.md test 22: 100 calls during the wait raise, with zero calls made.
     breaker = open_breaker(clock, recovery_timeout_seconds=30)
     opened_at = clock.now
     calls = 0
@@ -296,7 +298,7 @@ def test_a_failed_probe_reopens_with_a_new_retry_at(clock: FakeClock) -> None:
 
 
 def test_a_hung_probe_reopens_at_its_deadline(clock: FakeClock) -> None:
-    # RELIABILITY 8.D.23 (c), resilience4j#903: the breaker is never wedged.
+    # docs/reliability.md test 23 (c), resilience4j#903: the breaker is never wedged.
     breaker = open_breaker(clock, recovery_timeout_seconds=30, max_half_open_seconds=60)
     clock.advance(30)
     hung = breaker.acquire()
@@ -336,7 +338,7 @@ def test_half_open_without_callers_waits_for_one(clock: FakeClock) -> None:
 
 
 def test_released_probe_admits_the_next_one(clock: FakeClock) -> None:
-    # RELIABILITY 8.D.23 (d): a cancelled probe is not a failure and frees its slot.
+    # docs/reliability.md test 23 (d): a cancelled probe is not a failure and frees its slot.
     breaker = open_breaker(clock)
     clock.advance(30)
     cancelled = breaker.acquire()
@@ -568,7 +570,7 @@ def test_concurrent_half_open_admits_exactly_the_permits(clock: FakeClock) -> No
 
 
 def test_the_breaker_never_serializes_calls() -> None:
-    # RELIABILITY 8.D.24, pybreaker#3: calls run concurrently through a closed breaker. All
+    # docs/reliability.md test 24, pybreaker#3: calls run concurrently through a closed breaker. All
     # 20 calls meet at a barrier *inside* the protected call, which only opens when every
     # call is in flight at once: a breaker holding a lock around the call would break it.
     breaker = CircuitBreaker()

@@ -305,7 +305,7 @@ def test_decode_body_attaches_the_redacted_url_to_a_data_path_error():
     assert "hunter2" not in info.value.url
 
 
-# -- hostile JSON (RELIABILITY.md G.38) -------------------------------------------------------
+# -- hostile JSON (docs/reliability.md test 38) ----------------------------------------------
 
 
 def decode_error(body: bytes) -> ResponseDecodeError:

@@ -1,4 +1,4 @@
-"""Retry decisions (RELIABILITY.md 8.A): backoff, Retry-After, budgets, idempotency. Pure."""
+"""Retry decisions (docs/reliability.md tests 1-5): backoff, Retry-After, budgets. Pure."""
 
 from __future__ import annotations
 
@@ -216,8 +216,8 @@ def test_one_attempt_means_no_retry() -> None:
     assert state.next_delay(retry_after=1.0) is None
 
 
-def test_reliability_8a3_bounded_backoff_then_exhaustion() -> None:
-    # always 500; max_attempts=6, total_timeout=20 s, seeded RNG.
+def test_bounded_backoff_then_exhaustion() -> None:
+    # docs/reliability.md test 3: always 500; max_attempts=6, total_timeout=20 s, seeded RNG.
     clock = FakeClock()
     start = clock.now
     policy = RetryConfig(max_attempts=6, total_timeout_seconds=20)
@@ -282,8 +282,8 @@ def test_deadline_remaining_counts_down_and_never_goes_negative() -> None:
 # -- Retry-After --------------------------------------------------------------------------------
 
 
-def test_reliability_8a1_retry_after_floor_without_jitter() -> None:
-    # 503 with Retry-After: 2 three times, then 200.
+def test_retry_after_floor_without_jitter() -> None:
+    # docs/reliability.md test 1: 503 with Retry-After: 2 three times, then 200.
     clock = FakeClock()
     state = RetryConfig(jitter=False).start(clock=clock)
     waits = []

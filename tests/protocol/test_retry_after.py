@@ -1,4 +1,4 @@
-"""Retry-After parsing (RFC 9110 §10.2.3; RELIABILITY.md 8.A.2). Pure: ``now`` is given."""
+"""Retry-After parsing (RFC 9110 §10.2.3; docs/reliability.md test 2). Pure: ``now`` is given."""
 
 from __future__ import annotations
 

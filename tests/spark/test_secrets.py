@@ -1,4 +1,4 @@
-"""Credentials reach the API from the executors, and nowhere else (RELIABILITY §8.G test 36).
+"""Credentials reach the API from the executors, and nowhere else (docs/reliability.md test 36).
 
 Secrets are canaries: they must not appear in ``df.explain()``, in pickled partitions, in
 the pickled reader when passed by reference (``auth_*_env``), or in error messages.

@@ -80,7 +80,7 @@ def test_an_abandoned_poll_commits_nothing_but_keeps_its_keys():
 
 
 def test_dedupe_drops_keys_already_emitted():
-    # RELIABILITY §8.B test 12: overlapping windows 1-50 then 40-90 give 1-90 once each.
+    # docs/reliability.md test 12: overlapping windows 1-50 then 40-90 give 1-90 once each.
     state = PollState(config(dedupe_key="id"))
     first = state.admit(records(*range(1, 51)))
     state.finish_poll()

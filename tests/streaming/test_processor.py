@@ -127,7 +127,7 @@ def test_a_batch_interval_flushes_before_the_size_is_reached(serve, clock):
 
 
 def test_a_slow_sink_slows_the_source_and_memory_stays_bounded(serve, clock):
-    # RELIABILITY §8.C test 19: the producer waits; queued records <= queue_max + one batch.
+    # docs/reliability.md test 19: the producer waits; queued records <= queue_max + one batch.
     events = EventsAPI(initial=300, every_seconds=None)
     server = serve(events.routes())
     gate = threading.Event()

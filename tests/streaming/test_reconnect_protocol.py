@@ -1,4 +1,7 @@
-"""Reconnection decisions for SSE streams, without I/O (WHATWG §9.2.3, RELIABILITY §4.2)."""
+"""Reconnection decisions for SSE streams, without I/O (WHATWG §9.2.3).
+
+docs/reliability.md tests 27 and 28.
+"""
 
 from __future__ import annotations
 
