@@ -22,6 +22,7 @@ from hiveframe._protocol.oauth import (
     parse_token_response,
 )
 from hiveframe._protocol.secrets import Secret, redact_url
+from hiveframe._validate import require_bool, require_seconds
 from hiveframe.errors import ConfigError
 
 # (url, form, headers) -> (status, body); the driver's POST with retries, without other auth.
@@ -158,7 +159,8 @@ class OAuth2ClientCredentials(Auth):
         allow_insecure_token_url: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.token_url = _token_url(token_url, allow_insecure=allow_insecure_token_url)
+        allow_insecure = require_bool("auth.allow_insecure_token_url", allow_insecure_token_url)
+        self.token_url = _token_url(token_url, allow_insecure=allow_insecure)
         if not isinstance(client_id, str) or not client_id:
             raise ConfigError("auth.client_id", client_id, "a non-empty string is required")
         if auth_method not in ("client_secret_basic", "client_secret_post"):
@@ -169,11 +171,15 @@ class OAuth2ClientCredentials(Auth):
             raise ConfigError("auth.basic_encoding", basic_encoding, "'form' or 'raw'")
         self.client_id = client_id
         self._client_secret = _secret(client_secret, "auth.client_secret")
+        if scope is not None and not isinstance(scope, str):
+            raise ConfigError("auth.scope", scope, "space-separated scopes in one string, or None")
         self.scope = scope
         self.auth_method = auth_method
         self.basic_encoding = basic_encoding
-        self.default_ttl_seconds = default_ttl_seconds
-        self.skew_seconds = skew_seconds
+        self.default_ttl_seconds = require_seconds(
+            "auth.default_ttl_seconds", default_ttl_seconds, positive=True
+        )
+        self.skew_seconds = require_seconds("auth.skew_seconds", skew_seconds)
         self._clock = clock
         self._fresh_state()
 

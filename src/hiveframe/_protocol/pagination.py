@@ -46,6 +46,7 @@ from hiveframe._protocol.paginators import (
     _OffsetPaginator,
     _PagePaginator,
 )
+from hiveframe._validate import optional_int, require_int
 from hiveframe.errors import ConfigError
 
 __all__ = [
@@ -411,13 +412,11 @@ def _config_for_style(style: str, page_size: int | None) -> PaginationConfig:
 
 
 def _check_page_size(value: object) -> None:
-    if value is not None and (type(value) is not int or value <= 0):
-        raise ConfigError("page_size", value, "expected a positive int")
+    optional_int("page_size", value, minimum=1)
 
 
 def _check_start(value: object) -> None:
-    if type(value) is not int or value < 0:
-        raise ConfigError("start", value, "expected an int >= 0")
+    require_int("start", value, minimum=0)
 
 
 def _check_name(option: str, value: object, *, optional: bool = False) -> None:

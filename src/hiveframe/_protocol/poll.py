@@ -29,7 +29,7 @@ from typing import Any
 import orjson
 
 from hiveframe._protocol.data_path import MissingSegment, split_dotted_path, walk_dotted
-from hiveframe._validate import require_int, require_seconds
+from hiveframe._validate import require_bool, require_int, require_seconds
 from hiveframe.errors import ConfigError
 
 __all__ = ["DEFAULT_DEDUPE_WINDOW", "PollConfig", "PollState"]
@@ -100,8 +100,7 @@ class PollConfig:
                 "its value comes from; set both or neither",
             )
         require_int("dedupe_window", self.dedupe_window, minimum=1)
-        if not isinstance(self.conditional, bool):
-            raise ConfigError("conditional_requests", self.conditional, "True or False")
+        require_bool("conditional_requests", self.conditional)
 
 
 class PollState:

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from hiveframe._protocol.sse import DEFAULT_MAX_EVENT_BYTES
-from hiveframe._validate import require_int, require_seconds
+from hiveframe._validate import require_bool, require_int, require_seconds
 from hiveframe.errors import ConfigError
 from hiveframe.resilience import RetryConfig, RetryState
 from hiveframe.resilience._retry import _require_multiplier
@@ -149,9 +149,8 @@ class SSEConfig:
         require_int("max_event_bytes", self.max_event_bytes, minimum=1)
         if self.reconnect is not None and not isinstance(self.reconnect, ReconnectConfig):
             raise ConfigError("reconnect", self.reconnect, "a ReconnectConfig, or None")
-        for flag in ("include_event_metadata", "strict"):
-            if not isinstance(getattr(self, flag), bool):
-                raise ConfigError(flag, getattr(self, flag), "must be True or False")
+        require_bool("include_event_metadata", self.include_event_metadata)
+        require_bool("strict_sse", self.strict)
 
 
 class Verdict(enum.Enum):

@@ -30,6 +30,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
+from hiveframe._validate import require_int
 from hiveframe.errors import ConfigError, SSEEventTooLarge
 
 __all__ = ["DEFAULT_MAX_EVENT_BYTES", "SSEDecoder", "ServerSentEvent", "iter_events"]
@@ -119,11 +120,7 @@ class SSEDecoder:
     """
 
     def __init__(self, *, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
-        if isinstance(max_event_bytes, bool) or not isinstance(max_event_bytes, int):
-            raise ConfigError("max_event_bytes", max_event_bytes, "must be an integer")
-        if max_event_bytes < 1:
-            raise ConfigError("max_event_bytes", max_event_bytes, "must be at least 1")
-        self._max_event_bytes = max_event_bytes
+        self._max_event_bytes = require_int("max_event_bytes", max_event_bytes, minimum=1)
         # Chunks larger than this are fed in slices, so the size check stays on the
         # fast path (see _feed_slice) even when a caller passes a whole body at once.
         self._slice_bytes = max(max_event_bytes // 4, 1 << 10)

@@ -234,6 +234,8 @@ class CircuitBreaker:
             max_half_open_seconds=max_half_open_seconds,
             name=name,
         )
+        if is_failure is not None and not callable(is_failure):
+            raise ConfigError("is_failure", is_failure, "a callable is_failure(exc) -> bool")
         self._is_failure = is_failure
         self._clock = clock
         self._lock = threading.Lock()

@@ -17,7 +17,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any, Final
 
-from hiveframe._validate import require_int, require_seconds
+from hiveframe._validate import require_bool, require_int, require_seconds
 from hiveframe.errors import ConfigError, RetryAfterTooLong
 
 Clock = Callable[[], float]
@@ -134,8 +134,7 @@ class RetryConfig:
         self._normalize("retry_statuses", _status_set)
         self._normalize("retry_methods", _method_set)
         for flag in ("jitter", "respect_retry_after", "retry_non_idempotent"):
-            if not isinstance(getattr(self, flag), bool):
-                raise ConfigError(flag, getattr(self, flag), "must be True or False")
+            require_bool(flag, getattr(self, flag))
         if self.total_timeout_seconds is not None:
             self._normalize("total_timeout_seconds", _require_positive_seconds)
 

@@ -16,7 +16,7 @@ from typing import Any, ClassVar, TypeVar
 from pyspark.sql.datasource import DataSource
 
 from hiveframe.errors import ConfigError
-from hiveframe.spark._options import parse_float, parse_int
+from hiveframe.spark._options import parse_count, parse_seconds
 from hiveframe.spark._read import HTTPReader, SourceRef, count_pages, fetch_first_page, resolve
 from hiveframe.spark._schema import arrow_schema, spark_schema
 from hiveframe.spark._source import OptionsRef, SourceSpec
@@ -99,8 +99,8 @@ class HTTPDataSource(DataSource):
         return HTTPStreamReader(
             source,
             arrow_schema(schema),
-            max_records_per_batch=self._option("max_records_per_batch", parse_int),
-            replay_timeout_seconds=self._option("replay_timeout_seconds", parse_float),
+            max_records_per_batch=self._option("max_records_per_batch", parse_count),
+            replay_timeout_seconds=self._option("replay_timeout_seconds", parse_seconds),
         )
 
     # -- writes --------------------------------------------------------------------------------
@@ -127,7 +127,7 @@ class HTTPDataSource(DataSource):
         return OptionsRef(self.options)
 
     def _num_partitions(self) -> int | None:
-        return self._option("num_partitions", parse_int)
+        return self._option("num_partitions", parse_count)
 
     def _option(self, name: str, parse: Callable[[str, str], T]) -> T | None:
         text = self.options.get(name)

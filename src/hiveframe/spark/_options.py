@@ -33,6 +33,7 @@ from hiveframe._protocol.pagination import (
     PaginationConfig,
 )
 from hiveframe._protocol.reconnect import ReconnectConfig
+from hiveframe._validate import require_int, require_seconds
 from hiveframe.errors import ConfigError
 from hiveframe.resilience import CircuitBreaker, RateLimiter, RetryConfig
 
@@ -138,6 +139,16 @@ def parse_float(option: str, text: str, *, nullable: bool = False) -> float | No
     except ValueError:
         expected = "a number, or 'none'" if nullable else "a number"
         raise ConfigError(option, text, f"expected {expected}") from None
+
+
+def parse_count(option: str, text: str) -> int:
+    """An option counting something: an integer of at least 1."""
+    return require_int(option, parse_int(option, text), minimum=1)
+
+
+def parse_seconds(option: str, text: str) -> float:
+    """A duration option: a finite number of seconds above 0."""
+    return require_seconds(option, parse_float(option, text), positive=True)
 
 
 def parse_bool(option: str, text: str) -> bool:

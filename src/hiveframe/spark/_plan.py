@@ -21,7 +21,7 @@ from hiveframe._protocol.pagination import (
     PagePagination,
     PaginationConfig,
 )
-from hiveframe.errors import ConfigError
+from hiveframe._validate import optional_int
 
 _MAX_PROBE = 2**40  # pages: beyond any real API; a total that never ends the read is none
 
@@ -125,8 +125,7 @@ def split(pages: int | None, num_partitions: int | None) -> list[PageRange]:
     ConfigError
         ``num_partitions`` is below 1.
     """
-    if num_partitions is not None and num_partitions < 1:
-        raise ConfigError("num_partitions", num_partitions, "must be an integer >= 1")
+    optional_int("num_partitions", num_partitions, minimum=1)
     if pages is None:
         return [SEQUENTIAL]
     count = max(1, min(pages, num_partitions or MAX_PARTITIONS))

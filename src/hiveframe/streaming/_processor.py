@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from hiveframe._protocol.checkpoint import check_stream_name
+from hiveframe._validate import optional_seconds
 from hiveframe.errors import ConfigError
 from hiveframe.streaming._config import StreamConfig, StreamMetrics, StreamStatus
 from hiveframe.streaming._stream import Stream
@@ -97,7 +98,8 @@ class StreamProcessor:
         Exception
             What failed a stream, like Spark's ``awaitTermination``.
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
+        wait = optional_seconds("timeout", timeout, positive=False)
+        deadline = None if wait is None else time.monotonic() + wait
         for stream in self._streams:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
             if not stream.await_termination(left):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from hiveframe._validate import optional_seconds, require_int
 from hiveframe.errors import ConfigError
 from hiveframe.resilience._retry import NOT_GIVEN, _NotGiven
 from hiveframe.streaming._config import StreamMetrics, StreamStatus, check_batching
@@ -116,9 +117,7 @@ class Stream:
         If the ``n``-th record is not the last of its unit (a polled page), the checkpoint
         stays before that unit and a restart delivers the whole unit again.
         """
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ConfigError("limit", n, "a whole number of records, 1 or more")
-        return self._derive(limit=n)
+        return self._derive(limit=require_int("limit", n, minimum=1))
 
     def to(self, sink: Any) -> Stream:
         """Send the batches to ``sink`` and register the stream with its processor.
@@ -174,22 +173,28 @@ class Stream:
             ``False``, stop at once: what was read after the last acknowledged batch is
             read again on restart.
         timeout
-            Longest wait for a graceful stop before stopping at once.
+            Longest wait for a graceful stop before stopping at once (seconds >= 0, or
+            ``None`` to wait as long as it takes).
         """
+        wait = optional_seconds("timeout", timeout, positive=False)
         if self._runner is not None:
-            self._runner.stop(graceful=graceful, timeout=timeout)
+            self._runner.stop(graceful=graceful, timeout=wait)
 
     def await_termination(self, timeout: float | None = None) -> bool:
-        """Wait until the stream ends; return whether it has.
+        """Wait until the stream ends, at most ``timeout`` seconds (>= 0; ``None``: no
+        limit); return whether it has.
 
         Raises
         ------
+        ConfigError
+            ``timeout`` is negative, NaN or infinite.
         Exception
             What failed the stream (also in :attr:`exception`), like Spark's
             ``awaitTermination``.
         """
+        wait = optional_seconds("timeout", timeout, positive=False)
         runner = self._require_runner()
-        ended = runner.wait(timeout)
+        ended = runner.wait(wait)
         if ended and runner.exception is not None:
             raise runner.exception
         return ended
