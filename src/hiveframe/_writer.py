@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pyarrow as pa
 
 from hiveframe._protocol.arrow import batch_to_json_lines, column_to_text
-from hiveframe.errors import ConfigError
+from hiveframe._validate import check_choice, check_output_path
 
 if TYPE_CHECKING:
     from hiveframe._frame import DataFrame
@@ -68,7 +68,8 @@ class DataFrameWriter:
         Raises
         ------
         ConfigError
-            ``mode`` is not one of the two.
+            ``mode`` is not one of the two, ``path`` is a folder, or its folder is
+            missing or not writable (checked before anything is written).
         FileExistsError
             ``mode="error"`` and the file exists.
 
@@ -98,7 +99,8 @@ class DataFrameWriter:
         Raises
         ------
         ConfigError
-            ``mode`` is not one of the two.
+            ``mode`` is not one of the two, ``path`` is a folder, or its folder is
+            missing or not writable (checked before anything is written).
         FileExistsError
             ``mode="error"`` and the file exists.
 
@@ -160,7 +162,8 @@ class DataFrameWriter:
         Raises
         ------
         ConfigError
-            ``mode`` is not one of the two.
+            ``mode`` is not one of the two, ``path`` is a folder, or its folder is
+            missing or not writable (checked before anything is written).
         FileExistsError
             ``mode="error"`` and the file exists.
 
@@ -181,9 +184,8 @@ class DataFrameWriter:
 @contextmanager
 def _replacing(path: str | PathLike[str], mode: str) -> Iterator[Path]:
     """Yield a temporary sibling of ``path``; move it onto ``path`` if the block succeeds."""
-    if mode not in _WRITE_MODES:
-        raise ConfigError("mode", mode, "must be 'overwrite' or 'error'")
-    target = Path(path)
+    check_choice("mode", mode, _WRITE_MODES)
+    target = check_output_path("path", path)
     if mode == "error" and target.exists():
         raise FileExistsError(errno.EEXIST, "already exists (mode='error')", str(target))
     temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.tmp")
