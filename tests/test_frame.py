@@ -8,10 +8,12 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
 import orjson
 import pandas as pd
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
@@ -19,7 +21,7 @@ import pytest
 import hiveframe._frame
 import hiveframe._writer
 from hiveframe import DataFrame, DataFrameWriter
-from hiveframe.errors import ConfigError, SchemaDriftError
+from hiveframe.errors import ColumnNotFoundError, ConfigError, SchemaDriftError
 
 UTC = dt.timezone.utc
 
@@ -130,10 +132,30 @@ def test_from_batches_refuses_other_items(table):
 def test_polars_pandas_and_pyarrow_read_the_capsule(table):
     df = DataFrame(table)
     assert pl.DataFrame(df).to_dicts() == table.to_pylist()
+    assert pl.from_dataframe(df).to_dicts() == table.to_pylist()
     if hasattr(pd.DataFrame, "from_arrow"):  # pandas 3 reads the capsule; pandas 2 cannot
         assert pd.DataFrame.from_arrow(df)["id"].tolist() == [1, 2, 3]
+        assert pd.api.interchange.from_dataframe(df).equals(df.to_pandas())
     assert pa.table(df).equals(table)
     assert pa.RecordBatchReader.from_stream(df).read_all().equals(table)
+
+
+def test_polars_from_arrow_gives_a_struct_series_as_documented(table):
+    # Polars turns every capsule exporter that is not pyarrow's own into a Series of structs.
+    series = pl.from_arrow(DataFrame(table))
+    assert isinstance(series, pl.Series)
+    assert series.struct.unnest().to_dicts() == table.to_pylist()
+    assert pl.from_arrow(DataFrame(table).to_arrow()).to_dicts() == table.to_pylist()
+
+
+def test_pandas_constructor_builds_from_the_rows(rich):
+    frame = pd.DataFrame(rich)
+    assert frame.equals(pd.DataFrame(rich.to_pylist()))
+    assert list(frame.columns) == rich.columns
+    flat = rich.drop("obj")
+    assert pd.DataFrame(flat).to_dict("list") == flat.to_pandas().to_dict("list")
+    empty = DataFrame(pa.table({"id": pa.array([], pa.int64())}))
+    assert list(pd.DataFrame(empty).columns) == []  # documented: no rows, no column names
 
 
 def test_capsule_honours_a_requested_schema(table):
@@ -173,10 +195,60 @@ def test_shape_schema_and_rows(table):
     ]
 
 
-def test_repr_gives_shape_and_schema(table):
-    assert repr(DataFrame(table)) == "DataFrame[3 rows x 2 columns]\n  id: int64\n  name: string"
-    wide = DataFrame(pa.table({f"c{i}": [i] for i in range(25)}))
-    assert repr(wide).endswith("  c19: int64\n  ... and 5 more columns")
+def test_repr_gives_shape_types_and_first_rows(table):
+    assert repr(DataFrame(table)) == (
+        "DataFrame[3 rows x 2 columns]\n"
+        "+-------+--------+\n"
+        "| id    | name   |\n"
+        "| int64 | string |\n"
+        "+-------+--------+\n"
+        "|     1 | ada    |\n"
+        "|     2 | bob    |\n"
+        "|     3 | null   |\n"
+        "+-------+--------+"
+    )
+
+
+def test_repr_stays_short_on_big_frames():
+    wide = DataFrame(pa.table({f"c{i}": list(range(1000)) for i in range(25)}))
+    lines = repr(wide).splitlines()
+    assert lines[0] == "DataFrame[1000 rows x 25 columns]"
+    assert lines[2].split() == ["|", *" | ".join(f"c{i}" for i in range(12)).split(), "|"]
+    assert len(lines) == 1 + 4 + 5 + 1 + 1  # shape, rules and heads, 5 rows, rule, footer
+    assert lines[-1] == "[995 more rows and 13 more columns not shown]"
+    long = DataFrame.from_pylist([{"t": "x\n" * 50, "s": {"a": [1]}}])
+    assert all(len(line) <= 2 * (24 + 3) + 1 for line in repr(long).splitlines())
+    assert "| x\\nx\\n" in repr(long)
+
+
+def test_repr_of_frames_without_rows_or_columns():
+    assert repr(DataFrame.from_pylist([{}, {}])) == "DataFrame[2 rows x 0 columns]"
+    empty = DataFrame(pa.table({"x": pa.array([], pa.int64())}))
+    assert repr(empty).splitlines() == [
+        "DataFrame[0 rows x 1 column]",
+        "+-------+",
+        "| x     |",
+        "| int64 |",
+        "+-------+",
+        "+-------+",
+    ]
+
+
+def test_html_repr_is_an_escaped_table(table):
+    html = DataFrame(table)._repr_html_()
+    assert html.startswith("<div><p>DataFrame: 3 rows x 2 columns</p><table>")
+    assert "<th>id</th><th>name</th>" in html
+    assert "<td><i>int64</i></td>" in html
+    assert "<tr><td>3</td><td>null</td></tr>" in html
+    hostile = DataFrame.from_pylist([{"<script>": "</td><b onclick='x'>&"}])._repr_html_()
+    assert "<script>" not in hostile and "<b " not in hostile
+    assert "<th>&lt;script&gt;</th>" in hostile
+    assert "<td>&lt;/td&gt;&lt;b onclick=&#x27;x&#x27;&gt;&amp;</td>" in hostile
+    nested = DataFrame.from_pylist([{"s": {"a": 1}}])._repr_html_()
+    assert "<td><i>struct&lt;a: int64&gt;</i></td>" in nested
+    big = DataFrame(pa.table({f"c{i}": list(range(10)) for i in range(14)}))._repr_html_()
+    assert "DataFrame: 10 rows x 14 columns; 5 more rows and 2 more columns not shown" in big
+    assert big.count("<tr>") == 2 + 5
 
 
 # --------------------------------------------------------------------------- select / limit
@@ -196,6 +268,173 @@ def test_select_of_an_unknown_column_lists_the_columns(table):
     assert caught.value.value == "nme"
     assert "'id', 'name'" in str(caught.value)
     assert isinstance(caught.value, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("option", "call"),
+    [
+        ("select", lambda df: df.select("nme")),
+        ("drop", lambda df: df.drop("id", "nme")),
+        ("rename", lambda df: df.rename({"nme": "x"})),
+        ("sort", lambda df: df.sort(["id", "nme"])),
+        ("column", lambda df: df["nme"]),
+    ],
+)
+def test_an_unknown_column_is_a_column_not_found_error(table, option, call):
+    with pytest.raises(ColumnNotFoundError) as caught:
+        call(DataFrame(table))
+    error = caught.value
+    assert isinstance(error, ConfigError) and isinstance(error, KeyError)
+    assert (error.option, error.value, error.columns) == (option, "nme", ["id", "name"])
+    assert str(error) == f"{option}='nme': no such column; the columns are: 'id', 'name'"
+
+
+def test_column_not_found_lists_at_most_50_columns():
+    df = DataFrame(pa.table({f"c{i}": [i] for i in range(60)}))
+    with pytest.raises(KeyError) as caught:
+        df["nope"]
+    assert str(caught.value).endswith("'c48', 'c49' and 10 more")
+
+
+# --------------------------------------------------------------------------- conveniences
+
+
+def test_head(table):
+    df = DataFrame(pa.table({"n": list(range(10))}))
+    assert df.head().to_pylist() == [{"n": n} for n in range(5)]
+    assert df.head(2).count() == 2
+    assert df.head(0).count() == 0
+    assert DataFrame(table).head(50).count() == 3
+    with pytest.raises(ConfigError, match="head"):
+        df.head(-1)
+
+
+def test_drop_leaves_out_columns_without_copying(table):
+    df = DataFrame(table)
+    kept = df.drop("name")
+    assert kept.columns == ["id"]
+    assert _address(kept["id"]) == _address(table.column("id"))
+    assert df.drop("name", "name", "id").columns == []
+    assert df.drop().columns == ["id", "name"]
+    assert df.columns == ["id", "name"]
+
+
+def test_rename(table):
+    df = DataFrame(table)
+    assert df.rename({"name": "who"}).to_pylist()[0] == {"id": 1, "who": "ada"}
+    assert df.rename({"id": "name", "name": "id"}).columns == ["name", "id"]
+    assert df.rename({}).columns == ["id", "name"]
+    assert df.columns == ["id", "name"]
+
+
+@pytest.mark.parametrize(
+    ("mapping", "message"),
+    [
+        ({"id": "name"}, "two columns would be named 'name'"),
+        ({"id": 5}, "must be a string"),
+        (["id"], "must be a mapping"),
+    ],
+)
+def test_rename_refuses_clashes_and_bad_names(table, mapping, message):
+    with pytest.raises(ConfigError, match=message):
+        DataFrame(table).rename(mapping)
+
+
+def test_filter_by_expression(table):
+    df = DataFrame(table)
+    assert df.filter(pc.field("id") > 1).to_pylist() == table.to_pylist()[1:]
+    assert df.filter(pc.field("name").is_null()).to_pylist() == [{"id": 3, "name": None}]
+    assert df.filter(pc.field("name") == "ada").columns == ["id", "name"]
+    with pytest.raises(pa.ArrowInvalid, match="nope"):
+        df.filter(pc.field("nope") > 1)
+
+
+@pytest.mark.parametrize(
+    "mask",
+    [
+        [True, None, False],
+        pa.array([True, None, False]),
+        pa.chunked_array([[True], [None, False]]),
+        np.array([True, False, False]),
+        pd.Series([True, False, False]),
+    ],
+    ids=["list", "array", "chunked", "numpy", "pandas"],
+)
+def test_filter_by_mask_drops_false_and_null_rows(table, mask):
+    assert DataFrame(table).filter(mask).to_pylist() == [{"id": 1, "name": "ada"}]
+
+
+def test_filter_by_a_mask_computed_from_a_column(table):
+    df = DataFrame(table)
+    assert df.filter(pc.greater(df["id"], 1))["id"].to_pylist() == [2, 3]
+
+
+@pytest.mark.parametrize(
+    ("mask", "message"),
+    [([True, False], "has 2, the frame 3"), ([1, 0, 1], "must be boolean, not int64")],
+)
+def test_filter_refuses_bad_masks(table, mask, message):
+    with pytest.raises(ConfigError, match=message):
+        DataFrame(table).filter(mask)
+
+
+def test_sort_by_one_or_more_columns():
+    df = DataFrame(pa.table({"k": ["b", None, "a", "b"], "n": [1, 2, 3, 4]}))
+    assert df.sort("k")["n"].to_pylist() == [3, 1, 4, 2]  # stable, nulls last
+    assert df.sort("k", descending=True)["n"].to_pylist() == [1, 4, 3, 2]
+    assert df.sort(["k", "n"], descending=[False, True])["n"].to_pylist() == [3, 4, 1, 2]
+    assert df.sort(("n",), descending=True)["n"].to_pylist() == [4, 3, 2, 1]
+    assert df["n"].to_pylist() == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "option"),
+    [
+        ({"by": []}, "sort"),
+        ({"by": ["k", "n"], "descending": [True]}, "descending"),
+        ({"by": "k", "descending": "yes"}, "descending"),
+        ({"by": "k", "descending": [1]}, "descending"),
+        ({"by": "k", "descending": 1}, "descending"),
+    ],
+)
+def test_sort_refuses_bad_options(kwargs, option):
+    df = DataFrame(pa.table({"k": [1], "n": [2]}))
+    with pytest.raises(ConfigError, match=rf"^{option}="):
+        df.sort(**kwargs)
+
+
+def test_getitem_len_contains_and_iteration(table):
+    df = DataFrame(table)
+    column = df["id"]
+    assert isinstance(column, pa.ChunkedArray)
+    assert column.equals(table.column("id"))
+    assert _address(column) == _address(table.column("id"))
+    assert len(df) == 3
+    assert "id" in df and "nope" not in df and 1 not in df
+    assert list(df) == table.to_pylist()
+    assert df.to_dicts() == table.to_pylist()
+
+
+def test_iteration_converts_a_slice_at_a_time(monkeypatch):
+    monkeypatch.setattr(hiveframe._frame, "_ITER_ROWS", 2)
+    df = DataFrame(pa.table({"n": list(range(5))}))
+    rows = iter(df)
+    assert next(rows) == {"n": 0}
+    assert [row["n"] for row in rows] == [1, 2, 3, 4]
+
+
+def _address(column: pa.ChunkedArray) -> int:
+    """Where a column's first chunk keeps its values: equal addresses mean no copy."""
+    return int(column.chunk(0).buffers()[1].address)
+
+
+def test_iter_batches(table):
+    df = DataFrame(pa.table({"n": list(range(5))}))
+    assert [batch.num_rows for batch in df.iter_batches(2)] == [2, 2, 1]
+    assert all(isinstance(batch, pa.RecordBatch) for batch in df.iter_batches())
+    assert pa.Table.from_batches(list(df.iter_batches())).equals(df.to_arrow())
+    with pytest.raises(ConfigError, match="max_rows=0: must be an int >= 1"):
+        df.iter_batches(0)
 
 
 def test_limit(table):

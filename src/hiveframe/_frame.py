@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import html
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import pyarrow as pa
@@ -12,17 +13,21 @@ from hiveframe._protocol.arrow import (
     concat_tables,
     records_to_table,
 )
-from hiveframe.errors import ConfigError
+from hiveframe.errors import ColumnNotFoundError, ConfigError
 
 if TYPE_CHECKING:
     import pandas as pd
     import polars as pl
+    import pyarrow.compute as pc
 
     from hiveframe._writer import DataFrameWriter
 
 __all__ = ["DataFrame"]
 
-_REPR_FIELDS = 20
+_PREVIEW_ROWS = 5  # rows in repr() and the notebook table
+_PREVIEW_COLUMNS = 12  # columns in repr() and the notebook table
+_PREVIEW_WIDTH = 24  # characters a preview cell or type keeps
+_ITER_ROWS = 1024  # rows turned into dicts at a time by iteration
 _CONTROL_ESCAPES = {code: f"\\x{code:02x}" for code in range(32)} | {9: "\\t", 10: "\\n", 13: "\\r"}
 
 
@@ -35,9 +40,15 @@ class ArrowStreamExportable(Protocol):
 class DataFrame:
     """A table of rows read from an API: an immutable ``pyarrow.Table`` underneath.
 
-    Methods return new frames and never copy data they do not change. The frame exports
-    the Arrow PyCapsule stream interface, so ``polars.DataFrame(df)``,
-    ``pandas.DataFrame.from_arrow(df)`` and DuckDB read it without copies.
+    Methods return new frames and never copy data they do not change; each delegates to
+    Arrow. The frame exports the Arrow PyCapsule stream interface, so ``polars.DataFrame(df)``,
+    ``polars.from_dataframe(df)``, ``pandas.DataFrame.from_arrow(df)`` (pandas 3) and DuckDB
+    read it without copies. ``pandas.DataFrame(df)`` builds from the rows (the frame iterates
+    as dicts); ``polars.from_arrow(df)`` gives a struct Series, as it does for every capsule
+    exporter that is not pyarrow's own (see :meth:`__arrow_c_stream__`).
+
+    ``len(df)`` counts rows, ``df["name"]`` is a column (``pyarrow.ChunkedArray``),
+    ``"name" in df`` asks for a column, and ``for row in df`` gives each row as a dict.
 
     Parameters
     ----------
@@ -170,9 +181,12 @@ class DataFrame:
     def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
         """Export the rows as an ``arrow_array_stream`` PyCapsule, without copying.
 
-        ``requested_schema`` (a schema capsule) is honoured where Arrow can cast. Polars
-        reads a frame with ``pl.DataFrame(df)``; ``pl.from_arrow(df)`` would give a struct
-        Series, as it does for any capsule exporter.
+        ``requested_schema`` (a schema capsule) is honoured where Arrow can cast.
+
+        Polars reads a frame with ``pl.DataFrame(df)`` or ``pl.from_dataframe(df)``.
+        ``pl.from_arrow(df)`` cannot give a DataFrame: Polars turns every capsule exporter
+        that is not a pyarrow object into a Series of structs (unpack it with
+        ``.struct.unnest()``, or call ``pl.from_arrow(df.to_arrow())``).
 
         Example
         -------
@@ -262,6 +276,71 @@ class DataFrame:
         rows: list[dict[str, Any]] = self._table.to_pylist()
         return rows
 
+    def to_dicts(self) -> list[dict[str, Any]]:
+        """Return the rows as a list of dicts (Polars' name for :meth:`to_pylist`).
+
+        Returns
+        -------
+        list of dict
+
+        Example
+        -------
+        >>> DataFrame(pa.table({"id": [1, 2]})).to_dicts()
+        [{'id': 1}, {'id': 2}]
+        """
+        return self.to_pylist()
+
+    def iter_batches(self, max_rows: int | None = None) -> Iterator[pa.RecordBatch]:
+        """Yield the rows as record batches, without copying.
+
+        Parameters
+        ----------
+        max_rows
+            The most rows a batch holds; ``None`` keeps the table's own chunks.
+
+        Returns
+        -------
+        Iterator[pyarrow.RecordBatch]
+
+        Raises
+        ------
+        ConfigError
+            ``max_rows`` is not an int of at least 1.
+
+        Example
+        -------
+        >>> [b.num_rows for b in DataFrame(pa.table({"id": [1, 2, 3]})).iter_batches(2)]
+        [2, 1]
+        """
+        if max_rows is not None:
+            _check_count("max_rows", max_rows, least=1)
+        return iter(self._table.to_batches(max_chunksize=max_rows))
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        """Yield each row as a dict, converting a slice of rows at a time."""
+        for batch in self._table.to_batches(max_chunksize=_ITER_ROWS):
+            yield from batch.to_pylist()
+
+    def __getitem__(self, name: str) -> pa.ChunkedArray:
+        """Return the column ``name`` (no copy).
+
+        Raises
+        ------
+        ColumnNotFoundError
+            ``name`` is not a column (also a ``KeyError``).
+
+        Example
+        -------
+        >>> DataFrame(pa.table({"id": [1, 2]}))["id"].to_pylist()
+        [1, 2]
+        """
+        self._check_columns("column", [name])
+        return self._table.column(name)
+
+    def __contains__(self, name: object) -> bool:
+        """Whether ``name`` is a column, as for ``"id" in df``."""
+        return name in self._table.column_names
+
     # ------------------------------------------------------------------ inspection
 
     @property
@@ -292,12 +371,51 @@ class DataFrame:
         return self.count()
 
     def __repr__(self) -> str:
-        fields = [f"  {field.name}: {field.type}" for field in self.schema][:_REPR_FIELDS]
-        hidden = len(self.schema) - len(fields)
+        """The shape, then the first rows under each column's name and type."""
+        preview = self._preview()
+        lines = [f"DataFrame[{self._shape()}]"]
+        if preview.num_columns:
+            lines += _box(preview, _PREVIEW_WIDTH, types=True)
+        hidden = self._hidden(preview)
         if hidden:
-            fields.append(f"  ... and {hidden} more columns")
-        head = f"DataFrame[{self.count()} rows x {len(self.schema)} columns]"
-        return "\n".join([head, *fields])
+            lines.append(f"[{hidden} not shown]")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        """The repr as an HTML table, for notebooks; every name and value escaped."""
+        preview = self._preview()
+        head = f"DataFrame: {self._shape()}"
+        hidden = self._hidden(preview)
+        if hidden:
+            head += f"; {hidden} not shown"
+        names = "".join(f"<th>{_html(name)}</th>" for name in preview.column_names)
+        types = "".join(
+            f"<td><i>{_html(_clip(str(field.type), _PREVIEW_WIDTH))}</i></td>"
+            for field in preview.schema
+        )
+        rows = "".join(
+            "<tr>" + "".join(f"<td>{_html(cell)}</td>" for cell in row) + "</tr>"
+            for row in zip(*_cells(preview, _PREVIEW_WIDTH), strict=True)
+        )
+        return (
+            f"<div><p>{head}</p><table><thead><tr>{names}</tr><tr>{types}</tr></thead>"
+            f"<tbody>{rows}</tbody></table></div>"
+        )
+
+    def _preview(self) -> pa.Table:
+        columns = min(self._table.num_columns, _PREVIEW_COLUMNS)
+        return self._table.slice(0, _PREVIEW_ROWS).select(range(columns))
+
+    def _hidden(self, preview: pa.Table) -> str:
+        parts = []
+        if preview.num_columns and preview.num_rows < self.count():
+            parts.append(_count(self.count() - preview.num_rows, "more row"))
+        if preview.num_columns < self._table.num_columns:
+            parts.append(_count(self._table.num_columns - preview.num_columns, "more column"))
+        return " and ".join(parts)
+
+    def _shape(self) -> str:
+        return f"{_count(self.count(), 'row')} x {_count(self._table.num_columns, 'column')}"
 
     def show(self, n: int = 20, *, max_width: int = 40) -> None:
         """Print the first ``n`` rows as an aligned text table.
@@ -329,9 +447,11 @@ class DataFrame:
         [showing 2 of 2 rows]
         """
         _check_count("n", n)
-        if isinstance(max_width, bool) or not isinstance(max_width, int) or max_width < 4:
-            raise ConfigError("max_width", max_width, "must be an int of at least 4")
-        print(_render(self._table, n, max_width))
+        _check_count("max_width", max_width, least=4)
+        head = self._table.slice(0, n)
+        shown = min(n, self.count())  # a table without columns does not clamp its slice
+        lines = _box(head, max_width, types=False) if head.num_columns else ["(no columns)"]
+        print("\n".join([*lines, f"[showing {shown} of {_count(self.count(), 'row')}]"]))
 
     # ------------------------------------------------------------------ transformations
 
@@ -349,7 +469,7 @@ class DataFrame:
 
         Raises
         ------
-        ConfigError
+        ColumnNotFoundError
             A name is not a column; the error lists the columns there are.
 
         Example
@@ -357,13 +477,185 @@ class DataFrame:
         >>> DataFrame(pa.table({"a": [1], "b": [2]})).select("b").columns
         ['b']
         """
-        available = self.columns
-        for name in columns:
-            if name not in available:
-                shown = ", ".join(repr(column) for column in available) or "none"
-                reason = f"no such column; the columns are: {shown}"
-                raise ConfigError("select", name, reason)
+        self._check_columns("select", columns)
         return DataFrame(self._table.select(list(columns)))
+
+    def drop(self, *columns: str) -> DataFrame:
+        """Leave out the named columns (no copy).
+
+        Parameters
+        ----------
+        *columns
+            Column names; naming one twice is the same as once.
+
+        Returns
+        -------
+        DataFrame
+
+        Raises
+        ------
+        ColumnNotFoundError
+            A name is not a column; the error lists the columns there are.
+
+        Example
+        -------
+        >>> DataFrame(pa.table({"a": [1], "b": [2], "c": [3]})).drop("a", "c").columns
+        ['b']
+        """
+        self._check_columns("drop", columns)
+        return DataFrame(self._table.drop_columns(list(dict.fromkeys(columns))))
+
+    def rename(self, mapping: Mapping[str, str]) -> DataFrame:
+        """Rename columns (no copy); columns not in ``mapping`` keep their names.
+
+        Parameters
+        ----------
+        mapping
+            Old name to new name. Names may be swapped (``{"a": "b", "b": "a"}``).
+
+        Returns
+        -------
+        DataFrame
+
+        Raises
+        ------
+        ColumnNotFoundError
+            A key is not a column.
+        ConfigError
+            A new name is not a string, or two columns would end up with one name.
+
+        Example
+        -------
+        >>> DataFrame(pa.table({"a": [1], "b": [2]})).rename({"a": "id"}).columns
+        ['id', 'b']
+        """
+        if not isinstance(mapping, Mapping):
+            raise ConfigError("rename", mapping, "must be a mapping of old to new column names")
+        self._check_columns("rename", list(mapping))
+        for new in mapping.values():
+            if not isinstance(new, str):
+                raise ConfigError("rename", new, "a new column name must be a string")
+        names = [mapping.get(name, name) for name in self.columns]
+        seen: set[str] = set()
+        for name in names:
+            if name in seen:
+                raise ConfigError("rename", dict(mapping), f"two columns would be named {name!r}")
+            seen.add(name)
+        return DataFrame(self._table.rename_columns(names))
+
+    def filter(
+        self, condition: pc.Expression | pa.Array | pa.ChunkedArray | Iterable[bool | None]
+    ) -> DataFrame:
+        """Keep the rows where ``condition`` is true; a null condition drops the row.
+
+        Parameters
+        ----------
+        condition
+            A ``pyarrow.compute`` expression (``pc.field("price") > 10``), or a boolean
+            mask with one value per row: a pyarrow array, a NumPy array, a list of bools,
+            or anything ``pyarrow.array`` takes.
+
+        Returns
+        -------
+        DataFrame
+
+        Raises
+        ------
+        ConfigError
+            A mask that is not boolean or whose length is not the number of rows.
+        pyarrow.ArrowInvalid
+            The expression names a column that is not there (Arrow's error says which).
+
+        Example
+        -------
+        >>> import pyarrow.compute as pc
+        >>> df = DataFrame(pa.table({"id": [1, 2, 3]}))
+        >>> df.filter(pc.field("id") >= 2).to_pylist()
+        [{'id': 2}, {'id': 3}]
+        >>> df.filter([True, False, None]).to_pylist()
+        [{'id': 1}]
+        """
+        import pyarrow.compute as pc
+
+        if isinstance(condition, pc.Expression):
+            return DataFrame(self._table.filter(condition))
+        mask = (
+            condition if isinstance(condition, (pa.Array, pa.ChunkedArray)) else pa.array(condition)
+        )
+        if not pa.types.is_boolean(mask.type):
+            raise ConfigError("filter", condition, f"a mask must be boolean, not {mask.type}")
+        if len(mask) != self.count():
+            reason = f"a mask needs one value per row: it has {len(mask)}, the frame {self.count()}"
+            raise ConfigError("filter", condition, reason)
+        return DataFrame(self._table.filter(mask))
+
+    def sort(self, by: str | Sequence[str], descending: bool | Sequence[bool] = False) -> DataFrame:
+        """Sort the rows by one or more columns; stable, nulls last.
+
+        Parameters
+        ----------
+        by
+            A column name, or several: rows equal on the first are ordered by the next.
+        descending
+            One flag for every column in ``by``, or one per column.
+
+        Returns
+        -------
+        DataFrame
+
+        Raises
+        ------
+        ColumnNotFoundError
+            A name in ``by`` is not a column.
+        ConfigError
+            ``by`` is empty, or ``descending`` is not a bool or has not one flag per column.
+
+        Example
+        -------
+        >>> df = DataFrame(pa.table({"k": ["b", "a", "b"], "n": [1, 2, 3]}))
+        >>> df.sort(["k", "n"], descending=[False, True]).to_pylist()
+        [{'k': 'a', 'n': 2}, {'k': 'b', 'n': 3}, {'k': 'b', 'n': 1}]
+        """
+        names = list(by) if isinstance(by, Sequence) and not isinstance(by, str) else [by]
+        if not names:
+            raise ConfigError("sort", by, "name at least one column to sort by")
+        self._check_columns("sort", names)
+        flags = [descending] * len(names) if isinstance(descending, bool) else descending
+        if (
+            not isinstance(flags, Sequence)
+            or len(flags) != len(names)
+            or not all(isinstance(flag, bool) for flag in flags)
+        ):
+            raise ConfigError("descending", descending, "must be a bool or one bool per column")
+        keys = [
+            (name, "descending" if flag else "ascending")
+            for name, flag in zip(names, flags, strict=True)
+        ]
+        return DataFrame(self._table.sort_by(keys))
+
+    def head(self, n: int = 5) -> DataFrame:
+        """Keep the first ``n`` rows (no copy); :meth:`limit` with a default.
+
+        Parameters
+        ----------
+        n
+            How many rows to keep; more than there are keeps them all.
+
+        Returns
+        -------
+        DataFrame
+
+        Raises
+        ------
+        ConfigError
+            ``n`` is negative or not an int.
+
+        Example
+        -------
+        >>> DataFrame(pa.table({"id": list(range(10))})).head().count()
+        5
+        """
+        return self._first("head", n)
 
     def limit(self, n: int) -> DataFrame:
         """Keep the first ``n`` rows (no copy).
@@ -387,8 +679,17 @@ class DataFrame:
         >>> DataFrame(pa.table({"id": [1, 2, 3]})).limit(2).count()
         2
         """
-        _check_count("limit", n)
+        return self._first("limit", n)
+
+    def _first(self, option: str, n: int) -> DataFrame:
+        _check_count(option, n)
         return DataFrame(self._table.slice(0, n))
+
+    def _check_columns(self, option: str, names: Iterable[object]) -> None:
+        available = self._table.column_names
+        for name in names:
+            if name not in available:
+                raise ColumnNotFoundError(option, name, available)
 
     @property
     def write(self) -> DataFrameWriter:
@@ -421,31 +722,42 @@ def _missing_extra(method: str, extra: str) -> str:
     return f"{method}() needs {extra}: pip install 'hiveframe[{extra}]'"
 
 
-def _check_count(option: str, n: int) -> None:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        raise ConfigError(option, n, "must be an int >= 0")
+def _check_count(option: str, n: int, *, least: int = 0) -> None:
+    if isinstance(n, bool) or not isinstance(n, int) or n < least:
+        raise ConfigError(option, n, f"must be an int >= {least}")
 
 
-def _render(table: pa.Table, n: int, max_width: int) -> str:
-    head = table.slice(0, n)
-    total = table.num_rows
-    shown = min(n, total)  # a table without columns does not clamp its slice
-    footer = f"[showing {shown} of {total} row{'' if total == 1 else 's'}]"
-    if not head.num_columns:
-        return f"(no columns)\n{footer}"
-    names = [_clip(name, max_width) for name in head.column_names]
-    cells = [
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _cells(table: pa.Table, max_width: int) -> list[list[str]]:
+    """Each column's values as display text: nulls as ``null``, escaped, clipped."""
+    return [
         [_clip("null" if value is None else value, max_width) for value in column]
-        for column in (column_to_text(column).to_pylist() for column in head.columns)
+        for column in (column_to_text(column).to_pylist() for column in table.columns)
     ]
-    right = [_is_number(field.type) for field in head.schema]
+
+
+def _box(table: pa.Table, max_width: int, *, types: bool) -> list[str]:
+    """``table`` as the lines of an aligned text table; ``types`` adds a row of types."""
+    heads = [[_clip(name, max_width) for name in table.column_names]]
+    if types:
+        heads.append([_clip(str(field.type), max_width) for field in table.schema])
+    cells = _cells(table, max_width)
+    right = [_is_number(field.type) for field in table.schema]
     widths = [
-        max([len(name), *map(len, column)]) for name, column in zip(names, cells, strict=True)
+        max([*(len(head[i]) for head in heads), *map(len, column)])
+        for i, column in enumerate(cells)
     ]
     rule = "+" + "+".join("-" * (width + 2) for width in widths) + "+"
+    header = [_render_row(head, widths, [False] * len(widths)) for head in heads]
     body = [_render_row(row, widths, right) for row in zip(*cells, strict=True)]
-    header = _render_row(names, widths, [False] * len(names))
-    return "\n".join([rule, header, rule, *body, rule, footer])
+    return [rule, *header, rule, *body, rule]
+
+
+def _html(text: str) -> str:
+    return html.escape(text, quote=True)
 
 
 def _render_row(cells: Sequence[str], widths: list[int], right: list[bool]) -> str:
