@@ -1,16 +1,10 @@
 """Connectors: read from and write to HTTP APIs.
 
-Needs the ``http`` extra: ``pip install 'hiveframe[http]'``.
+Needs the ``http`` extra: ``pip install 'hiveframe[http]'``; without it, importing this
+module raises :class:`~hiveframe.errors.MissingExtraError` (an ``ImportError``) saying so.
 """
 
 from __future__ import annotations
-
-try:
-    import aiohttp  # noqa: F401
-except ImportError as exc:  # pragma: no cover - exercised only without the extra
-    raise ImportError(
-        "hiveframe.connectors needs the 'http' extra: pip install 'hiveframe[http]'"
-    ) from exc
 
 from hiveframe._http.auth import APIKeyAuth, Auth, BasicAuth, BearerAuth, OAuth2ClientCredentials
 from hiveframe._http.response import Response
