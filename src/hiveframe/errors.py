@@ -4,6 +4,7 @@
 
     HiveFrameError
     ├── ConfigError (also ValueError)         a bad option, named with its value
+    │   └── ColumnNotFoundError (also KeyError) a column name the frame does not have
     ├── HTTPError                             something went wrong talking to a server
     │   ├── TransportError                    no usable response (retriable)
     │   │   ├── ConnectError
@@ -18,9 +19,9 @@
     │   └── TooManyRedirects
     ├── ResponseDecodeError (kind=...)        a body that cannot be turned into records
     │   └── DataPathError                     the data_path is not in the document
-    ├── PaginationError
-    │   ├── PaginationLoopError               a cursor or next URL came back a second time
-    │   └── PaginationLimitReached
+    ├── PaginationError (url, page)           pagination cannot go on
+    │   ├── PaginationLoopError               a page points back to an earlier one
+    │   └── PaginationLimitReached            more pages than the default page cap
     ├── SchemaDriftError
     ├── ResilienceError
     │   ├── CircuitOpenError                  failing fast while a circuit breaker is open
@@ -33,7 +34,9 @@
     ├── DeliveryFailed                        records a sink could not deliver
     └── MissingExtraError (also ImportError)  an optional extra is not installed
 
-    InsecureTLSWarning (a UserWarning)        TLS verification was turned off
+    HiveFrameWarning (a UserWarning)
+    ├── InsecureTLSWarning                    TLS verification was turned off
+    └── PaginationWarning                     a read ended before the total the API reported
 
 Errors carry context (a redacted URL, the status, the page or batch, a truncated
 body excerpt), never a secret.
@@ -47,6 +50,7 @@ __all__ = [
     "AuthenticationError",
     "BlockedDestinationError",
     "CircuitOpenError",
+    "ColumnNotFoundError",
     "ConfigError",
     "ConnectError",
     "DataPathError",
@@ -55,11 +59,13 @@ __all__ = [
     "HTTPError",
     "HTTPStatusError",
     "HiveFrameError",
+    "HiveFrameWarning",
     "InsecureTLSWarning",
     "MissingExtraError",
     "PaginationError",
     "PaginationLimitReached",
     "PaginationLoopError",
+    "PaginationWarning",
     "ReadError",
     "ResilienceError",
     "ResponseDecodeError",
@@ -103,6 +109,23 @@ class ConfigError(HiveFrameError, ValueError):
         self.reason = reason
         shown = "***" if secret else _short_repr(value)
         super().__init__(f"{option}={shown}: {reason}")
+
+
+class ColumnNotFoundError(ConfigError, KeyError):
+    """A column name that is not in the frame; also a ``KeyError``, as ``df["name"]`` raises.
+
+    ``option`` is the method (``"drop"``, ``"column"`` for ``df[name]``), ``value`` the name,
+    ``columns`` the columns there are (the message lists the first 50).
+    """
+
+    def __init__(self, option: str, name: Any, columns: list[str]) -> None:
+        self.columns = list(columns)
+        shown = ", ".join(repr(column) for column in columns[:50]) or "none"
+        if len(columns) > 50:
+            shown += f" and {len(columns) - 50} more"
+        super().__init__(option, name, f"no such column; the columns are: {shown}")
+
+    __str__ = HiveFrameError.__str__  # KeyError's would show the message in quotes
 
 
 class HTTPError(HiveFrameError):
@@ -268,20 +291,52 @@ class DataPathError(ResponseDecodeError):
 
 
 class PaginationError(HiveFrameError):
-    """Pagination cannot go on."""
+    """Pagination cannot go on.
+
+    ``url`` is the (redacted) URL of the page concerned and ``page`` its 0-based index in the
+    read; the reader fills them in when the paginator could not.
+    """
+
+    def __init__(self, message: str, *, url: str | None = None, page: int | None = None) -> None:
+        self.url = url
+        self.page = page
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        return super().__str__() + _where(self.url, self.page)
 
 
 class PaginationLoopError(PaginationError):
-    """A cursor or next URL came back a second time; following it would loop forever."""
+    """A page points back to an earlier one: a cursor or next URL seen before, or the same
+    records as the page before (an offset or page number the API ignores).
 
-    def __init__(self, repeated: str, *, page: int) -> None:
+    ``repeated`` says what came back (the cursor or URL, redacted).
+    """
+
+    def __init__(self, repeated: str, *, page: int, url: str | None = None) -> None:
         self.repeated = repeated
-        self.page = page
-        super().__init__(f"page {page} points back to an earlier page ({repeated}); stopping")
+        super().__init__(
+            f"pagination loops back to an earlier page ({repeated}); stopping", url=url, page=page
+        )
 
 
 class PaginationLimitReached(PaginationError):
-    """A read stopped at ``max_pages`` while the API still had more pages (strict mode)."""
+    """A read reached the default page cap while the API still had more pages.
+
+    Only the default cap raises (``max_pages`` not given); a ``max_pages=N`` the user chose
+    ends the read after N pages without an error. ``limit`` is the cap, ``page`` the first
+    page not read.
+    """
+
+    def __init__(self, limit: int, *, url: str | None = None, page: int | None = None) -> None:
+        self.limit = limit
+        super().__init__(
+            f"the read reached the default cap of {limit} pages and the API has more; pass "
+            "max_pages=None to read them all, or max_pages=N to stop after N pages without "
+            "an error",
+            url=url,
+            page=page,
+        )
 
 
 class SchemaDriftError(HiveFrameError):
@@ -395,5 +450,27 @@ def _short_repr(value: Any) -> str:
     return text
 
 
-class InsecureTLSWarning(UserWarning):
+def _where(url: str | None, page: int | None) -> str:
+    """`` | url=... | page=...`` for the parts that are known."""
+    suffix = f" | url={url}" if url is not None else ""
+    return suffix + (f" | page={page}" if page is not None else "")
+
+
+class HiveFrameWarning(UserWarning):
+    """Base class of every warning HiveFrame emits."""
+
+
+class InsecureTLSWarning(HiveFrameWarning):
     """``verify=False``: the server's certificate is not checked. Emitted once per client."""
+
+
+class PaginationWarning(HiveFrameWarning):
+    """A read ended on an empty page before the total the API reported.
+
+    ``url`` (redacted) and ``page`` name the empty page.
+    """
+
+    def __init__(self, message: str, *, url: str | None = None, page: int | None = None) -> None:
+        self.url = url
+        self.page = page
+        super().__init__(message + _where(url, page))
