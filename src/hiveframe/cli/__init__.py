@@ -1,23 +1,48 @@
-"""The ``hiveframe`` command. Each subcommand lives in its own module."""
+"""The ``hiveframe`` command. Each subcommand lives in its own module.
+
+A mistake ends in one line on stderr, never a traceback. Exit codes:
+
+- ``0``: done;
+- ``1``: the work failed (an HTTP error, undelivered records, a file that cannot be read or
+  written, the ``http`` extra not installed, or a bug in HiveFrame);
+- ``2``: a usage error, found before any work: an argument argparse refuses (``--timeout
+  nan``), or an option or output path HiveFrame refuses (a ``ConfigError``);
+- ``130``: interrupted (Ctrl-C).
+
+A bug (an exception that is not HiveFrame's nor the system's) says so in one line; with the
+environment variable ``HIVEFRAME_DEBUG=1`` every error shows its full traceback instead.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from hiveframe.cli import _demo, _read, _stream, _write
-from hiveframe.errors import HiveFrameError
+from hiveframe.errors import ConfigError, HiveFrameError
 
-__all__ = ["main"]
+__all__ = ["DEBUG_ENV", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_USAGE", "main"]
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+DEBUG_ENV = "HIVEFRAME_DEBUG"
 
 _COMMANDS = (_read, _write, _stream, _demo)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with each error on one line that points to ``--help``."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="hiveframe", description="Move data between HTTP APIs and tables."
-    )
+    parser = _Parser(prog="hiveframe", description="Move data between HTTP APIs and tables.")
     commands = parser.add_subparsers(dest="command", required=True)
     for command in _COMMANDS:
         command.add_parser(commands)
@@ -25,13 +50,36 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``hiveframe`` command."""
+    """Entry point of the ``hiveframe`` command; returns the exit code."""
     args = _parser().parse_args(argv)
     try:
         code: int = args.run(args)
-    except HiveFrameError as exc:
-        print(f"hiveframe: error: {exc}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # stdout's reader went away (``| head``): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
+    except Exception as exc:
+        if os.environ.get(DEBUG_ENV):
+            raise
+        return _report(exc)
+    return code
+
+
+def _report(exc: Exception) -> int:
+    """One line on stderr for ``exc``; the exit code it deserves."""
+    code = EXIT_FAILED
+    if isinstance(exc, ConfigError):
+        message, code = f"error: {exc}", EXIT_USAGE
+    elif isinstance(exc, HiveFrameError):
+        message = f"error: {exc}"
+    elif isinstance(exc, OSError):
+        where = f": {exc.filename}" if exc.filename is not None else ""
+        message = f"error: {exc.strerror or exc}{where}"
+    else:
+        message = (
+            f"internal error: {type(exc).__name__}: {exc} (a bug in HiveFrame: please report "
+            f"it; {DEBUG_ENV}=1 shows the traceback)"
+        )
+    print(f"hiveframe: {message}", file=sys.stderr)
     return code

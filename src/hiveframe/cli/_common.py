@@ -1,11 +1,40 @@
-"""Options every HTTP subcommand shares: headers, query parameters, a bearer token."""
+"""Options every HTTP subcommand shares: headers, query parameters, a bearer token; and the
+argparse types that check numbers with HiveFrame's own checks, so ``--timeout nan`` is a
+usage error (exit 2) before anything runs."""
 
 from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
+
+from hiveframe._validate import require_int, require_seconds
+from hiveframe.errors import ConfigError
+
+
+def seconds(text: str) -> float:
+    """argparse type: a finite number of seconds above 0."""
+    try:
+        return require_seconds("seconds", float(text), positive=True)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(f"{exc.reason}, not {text!r}") from None
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, not {text!r}") from None
+
+
+def whole(minimum: int) -> Callable[[str], int]:
+    """argparse type: an integer of at least ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            return require_int("number", int(text), minimum=minimum)
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(f"{exc.reason}, not {text!r}") from None
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+
+    return parse
 
 
 def pairs(items: Sequence[str], sep: str, option: str) -> dict[str, str]:

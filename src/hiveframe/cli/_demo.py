@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from hiveframe.cli._common import whole
 from hiveframe.cli._progress import Progress
 from hiveframe.cli._read import read_with_progress
 
@@ -16,7 +17,7 @@ from hiveframe.cli._read import read_with_progress
 def add_parser(commands: Any) -> None:
     demo = commands.add_parser("demo", help="run HiveFrame end to end on the embedded demo API")
     demo.set_defaults(run=run)
-    demo.add_argument("--records", type=int, default=2500)
+    demo.add_argument("--records", type=whole(1), default=2500)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -12,8 +12,10 @@ import pyarrow as pa
 
 from hiveframe._frame import DataFrame
 from hiveframe._protocol.arrow import concat_tables
-from hiveframe.cli._common import http_options, pairs
+from hiveframe._validate import check_output_path
+from hiveframe.cli._common import http_options, pairs, seconds, whole
 from hiveframe.cli._progress import Progress
+from hiveframe.errors import ConfigError
 
 _WRITERS = {".parquet": "parquet", ".csv": "csv", ".jsonl": "json", ".ndjson": "json"}
 
@@ -25,8 +27,8 @@ def add_parser(commands: Any) -> None:
     read.add_argument("-o", "--output", help="out.parquet, out.csv or out.jsonl")
     read.add_argument("--method", default="GET")
     read.add_argument("--pagination", help="offset, page, cursor, link or next_url")
-    read.add_argument("--page-size", type=int)
-    read.add_argument("--max-pages", type=int)
+    read.add_argument("--page-size", type=whole(1))
+    read.add_argument("--max-pages", type=whole(1))
     read.add_argument("--format", dest="response_format", help="json, jsonl, csv")
     read.add_argument("--data-path", help="'results.items' or a JSONPath")
     read.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
@@ -34,8 +36,8 @@ def add_parser(commands: Any) -> None:
     read.add_argument(
         "--bearer-env", metavar="VAR", help="bearer token from this environment variable"
     )
-    read.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
-    read.add_argument("--rows", type=int, default=20, help="rows shown without -o")
+    read.add_argument("--timeout", type=seconds, default=30.0, help="seconds per request")
+    read.add_argument("--rows", type=whole(0), default=20, help="rows shown without -o")
     read.add_argument("--quiet", action="store_true", help="no progress display")
 
 
@@ -67,21 +69,24 @@ def read_with_progress(source: Any, progress: Progress) -> DataFrame:
     return DataFrame(concat_tables(tables, schema=source.schema))
 
 
-def write_output(df: DataFrame, output: str) -> None:
+def output_writer(output: str) -> str:
+    """The ``df.write`` method for ``-o``; the format and the path are checked before reading."""
     kind = _WRITERS.get(Path(output).suffix.lower())
     if kind is None:
-        raise SystemExit(f"hiveframe: -o {output!r}: use a .parquet, .csv or .jsonl file name")
-    getattr(df.write, kind)(output)
+        raise ConfigError("--output", output, "use a .parquet, .csv or .jsonl file name")
+    check_output_path("--output", output)
+    return kind
 
 
 def run(args: argparse.Namespace) -> int:
+    writer = output_writer(args.output) if args.output else None
     from hiveframe.connectors import HTTPSource
 
     source = HTTPSource(args.url, **_source_options(args))
     progress = Progress(enabled=None if not args.quiet else False)
     df = read_with_progress(source, progress)
-    if args.output:
-        write_output(df, args.output)
+    if writer is not None:
+        getattr(df.write, writer)(args.output)
         print(f"wrote {df.count():,} records to {args.output}", file=sys.stderr)
     else:
         df.show(args.rows)

@@ -19,7 +19,8 @@ from typing import Any, TextIO
 
 import orjson
 
-from hiveframe.cli._common import http_options, pairs
+from hiveframe._validate import check_output_path
+from hiveframe.cli._common import http_options, pairs, seconds, whole
 
 DEFAULT_CHECKPOINT_DIR = Path(".hiveframe") / "checkpoints"
 
@@ -34,7 +35,7 @@ def add_parser(commands: Any) -> None:
     target.add_argument("-o", "--output", help="append records to this .jsonl file")
     target.add_argument("--to", metavar="URL", help="POST records to this URL (HTTP sink)")
     stream.add_argument("--sse", action="store_true", help="the URL is a Server-Sent Events feed")
-    stream.add_argument("--interval", type=float, default=5.0, help="seconds between polls")
+    stream.add_argument("--interval", type=seconds, default=5.0, help="seconds between polls")
     stream.add_argument("--since-param", help="query parameter carrying the cursor")
     stream.add_argument("--since-field", help="record field whose largest value is the cursor")
     stream.add_argument("--dedupe-key", help="record field identifying a record")
@@ -42,8 +43,8 @@ def add_parser(commands: Any) -> None:
     stream.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
     stream.add_argument("--header", action="append", default=[], metavar="'NAME: VALUE'")
     stream.add_argument("--bearer-env", metavar="VAR", help="bearer token from this variable")
-    stream.add_argument("--batch-size", type=int, default=100, help="records per delivery")
-    stream.add_argument("--limit", type=int, help="stop after this many records")
+    stream.add_argument("--batch-size", type=whole(1), default=100, help="records per delivery")
+    stream.add_argument("--limit", type=whole(1), help="stop after this many records")
     stream.add_argument("--checkpoint-dir", type=Path, default=DEFAULT_CHECKPOINT_DIR)
     stream.add_argument("--no-checkpoint", action="store_true", help="start over every time")
     stream.add_argument("--name", help="checkpoint name (default: from URL and target)")
@@ -97,7 +98,7 @@ def _target(args: argparse.Namespace) -> Any:
 
         return HTTPSink(args.to)
     if args.output:
-        return _JsonLinesFile(args.output)
+        return _JsonLinesFile(str(check_output_path("--output", args.output, appending=True)))
     return _stdout(sys.stdout)
 
 

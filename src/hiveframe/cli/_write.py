@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from hiveframe.cli._common import http_options
+from hiveframe.cli._common import http_options, seconds, whole
 from hiveframe.cli._progress import Progress
 from hiveframe.errors import DeliveryFailed
 
@@ -31,8 +31,8 @@ def add_parser(commands: Any) -> None:
     write.add_argument("file", help="a .parquet, .csv, .jsonl/.ndjson or .json (array) file")
     write.add_argument("url")
     write.add_argument("--method", default="POST", help="POST (default), PUT or PATCH")
-    write.add_argument("--batch-size", type=int, default=100, help="records per request")
-    write.add_argument("--max-batch-bytes", type=int, default=1024 * 1024)
+    write.add_argument("--batch-size", type=whole(1), default=100, help="records per request")
+    write.add_argument("--max-batch-bytes", type=whole(1), default=1024 * 1024)
     write.add_argument("--format", dest="body_format", default="json", help="json or ndjson")
     write.add_argument("--envelope", metavar="KEY", help="send {KEY: [records]}")
     write.add_argument("--header", action="append", default=[], metavar="'NAME: VALUE'")
@@ -40,12 +40,12 @@ def add_parser(commands: Any) -> None:
         "--bearer-env", metavar="VAR", help="bearer token from this environment variable"
     )
     write.add_argument("--dead-letter", metavar="PATH", help="JSON Lines file for failed batches")
-    write.add_argument("--max-in-flight", type=int, default=4, help="concurrent requests")
+    write.add_argument("--max-in-flight", type=whole(1), default=4, help="concurrent requests")
     write.add_argument("--ordered", action="store_true", help="keep batch order (one at a time)")
     write.add_argument(
         "--no-idempotency-key", action="store_true", help="send no Idempotency-Key header"
     )
-    write.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
+    write.add_argument("--timeout", type=seconds, default=30.0, help="seconds per request")
     write.add_argument("--quiet", action="store_true", help="no progress display")
 
 
