@@ -1,0 +1,383 @@
+"""Seeded chaos: paginated reads under mixed faults return every record or the right error.
+
+``docs/reliability.md``, test 50 (chaos seeds). Each seed builds a scenario
+(:mod:`chaos_scenario`): a collection of random size (0 and exact multiples of the page size
+included) in one pagination style and one format, and a per-request fault schedule (resets
+mid-body, 5xx, 429 with Retry-After, truncated and short bodies, stalls past the timeout,
+empty middle pages, repeated pages). One loopback server (:mod:`chaos_server`) serves every
+seed, each read under its own path prefix. The oracle: a read returns exactly the
+collection's records (sorted ids and full payloads compared), or raises the typed
+``HiveFrameError`` the schedule calls for, at the page it calls for; never a hang (each read
+runs with ``deadline_seconds`` and under a watchdog thread), never a short or long read,
+never an untyped exception. Some seeds read with ``iter_batches()`` (and check that it equals
+``read()``), some with ``aread()``.
+
+Run more seeds, or one::
+
+    HIVEFRAME_CHAOS_SEEDS=5000 .venv/bin/python -m pytest tests/chaos
+    HIVEFRAME_CHAOS_SEED=123 .venv/bin/python -m pytest tests/chaos
+    HIVEFRAME_CHAOS_FIRST_SEED=10000 HIVEFRAME_CHAOS_SEEDS=1000 \
+        .venv/bin/python -m pytest tests/chaos
+
+A failure names the seed, the scenario, the fault schedule, the server's log of the run and
+the command that replays it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from chaos_scenario import (
+    DEADLINE,
+    FORMATS,
+    MAX_RETRY_AFTER,
+    NUMBERED,
+    STYLES,
+    Expected,
+    Scenario,
+    build_scenario,
+    expected_outcome,
+    hidden_retry_matters,
+    worst_case_seconds,
+)
+from chaos_server import ChaosServer, describe_requests
+
+from hiveframe import errors
+from hiveframe.connectors import (
+    CursorPagination,
+    HTTPSource,
+    NextUrlPagination,
+    OffsetPagination,
+    PagePagination,
+)
+from hiveframe.resilience import RetryConfig
+
+DEFAULT_SEEDS = 300
+WATCHDOG = DEADLINE + 4.0  # seconds; a read still running then is a hang
+
+
+def _seeds() -> list[int]:
+    chosen = os.environ.get("HIVEFRAME_CHAOS_SEED")
+    if chosen:
+        return [int(s) for s in chosen.replace(",", " ").split()]
+    count = int(os.environ.get("HIVEFRAME_CHAOS_SEEDS", str(DEFAULT_SEEDS)))
+    first = int(os.environ.get("HIVEFRAME_CHAOS_FIRST_SEED", "0"))
+    return list(range(first, first + count))
+
+
+SEEDS = _seeds()
+_runs = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[ChaosServer]:
+    with ChaosServer() as chaos:
+        yield chaos
+
+
+# -- the client ----------------------------------------------------------------------------
+
+
+def make_source(sc: Scenario, url: str) -> HTTPSource:
+    ps = sc.page_size
+    pagination: Any
+    if sc.style == "offset":
+        pagination = OffsetPagination(page_size=ps, total_path=sc.total)
+    elif sc.style == "page":
+        pagination = PagePagination(
+            page_size=ps,
+            total_path="total" if sc.total == "total" else None,
+            total_pages_path="total_pages" if sc.total == "total_pages" else None,
+        )
+    elif sc.style == "cursor":
+        in_header = sc.cursor_in == "header"
+        pagination = CursorPagination(
+            page_size=ps,
+            size_param="limit",
+            cursor_header="X-Next-Cursor" if in_header else None,
+            cursor_path=None if in_header else sc.cursor_path,
+        )
+    elif sc.style == "next_url":
+        pagination = NextUrlPagination(page_size=ps, size_param="limit", next_url_path=sc.next_path)
+    else:
+        pagination = "link"
+    fmt = {"envelope": "json"}.get(sc.fmt, sc.fmt)
+    return HTTPSource(
+        url,
+        pagination=pagination,
+        page_size=ps if sc.style == "link" else None,
+        response_format=fmt if sc.explicit_format else None,
+        data_path=sc.data_path,
+        concurrency=sc.concurrency,
+        timeout_seconds=sc.timeout,
+        deadline_seconds=DEADLINE,
+        retry=RetryConfig(
+            max_attempts=sc.max_attempts,
+            initial_delay_seconds=0.002,
+            max_delay_seconds=0.02,
+            jitter=sc.jitter,
+            max_retry_after_seconds=MAX_RETRY_AFTER,
+        ),
+    )
+
+
+@dataclass
+class Outcome:
+    run: str
+    mode: str
+    rows: list[dict] | None = None
+    error: BaseException | None = None
+    hung: bool = False
+    seconds: float = 0.0
+
+
+def read_once(server: ChaosServer, sc: Scenario, mode: str) -> Outcome:
+    """One read of ``sc`` in ``mode`` under a fresh run, bounded by the watchdog."""
+    run = f"{sc.seed}-{mode}-{next(_runs)}"
+    source = make_source(sc, server.url(run))
+    read: Callable[[], list[dict]]
+    if mode == "read":
+
+        def read() -> list[dict]:
+            return source.read().to_arrow().to_pylist()
+
+    elif mode == "iter":
+
+        def read() -> list[dict]:
+            return [row for batch in source.iter_batches() for row in batch.to_pylist()]
+
+    else:
+
+        def read() -> list[dict]:
+            async def aread() -> list[dict]:
+                return (await source.aread()).to_arrow().to_pylist()
+
+            return asyncio.run(aread())
+
+    outcome = Outcome(run, mode)
+    started = time.monotonic()
+
+    def target() -> None:
+        try:
+            outcome.rows = read()
+        except BaseException as exc:  # reported by the oracle, typed or not
+            outcome.error = exc
+
+    worker = threading.Thread(target=target, name=f"chaos-{run}", daemon=True)
+    worker.start()
+    worker.join(WATCHDOG)
+    outcome.hung = worker.is_alive()
+    outcome.seconds = time.monotonic() - started
+    return outcome
+
+
+# -- the oracle ----------------------------------------------------------------------------
+
+_CAUSES = {
+    "reset": errors.ReadError,
+    "reset_head": errors.ReadError,
+    "short": errors.ReadError,
+    "stall": errors.TimeoutError,
+}
+
+
+def problems_with(sc: Scenario, expected: Expected, outcome: Outcome) -> list[str]:
+    """What is wrong with ``outcome``; empty when it is right."""
+    if outcome.hung:
+        return [f"{outcome.mode}: no answer within {WATCHDOG:g}s: a hang"]
+    if outcome.error is not None:
+        return _error_problems(sc, expected, outcome.error, outcome.mode)
+    assert outcome.rows is not None
+    problems = _row_problems(sc, outcome.rows)
+    if expected.error is not None and not expected.also_ok:
+        what = "exactly the records" if not problems else "; ".join(problems)
+        return [f"{outcome.mode}: expected {expected.describe()}, got no error: {what}"]
+    return [f"{outcome.mode}: {p}" for p in problems]
+
+
+def _row_problems(sc: Scenario, rows: list[dict]) -> list[str]:
+    want = {r["id"]: r for r in sc.records}
+    counts = Counter(row.get("id") for row in rows)
+    missing = sorted(set(want) - set(counts))
+    doubled = sorted(i for i, c in counts.items() if c > 1)
+    unknown = sorted((i for i in counts if i not in want), key=repr)
+    problems = []
+    if missing:
+        problems.append(f"silent short read: {len(missing)} records missing, ids {_ids(missing)}")
+    if doubled:
+        problems.append(f"silent long read: ids read more than once {_ids(doubled)}")
+    if unknown:
+        problems.append(f"records that do not exist: ids {_ids(unknown)}")
+    for row in rows:
+        record = want.get(row.get("id"))
+        if record is not None and row != record:
+            problems.append(f"record {row.get('id')} differs: got {row!r}, want {record!r}")
+            break
+    return problems
+
+
+def _ids(ids: list) -> str:
+    return repr(ids) if len(ids) <= 12 else f"{ids[:12]!r}... ({len(ids)})"
+
+
+def _error_problems(sc: Scenario, expected: Expected, error: BaseException, mode: str) -> list[str]:
+    got = f"{type(error).__module__}.{type(error).__name__}: {error}"
+    if not isinstance(error, errors.HiveFrameError):
+        return [f"{mode}: untyped exception {got}"]
+    if expected.error is None:
+        return [f"{mode}: expected {expected.describe()}, got {got}"]
+    allowed = (expected.error, *expected.also)
+    name = next((n for n in allowed if isinstance(error, getattr(errors, n))), None)
+    if name is None:
+        return [f"{mode}: expected {expected.describe()}, got {got}"]
+    fault = expected.fault
+    assert fault is not None
+    page = getattr(error, "page", None)
+    if isinstance(error, errors.RetryExhausted):
+        cause = error.__cause__
+        page = getattr(cause, "page", None)
+        want = _CAUSES.get(fault.kind, errors.HTTPStatusError)
+        if not isinstance(cause, want):
+            return [f"{mode}: {got}: its cause should be a {want.__name__}, is {cause!r}"]
+        if isinstance(cause, errors.HTTPStatusError) and cause.status != fault.status:
+            return [f"{mode}: {got}: cause status {cause.status}, the server sent {fault.status}"]
+        if error.attempts != expected.attempt:
+            return [f"{mode}: {got}: {error.attempts} attempts, expected {expected.attempt}"]
+    elif isinstance(error, errors.HTTPStatusError) and error.status != fault.status:
+        return [f"{mode}: {got}: status {error.status}, the server sent {fault.status}"]
+    if isinstance(error, errors.RetryAfterTooLong) and error.seconds != float(fault.retry_after):
+        return [f"{mode}: {got}: asked for {error.seconds}s, the server said {fault.retry_after}"]
+    if page is not None and page != expected.page:
+        return [f"{mode}: {got}: names page {page}, the fault was on page {expected.page}"]
+    return []
+
+
+def _budget_problems(sc: Scenario, log: list[str]) -> list[str]:
+    """No page is asked for more often than the retry budget allows."""
+    attempts: Counter = Counter()
+    for line in log:
+        if line.startswith("page "):
+            attempts[int(line.split()[1])] += 1
+    repeated = {k for k, fs in sc.faults.items() if any(f.kind == "repeat" for f in fs)}
+    return [
+        f"page {k} was requested {n} times; max_attempts={sc.max_attempts}"
+        for k, n in sorted(attempts.items())
+        if n > sc.max_attempts and k not in repeated
+    ]
+
+
+KNOWN = {
+    "empty_middle_page": "pagination stops at an empty page that still carries a next token",
+    "numbered_repeat": "an offset/page page identical to the previous one is not detected",
+    "hidden_retry": (
+        "aiohttp resends a GET whose connection drops before the response head, "
+        "outside RetryConfig (max_attempts is exceeded on the wire)"
+    ),
+}
+
+
+def known_causes(sc: Scenario, expected: Expected) -> list[str]:
+    """Known library bugs this scenario runs into, by name (keys of KNOWN)."""
+    causes = []
+    empty = sc.empty_middle_pages()
+    if empty and (expected.error is None or empty[0] < (expected.page or 0)):
+        causes.append("empty_middle_page")
+    if sc.style in NUMBERED and expected.error == "PaginationLoopError":
+        causes.append("numbered_repeat")
+    if hidden_retry_matters(sc):
+        causes.append("hidden_retry")
+    return causes
+
+
+def _report(sc: Scenario, expected: Expected, outcomes: list[Outcome], problems: list[str]) -> str:
+    lines = [f"chaos seed {sc.seed}:", *(f"  {p}" for p in problems)]
+    lines.append(f"  expected: {expected.describe()}")
+    for cause in known_causes(sc, expected):
+        lines.append(f"  known bug that applies: {cause}: {KNOWN[cause]}")
+    lines.append(f"  scenario: {sc.summary()}")
+    lines.append("  faults:   " + ("; ".join(sc.fault_lines()) or "none"))
+    lines.append(f"  fault time bound: {worst_case_seconds(sc):.2f}s")
+    for outcome in outcomes:
+        lines.append(f"  {outcome.mode} took {outcome.seconds:.2f}s")
+    lines.append(
+        f"  reproduce: HIVEFRAME_CHAOS_SEED={sc.seed} .venv/bin/python -m pytest tests/chaos"
+    )
+    return "\n".join(lines)
+
+
+# -- the tests -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])
+def test_chaos_seed(server: ChaosServer, seed: int) -> None:
+    sc = build_scenario(seed)
+    expected = expected_outcome(sc)
+    modes = ["iter", "read"] if sc.mode == "iter" else [sc.mode]
+    outcomes = [read_once(server, sc, mode) for mode in modes]
+    problems: list[str] = []
+    logs = []
+    for outcome in outcomes:
+        problems += problems_with(sc, expected, outcome)
+        log = server.log(outcome.run)
+        logs.append((outcome.run, log))
+        problems += [f"{outcome.mode}: {p}" for p in _budget_problems(sc, log)]
+        server.forget(outcome.run)
+    if len(outcomes) == 2 and not problems:
+        first, second = outcomes
+        if (first.rows is None) != (second.rows is None):
+            problems.append("iter_batches() and read() disagree on success")
+        elif first.rows is not None and first.rows != second.rows:
+            problems.append("iter_batches() concatenated differs from read()")
+        elif first.error is not None and type(first.error) is not type(second.error):
+            problems.append(f"iter_batches() raised {first.error!r}, read() {second.error!r}")
+    if server.errors:
+        problems += [f"chaos server: {e}" for e in server.errors]
+        server.errors.clear()
+    if problems:
+        report = _report(sc, expected, outcomes, problems)
+        for run, log in logs:
+            report += f"\n  server log of run {run}:\n{describe_requests(log)}"
+        pytest.fail(report, pytrace=False)
+
+
+def test_the_default_seeds_cover_every_style_format_fault_and_outcome() -> None:
+    """The CI seeds are worth running: every combination that matters shows up."""
+    scenarios = [build_scenario(seed) for seed in range(DEFAULT_SEEDS)]
+    combos = {(sc.style, sc.fmt) for sc in scenarios}
+    assert {(s, f) for s in STYLES for f in FORMATS if s != "next_url"} <= combos
+    kinds = Counter(f.kind for sc in scenarios for fs in sc.faults.values() for f in fs)
+    assert set(kinds) == {
+        "reset",
+        "reset_head",
+        "status",
+        "429",
+        "short",
+        "stall",
+        "truncated",
+        "long_retry_after",
+        "fatal",
+        "repeat",
+    }, kinds
+    outcomes = Counter(expected_outcome(sc).error for sc in scenarios)
+    assert outcomes[None] >= DEFAULT_SEEDS // 2, outcomes  # most seeds must read everything
+    assert {
+        "RetryExhausted",
+        "RetryAfterTooLong",
+        "HTTPStatusError",
+        "ResponseDecodeError",
+        "PaginationLoopError",
+    } <= set(outcomes)
+    assert any(sc.n_records == 0 for sc in scenarios)
+    assert any(sc.n_records and sc.n_records % sc.page_size == 0 for sc in scenarios)
+    assert any(sc.empty_middle_pages() for sc in scenarios)
+    assert {1, 8} <= {sc.concurrency for sc in scenarios if sc.style in NUMBERED}
+    assert set(Counter(sc.mode for sc in scenarios)) == {"read", "iter", "aread"}
