@@ -13,7 +13,7 @@ from hiveframe._protocol.pagination import OffsetPagination, Page, PagePaginatio
 from hiveframe.connectors import BearerAuth, OAuth2ClientCredentials
 from hiveframe.errors import ConfigError
 from hiveframe.resilience import RetryConfig
-from hiveframe.spark._options import sink_kwargs, source_kwargs
+from hiveframe.spark._options import parse_count, parse_seconds, sink_kwargs, source_kwargs
 from hiveframe.spark._plan import SEQUENTIAL, PageRange, page_count, split
 from hiveframe.spark._source import OptionsRef
 
@@ -217,3 +217,69 @@ def test_the_public_namespace():
     for name in spark.__all__:
         assert hasattr(spark, name), name
     assert spark.HTTPDataSource.name() == spark.FORMAT == "hiveframe.http"
+
+
+# Promise: docs/reliability.md, bad input. Spark hands every option over as text; "nan",
+# "inf" and friends parse as numbers, so the constructors must refuse them as they do for
+# Python callers, naming the option.
+BAD_NUMBER_TEXTS = ("nan", "inf", "-inf", "-1", "true")
+
+# (Spark option, the option the constructor names, extra options it needs, "0" is valid)
+SPARK_NUMERIC = [
+    ("page_size", "page_size", {"pagination": "offset"}, False),
+    ("max_pages", "max_pages", {}, False),
+    ("timeout_seconds", "timeout_seconds", {}, False),
+    ("connect_timeout_seconds", "connect_timeout_seconds", {}, False),
+    ("deadline_seconds", "deadline_seconds", {}, False),
+    ("max_body_bytes", "max_body_bytes", {}, False),
+    ("concurrency", "concurrency", {}, False),
+    ("rate_limit", "rate_limit", {}, False),
+    ("poll_interval_seconds", "poll_interval_seconds", {}, False),
+    ("dedupe_window", "dedupe_window", {"poll_interval_seconds": "5"}, False),
+    ("idle_timeout_seconds", "idle_timeout_seconds", {"stream_type": "sse"}, False),
+    ("max_event_bytes", "max_event_bytes", {"stream_type": "sse"}, False),
+    ("retry_max_attempts", "max_attempts", {}, False),
+    ("retry_initial_delay_seconds", "initial_delay_seconds", {}, True),
+    ("retry_total_timeout_seconds", "total_timeout_seconds", {}, False),
+    ("circuit_breaker_failure_threshold", "failure_threshold", {}, False),
+    ("circuit_breaker_failure_rate_threshold", "failure_rate_threshold", {}, False),
+    ("circuit_breaker_recovery_timeout_seconds", "recovery_timeout_seconds", {}, False),
+    ("reconnect_max_delay_seconds", "max_delay_seconds", {"stream_type": "sse"}, True),
+    ("rate_limit_burst", "burst", {"rate_limit": "5"}, False),
+]
+
+
+def _spark_numeric_cases() -> list:
+    cases = []
+    for spark_option, option, context, zero_ok in SPARK_NUMERIC:
+        for text in (*BAD_NUMBER_TEXTS, *(() if zero_ok else ("0",))):
+            options = {"url": URL, **context, spark_option: text}
+            cases.append(pytest.param(options, {spark_option, option}, id=f"{spark_option}={text}"))
+    return cases
+
+
+@pytest.mark.parametrize(("options", "named"), _spark_numeric_cases())
+def test_bad_numbers_in_spark_options_are_refused_naming_the_option(options, named):
+    with pytest.raises(ConfigError) as info:
+        OptionsRef(options).resolve()
+    assert info.value.option in named
+
+
+@pytest.mark.parametrize("text", [*BAD_NUMBER_TEXTS, "0"])
+@pytest.mark.parametrize("option", ["batch_size", "max_batch_bytes", "max_in_flight"])
+def test_bad_numbers_in_spark_sink_options_are_refused(option, text):
+    with pytest.raises(ConfigError) as info:
+        OptionsRef({"url": URL, option: text}).sink()
+    assert info.value.option == option
+
+
+@pytest.mark.parametrize("text", [*BAD_NUMBER_TEXTS, "0", "1.5"])
+def test_the_adapters_own_options_are_checked(text):
+    for option in ("num_partitions", "max_records_per_batch"):
+        with pytest.raises(ConfigError) as info:
+            parse_count(option, text)
+        assert info.value.option == option
+    if text != "1.5":
+        with pytest.raises(ConfigError) as info:
+            parse_seconds("replay_timeout_seconds", text)
+        assert info.value.option == "replay_timeout_seconds"
