@@ -1,16 +1,65 @@
-"""Fixtures: real HTTP servers on 127.0.0.1, started per test or per session."""
+"""Fixtures: real HTTP servers on 127.0.0.1, started per test or per session.
+
+Every loopback server the suite builds has its handlers wrapped: an exception raised in a
+handler (in a server thread, where it would only look like a dropped connection to the
+client) fails the test during which it happened. Tests that start Spark get a longer
+timeout than the suite's default (``timeout`` in pyproject.toml).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from clocks import FakeClock
+from handler_errors import HandlerErrors
 from hiveframe.demo import DemoServer, LoopbackServer
 from hiveframe.demo._server import Handler
 
 ServerFactory = Callable[[Mapping[str, Handler]], LoopbackServer]
+
+pytest_plugins = ["pytester"]  # tests/test_suite_guards.py runs a small suite of its own
+
+SPARK_TIMEOUT_SECONDS = 600  # a first SparkSession on a busy 2-core machine is slow
+HANDLER_ERRORS = HandlerErrors()
+_TESTS = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        path = Path(str(item.fspath)).resolve()
+        starts_spark = _TESTS / "spark" in path.parents or item.name.endswith("[spark.md]")
+        if starts_spark and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(SPARK_TIMEOUT_SECONDS))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _handlers_are_watched() -> Iterator[None]:
+    """Wrap the routes of every LoopbackServer (and DemoServer) built during the session."""
+    original = LoopbackServer.__init__
+
+    def watched_init(self: LoopbackServer, routes: Mapping[str, Handler], **options: Any) -> None:
+        original(self, HANDLER_ERRORS.wrap_routes(routes), **options)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(LoopbackServer, "__init__", watched_init)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _handler_errors_fail_the_test(_handlers_are_watched: None) -> Iterator[None]:
+    mark = HANDLER_ERRORS.mark()
+    yield
+    errors = HANDLER_ERRORS.since(mark)
+    if errors:
+        pytest.fail(
+            f"{len(errors)} exception(s) in test-server handlers:\n"
+            + "\n".join(str(e) for e in errors),
+            pytrace=False,
+        )
 
 
 @pytest.fixture(scope="session")

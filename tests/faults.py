@@ -5,7 +5,11 @@ list is used up the page is served normally. Faults:
 
 - ``503``, ``429``, ... : that status (``retry_after`` adds a Retry-After header)
 - ``"reset"``     : headers and half the body, then a TCP reset
-- ``"short"``     : Content-Length larger than the body, then the connection closes
+- ``"short"``     : Content-Length larger than the body, then a TCP reset
+- ``"short_fin"`` : Content-Length of the whole page, but only the page without its last
+  record (itself valid JSON), then a clean close (FIN, not a reset): a client that took
+  it for the page would lose a record
+- ``"chunked_reset"`` : a chunked body cut after half the page by a TCP reset
 - ``"stall"``     : sleeps ``stall_seconds`` before answering
 - ``"truncated"`` : 200 with a syntactically cut JSON body (length consistent)
 """
@@ -65,6 +69,15 @@ class FaultyCollection:
             )
         if fault == "short":
             return Reply(200, {**JSON, "Content-Length": str(len(body) + 500)}, iter([body, ABORT]))
+        if fault == "short_fin":
+            records = orjson.loads(body)
+            assert len(records) > 1, "short_fin needs a page of two records or more"
+            cut = orjson.dumps(records[:-1])
+            # "Connection: close" makes the server close the socket after the reply: a FIN.
+            headers = {**JSON, "Content-Length": str(len(body)), "Connection": "close"}
+            return Reply(200, headers, iter([cut]))
+        if fault == "chunked_reset":
+            return Reply(200, dict(JSON), iter([body[: len(body) // 2], ABORT]))
         if fault == "stall":
             time.sleep(self.stall_seconds)
             return Reply(200, dict(JSON), body)

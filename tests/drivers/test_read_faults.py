@@ -6,13 +6,15 @@ Waits run on a fake clock (``clock`` fixture): the recorded sleeps are the measu
 from __future__ import annotations
 
 import socket
+import threading
 
 import orjson
 import pytest
 
-from faults import FaultyCollection
+from clocks import TaskClock
+from faults import JSON, FaultyCollection
 from hiveframe.connectors import HTTPSource
-from hiveframe.demo import LoopbackServer, Reply
+from hiveframe.demo import LoopbackServer, Reply, Request
 from hiveframe.errors import (
     AuthenticationError,
     CircuitOpenError,
@@ -24,6 +26,7 @@ from hiveframe.errors import (
     TimeoutError,
 )
 from hiveframe.resilience import CircuitBreaker, RateLimiter, RetryConfig
+from waiting import eventually
 
 FAST = RetryConfig(max_attempts=4, initial_delay_seconds=0.01, max_delay_seconds=0.05)
 
@@ -215,6 +218,81 @@ def test_a_429_pauses_the_whole_source(serve, clock):
     retry = RetryConfig(jitter=False)
     assert len(read_ids(server, clock, rate_limit=limiter, retry=retry)) == 30
     assert sum(clock.sleeps) >= 2.0
+
+
+class SendLog(RateLimiter):
+    """A shared rate limiter that notes when each request it lets through goes out.
+
+    ``sends`` holds ``(sleeps_so_far, sent_at)``: how many sleeps the clock had recorded when
+    the request reserved its slot (to place it before or after a given sleep), and the time
+    it was sent, on the reserving task's own time line.
+    """
+
+    def __init__(self, rate: float, *, burst: int, clock: TaskClock) -> None:
+        super().__init__(rate, burst=burst, clock=clock.monotonic)
+        self.task_clock = clock
+        self.sends: list[tuple[int, float]] = []
+
+    def reserve(self) -> float:
+        now = self.task_clock.monotonic()
+        wait = super().reserve()
+        self.sends.append((len(self.task_clock.sleeps), now + wait))
+        return wait
+
+
+class BusyBesideA429:
+    """75 records in pages of 10. The first request for offset 10 gets a 429 with
+    ``Retry-After: 2``; the first requests for offsets 20, 30 and 40, in flight beside it,
+    get a 503 without Retry-After, but only once the client has taken the 429 in (it sleeps
+    the 2 s), so their retries are sent while the pause is on."""
+
+    def __init__(self, clock: TaskClock) -> None:
+        self.clock = clock
+        self.collection = FaultyCollection(75)
+        self.seen: set[int] = set()
+        self.lock = threading.Lock()
+
+    def __call__(self, request: Request) -> Reply:
+        offset = int(request.query["offset"])
+        with self.lock:
+            first = offset not in self.seen
+            self.seen.add(offset)
+        if first and offset == 10:
+            return Reply(429, {**JSON, "Retry-After": "2"}, b'{"error": "slow down"}')
+        if first and offset in (20, 30, 40):
+            eventually(lambda: any(s.seconds == 2.0 for s in self.clock.sleeps), timeout=10)
+            return Reply(503, dict(JSON), b'{"error": "busy"}')
+        return self.collection(request)
+
+
+def test_a_429_pauses_every_page_in_flight(serve):
+    # docs/reliability.md test 20: with several pages in flight, a 429 with Retry-After
+    # pauses the limiter they share; no request, the other pages' retries and the pages
+    # launched next included, goes out before the pause ends. On a TaskClock, so a page's
+    # own backoff (0.5 s) does not count as having waited out the other page's pause.
+    clock = TaskClock()
+    server = serve({"/c": BusyBesideA429(clock)})
+    limiter = SendLog(1000, burst=8, clock=clock)
+    source = HTTPSource(
+        server.url("/c"),
+        pagination="offset",
+        page_size=10,
+        concurrency=4,
+        rate_limit=limiter,
+        retry=RetryConfig(jitter=False),
+        clock=clock,
+    )
+
+    assert source.read().to_arrow().column("id").to_pylist() == list(range(1, 76))
+
+    taken_in = [i for i, s in enumerate(clock.sleeps) if s.seconds == 2.0]
+    assert len(taken_in) == 1  # the 429's page slept its Retry-After once
+    pause_ends = clock.sleeps[taken_in[0]].at + 2.0
+    later = [sent_at for sleeps_so_far, sent_at in limiter.sends if sleeps_so_far > taken_in[0]]
+    # its own retry, the retries of offsets 20-40, and offsets 50-70 at least
+    assert len(later) >= 7
+    assert min(later) >= pause_ends - 1e-9
+    assert len(server.requests) >= 8 + 4
 
 
 def free_port() -> int:
