@@ -39,6 +39,7 @@ def page(
     document: Any = None,
     headers: dict[str, str] | None = None,
     url: str | None = None,
+    digest: bytes | None = None,
 ) -> Page:
     return Page(
         index=index,
@@ -47,6 +48,7 @@ def page(
         headers=headers or {},
         document=document if document is not None else {},
         record_count=count,
+        digest=digest,
     )
 
 
@@ -145,6 +147,92 @@ def test_request_at_a_negative_index_is_refused():
         OffsetPagination().start_paginator().request_at(-1)
 
 
+@pytest.mark.parametrize(
+    ("config", "total"),
+    [(OffsetPagination(page_size=10), None), (PagePagination(page_size=10, total_path="n"), 50)],
+)
+def test_a_page_with_the_records_of_the_page_before_is_a_loop(config, total):
+    # docs/reliability.md test 42: an API that ignores the offset or page number sends the
+    # same full page again; even a total that would end the read does not hide it.
+    paginator = config.start_paginator()
+    answer = {"count": 10, "document": {"n": total}, "digest": b"same records"}
+    with pytest.raises(PaginationLoopError) as info:
+        run(paginator, [answer, answer])
+    assert info.value.page == 1
+    assert "sent the records of the page before" in str(info.value)
+    assert "page=1" in str(info.value)
+
+
+def test_pages_with_different_records_and_empty_pages_are_not_loops():
+    paginator = OffsetPagination(page_size=10).start_paginator()
+    answers = [{"count": 10, "digest": b"a"}, {"count": 10, "digest": b"b"}]
+    answers += [{"count": 10, "digest": b"a"}, {"count": 0, "digest": b"none"}]
+    assert len(run(paginator, answers)) == 4  # only the page right before counts
+
+
+@pytest.mark.parametrize(
+    ("config", "document", "unit", "where"),
+    [
+        (OffsetPagination(page_size=10, total_path="t"), {"t": 40}, "40 records", "offset=10"),
+        (PagePagination(page_size=10, total_pages_path="p"), {"p": 4}, "4 pages", "page=2"),
+        (PagePagination(page_size=10, total_path="t"), {"t": 35}, "4 pages", "page=2"),
+    ],
+)
+def test_an_empty_page_before_the_reported_total_ends_the_read_with_a_shortfall(
+    config, document, unit, where
+):
+    # docs/reliability.md test 43: offset and page styles end on an empty page, and say so
+    # when the API's own total promised more.
+    paginator = config.start_paginator()
+    answers = [{"count": 10, "document": document}, {"count": 0, "document": document}]
+    assert len(run(paginator, answers)) == 2
+    assert paginator.shortfall is not None
+    assert f"the API reports {unit} but the page at {where} is empty" in paginator.shortfall
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [
+        [{"count": 10}, {"count": 0}],  # no total reported
+        [{"count": 10, "document": {"total": 10}}],  # the total reached
+        [{"count": 10, "document": {"total": 20}}, {"count": 5, "document": {"total": 20}}],
+    ],
+)
+def test_no_shortfall_without_a_total_or_when_the_read_is_complete(answers):
+    paginator = OffsetPagination(page_size=10, total_path="total").start_paginator()
+    run(paginator, answers)
+    assert paginator.shortfall is None
+
+
+def test_the_read_ahead_window_slow_starts_and_doubles_up_to_concurrency():
+    # docs/reliability.md test 49: 1, 1, 2, 2, 2, 2, 4 (x8), 8 ... pages in flight.
+    paginator = OffsetPagination(page_size=10).start_paginator()
+    windows = [paginator.window(i, 8) for i in range(32)]
+    assert windows == [1, 1] + [2] * 4 + [4] * 8 + [8] * 18
+    assert [paginator.window(i, 3) for i in range(8)] == [1, 1, 2, 2, 2, 2, 3, 3]
+
+
+@pytest.mark.parametrize("concurrency", [1, 2, 8, 32])
+def test_pages_requested_past_the_end_stay_within_the_stated_bound(concurrency):
+    # The driver keeps pages [k, k + window(k)) in flight once k pages came back full, so a
+    # read of n pages requests max(k + window(k)) over k < n pages: n plus the waste below.
+    paginator = PagePagination(page_size=10).start_paginator()
+    for n in range(1, 300):
+        requested = max(k + paginator.window(k, concurrency) for k in range(n))
+        waste = min(2 ** (n + 1).bit_length() // 4, concurrency) - 1
+        assert requested == n + waste
+        assert waste <= (n - 1) // 2
+        assert (n <= 2 and waste == 0) or (n <= 6 and waste <= 1) or n > 6
+
+
+def test_a_reported_total_opens_the_window_to_the_pages_it_leaves():
+    paginator = OffsetPagination(page_size=10, total_path="total").start_paginator()
+    first = page(paginator, paginator.first(), count=10, document={"total": 45})
+    paginator.advance(first)
+    assert [paginator.window(i, 8) for i in range(1, 5)] == [4, 3, 2, 1]  # offsets 10..40
+    assert paginator.window(1, 2) == 2
+
+
 # -- page number ------------------------------------------------------------------------------
 
 
@@ -214,10 +302,59 @@ def test_cursor_does_not_stop_on_a_short_page():
     assert nxt == PageRequest(params={"cursor": "c2", "limit": "100"})
 
 
-def test_cursor_stops_on_an_empty_page_even_with_a_cursor():
+def test_cursor_follows_an_empty_page_that_has_a_cursor():
+    # docs/reliability.md test 43: [1, 2] -> [] with a cursor -> [3, 4] loses nothing.
     paginator = CursorPagination().start_paginator()
-    done = page(paginator, paginator.first(), count=0, document={"next_cursor": "c2"})
-    assert paginator.advance(done) is None
+    answers = [
+        {"count": 2, "document": {"next_cursor": "a"}},
+        {"count": 0, "document": {"next_cursor": "b"}},
+        {"count": 2, "document": {"next_cursor": None}},
+    ]
+    requests = run(paginator, answers)
+    assert [dict(r.params) for r in requests] == [{}, {"cursor": "a"}, {"cursor": "b"}]
+
+
+def test_an_empty_page_whose_cursor_is_its_own_ends_the_read():
+    paginator = CursorPagination().start_paginator()
+    answers = [
+        {"count": 2, "document": {"next_cursor": "a"}},
+        {"count": 0, "document": {"next_cursor": "a"}},  # "poll again from here"
+    ]
+    assert len(run(paginator, answers)) == 2
+
+
+@pytest.mark.parametrize(
+    ("config", "answer"),
+    [
+        (CursorPagination(max_empty_pages=2), lambda i: {"document": {"next_cursor": f"c{i}"}}),
+        (
+            LinkPagination(max_empty_pages=2),
+            lambda i: {"headers": {"Link": f'</v1/items?p={i}>; rel="next"'}},
+        ),
+        (NextUrlPagination(max_empty_pages=2), lambda i: {"document": {"next": f"?p={i}"}}),
+    ],
+    ids=["cursor", "link", "next_url"],
+)
+def test_more_empty_pages_in_a_row_than_max_empty_pages_is_an_error(config, answer):
+    # docs/reliability.md test 43: a bounded run of empty pages, then a clear error.
+    paginator = config.start_paginator()
+    counts = [5, 0, 0, 5, 0, 0, 0]  # a full page resets the run; the third empty one fails
+    requests = [paginator.first()]
+    with pytest.raises(PaginationError) as info:
+        for index, count in enumerate(counts):
+            fetched = page(paginator, requests[-1], index=index, count=count, **answer(index))
+            requests.append(paginator.advance(fetched))
+    assert info.value.page == 6
+    assert "3 empty pages in a row" in str(info.value)
+    assert "max_empty_pages=2" in str(info.value)
+    assert not isinstance(info.value, PaginationLoopError)
+
+
+def test_max_empty_pages_zero_refuses_any_empty_page_that_points_onward():
+    paginator = CursorPagination(max_empty_pages=0).start_paginator()
+    empty = page(paginator, paginator.first(), count=0, document={"next_cursor": "b"})
+    with pytest.raises(PaginationError, match="1 empty page in a row"):
+        paginator.advance(empty)
 
 
 def test_cursor_from_a_header_in_any_case():
@@ -514,6 +651,9 @@ def test_a_position_from_elsewhere_is_a_config_error(position):
         (lambda: LinkPagination(page_size=10), "page_size"),
         (lambda: NextUrlPagination(next_url_path=None), "next_url_path"),
         (lambda: NextUrlPagination(size_param=""), "size_param"),
+        (lambda: CursorPagination(max_empty_pages=-1), "max_empty_pages"),
+        (lambda: LinkPagination(max_empty_pages=1.5), "max_empty_pages"),
+        (lambda: NextUrlPagination(max_empty_pages=None), "max_empty_pages"),
     ],
 )
 def test_bad_config_values_fail_at_construction_naming_the_option(build, option):

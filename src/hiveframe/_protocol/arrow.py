@@ -34,6 +34,7 @@ infinities become ``null`` in JSON documents.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -49,10 +50,12 @@ from hiveframe.errors import SchemaDriftError
 
 __all__ = [
     "VALUE_COLUMN",
+    "RunningSchema",
     "batch_to_json_lines",
     "column_to_text",
     "concat_tables",
     "records_to_table",
+    "table_digest",
 ]
 
 VALUE_COLUMN = "value"
@@ -226,6 +229,68 @@ def concat_tables(tables: Sequence[pa.Table], schema: pa.Schema | None = None) -
         return pa.concat_tables(tables, promote_options="permissive")
     except _ARROW_ERRORS:
         return _concat_lenient(tables)
+
+
+class RunningSchema:
+    """One schema for the batches of a read that hands out pages as they come.
+
+    :func:`concat_tables` sees every page before it picks a type; a batch read cannot, since
+    earlier batches are already out. So each page is conformed to the schema of the batches
+    before it, the way :func:`concat_tables` joins pages: a missing field is null, a value
+    where the schema has text becomes text (strings as they are, others as JSON), numbers
+    are cast (an int where the schema has a float). Where a page cannot take that schema
+    without losing a value (text in an integer field, an object in a number field, a new
+    field), the schema *widens* as :func:`concat_tables` would widen it: new fields are
+    appended, the field takes the type both kinds join into (float, or text). It never
+    narrows, so later pages keep the wider type, and joining the batches with
+    :func:`concat_tables` gives what ``read()`` gives.
+
+    Widening rather than failing keeps the default promise that no value is lost and that
+    a batch read succeeds wherever ``read()`` does; consumers that need one fixed schema
+    pass ``schema=`` (every page is then converted to it) or refuse drift with
+    ``schema_drift="strict"``.
+
+    Attributes
+    ----------
+    schema
+        The schema of the last batch handed out, ``None`` before the first.
+
+    Example
+    -------
+    >>> running = RunningSchema()
+    >>> running.conform(pa.table({"price": [1.5], "tag": ["a"]})).schema.names
+    ['price', 'tag']
+    >>> running.conform(pa.table({"price": [2]})).to_pylist()
+    [{'price': 2.0, 'tag': None}]
+    >>> running.conform(pa.table({"price": ["n/a"]})).to_pylist()
+    [{'price': 'n/a', 'tag': None}]
+    >>> running.schema.field("price").type
+    DataType(string)
+    """
+
+    def __init__(self) -> None:
+        self.schema: pa.Schema | None = None
+
+    def conform(self, table: pa.Table) -> pa.Table:
+        """``table`` in the running schema, widened first if the table needs it."""
+        if self.schema is not None and not table.schema.equals(self.schema):
+            table = concat_tables([self.schema.empty_table(), table])
+        self.schema = table.schema
+        return table
+
+
+def table_digest(table: pa.Table) -> bytes:
+    """A digest of a table's schema and values: tables decoded from equal records match.
+
+    Example
+    -------
+    >>> table_digest(pa.table({"id": [1]})) == table_digest(pa.table({"id": [1]}))
+    True
+    """
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return hashlib.blake2b(sink.getvalue(), digest_size=16).digest()
 
 
 def _concat_lenient(tables: list[pa.Table]) -> pa.Table:

@@ -6,24 +6,33 @@ read asks it for a fresh :class:`Paginator`; the driver fetches ``paginator.firs
 the response in a :class:`Page` and calls ``paginator.advance(page)`` for the next request,
 until that returns ``None``. No I/O happens here.
 
-Stop rules, checked by ``advance`` in this order:
+Stop rules, checked by ``advance``:
 
-1. an empty page (``record_count == 0``), every style;
-2. offset and page styles: a short page (fewer records than the page size, when the size
-   is known), or the reported total reached (``total_path``/``total_pages_path``);
-3. cursor, link and next-URL styles: no next cursor or URL (absent, ``null`` or ``""``).
-   These styles never stop on a short page: cursor APIs often return fewer records than
-   asked while more remain. A cursor or URL already seen in this read raises
-   :class:`~hiveframe.errors.PaginationLoopError`.
+1. offset and page styles: an empty page, a short page (fewer records than the page size,
+   when the size is known), or the reported total reached (``total_path``/
+   ``total_pages_path``). An empty page before that total sets ``paginator.shortfall`` (the
+   driver warns). A full page holding the same records as the page before (the API ignores
+   the offset or page number) raises :class:`~hiveframe.errors.PaginationLoopError`; so do
+   two legitimately identical pages in a row, which a real collection almost never has.
+2. cursor, link and next-URL styles: no next cursor or URL (absent, ``null`` or ``""``),
+   or an empty page whose next cursor or URL is its own. These styles never stop on a short
+   or an empty page that points onward: cursor APIs often return fewer records, even none,
+   while more remain. More than ``max_empty_pages`` (default
+   :data:`DEFAULT_MAX_EMPTY_PAGES`) empty pages in a row raise
+   :class:`~hiveframe.errors.PaginationError`; a cursor or URL already seen in this read
+   raises :class:`~hiveframe.errors.PaginationLoopError`.
 
 A short page also ends a read when the server caps the page below ``page_size``, so choose
-a ``page_size`` the API accepts. ``max_pages`` belongs to the driver, not here.
+a ``page_size`` the API accepts. ``max_pages`` and the default cap of
+:data:`DEFAULT_MAX_PAGES` pages belong to the driver, not here.
 
 Offset and page paginators are ``prefetchable``: ``request_at(i)`` computes page *i*'s
-request up front and the pure ``is_last(page)`` tells the concurrent driver which fetched
-page ended the read. Call ``advance`` on each page as it is committed so that
-``position()`` follows. ``position()`` is plain JSON; ``config.resume_paginator(position)``
-rebuilds a paginator whose ``first()`` is the saved next request.
+request up front, the pure ``is_last(page)`` tells the concurrent driver which fetched
+page ended the read, and ``window(i, concurrency)`` how many pages to have in flight (a
+slow start, or what a reported total leaves). Call ``advance`` on each page as it is
+committed so that ``position()`` and the checks above follow. ``position()`` is plain JSON;
+``config.resume_paginator(position)`` rebuilds a paginator whose ``first()`` is the saved
+next request.
 """
 
 from __future__ import annotations
@@ -50,6 +59,8 @@ from hiveframe._validate import optional_int, require_int
 from hiveframe.errors import ConfigError
 
 __all__ = [
+    "DEFAULT_MAX_EMPTY_PAGES",
+    "DEFAULT_MAX_PAGES",
     "DEFAULT_PAGE_SIZE",
     "PAGINATION_STYLES",
     "CursorPagination",
@@ -68,6 +79,13 @@ __all__ = [
 
 PAGINATION_STYLES = ("offset", "page", "cursor", "link", "next_url")
 
+DEFAULT_MAX_PAGES = 100_000
+"""The page cap of a read whose ``max_pages`` is not given; more pages raise
+:class:`~hiveframe.errors.PaginationLimitReached`."""
+
+DEFAULT_MAX_EMPTY_PAGES = 10
+"""Empty pages in a row that cursor, link and next-URL reads follow before failing."""
+
 
 @dataclass(frozen=True, kw_only=True)
 class PaginationConfig(ABC):
@@ -75,6 +93,7 @@ class PaginationConfig(ABC):
 
     style: ClassVar[str]
     _size_optional: ClassVar[bool] = False  # whether page_size may be set with no size param
+    compares_pages: ClassVar[bool] = False  # whether pages carry a digest (Page.digest)
 
     page_size: int | None = None
 
@@ -154,6 +173,7 @@ class OffsetPagination(PaginationConfig):
     """
 
     style: ClassVar[str] = "offset"
+    compares_pages: ClassVar[bool] = True
 
     offset_param: str = "offset"
     limit_param: str = "limit"
@@ -206,6 +226,7 @@ class PagePagination(PaginationConfig):
 
     style: ClassVar[str] = "page"
     _size_optional: ClassVar[bool] = True
+    compares_pages: ClassVar[bool] = True
 
     page_param: str = "page"
     size_param: str | None = "page_size"
@@ -233,7 +254,18 @@ class PagePagination(PaginationConfig):
 
 
 @dataclass(frozen=True, kw_only=True)
-class CursorPagination(PaginationConfig):
+class _FollowingPagination(PaginationConfig):
+    """Base of the styles where each response names the next page (cursor, link, next URL)."""
+
+    max_empty_pages: int = DEFAULT_MAX_EMPTY_PAGES
+
+    def __post_init__(self) -> None:
+        require_int("max_empty_pages", self.max_empty_pages, minimum=0)
+        super().__post_init__()
+
+
+@dataclass(frozen=True, kw_only=True)
+class CursorPagination(_FollowingPagination):
     """An opaque cursor from each response, sent back as a query parameter.
 
     Parameters
@@ -247,6 +279,10 @@ class CursorPagination(PaginationConfig):
     size_param, page_size
         Optional page-size parameter and value (:data:`DEFAULT_PAGE_SIZE` if only the
         parameter is set).
+    max_empty_pages
+        Empty pages in a row that still carry a cursor and are followed; one more raises
+        :class:`~hiveframe.errors.PaginationError`. An empty page whose cursor is the one
+        it was fetched with ends the read.
 
     Examples
     --------
@@ -281,7 +317,7 @@ class CursorPagination(PaginationConfig):
 
 
 @dataclass(frozen=True, kw_only=True)
-class LinkPagination(PaginationConfig):
+class LinkPagination(_FollowingPagination):
     """Follow the RFC 8288 ``Link`` header's ``rel="next"`` URL.
 
     Parameters
@@ -289,6 +325,9 @@ class LinkPagination(PaginationConfig):
     size_param, page_size
         Optional page-size parameter for the first request; later URLs come from the server
         as they are.
+    max_empty_pages
+        Empty pages in a row with a next link that are followed, as in
+        :class:`CursorPagination`.
 
     Examples
     --------
@@ -308,11 +347,11 @@ class LinkPagination(PaginationConfig):
         return PageRequest(params=self._size_params())
 
     def _paginator(self, first: PageRequest | None) -> Paginator:
-        return _LinkPaginator(first)
+        return _LinkPaginator(self, first)
 
 
 @dataclass(frozen=True, kw_only=True)
-class NextUrlPagination(PaginationConfig):
+class NextUrlPagination(_FollowingPagination):
     """Follow a next-page URL (absolute or relative) found in the JSON document.
 
     Parameters
@@ -321,6 +360,9 @@ class NextUrlPagination(PaginationConfig):
         Dotted path to the next URL.
     size_param, page_size
         Optional page-size parameter for the first request.
+    max_empty_pages
+        Empty pages in a row with a next URL that are followed, as in
+        :class:`CursorPagination`.
 
     Examples
     --------
@@ -378,7 +420,7 @@ def pagination_from_options(
     Examples
     --------
     >>> pagination_from_options("link", 50)
-    LinkPagination(page_size=50, size_param='per_page')
+    LinkPagination(page_size=50, max_empty_pages=10, size_param='per_page')
     """
     _check_page_size(page_size)
     if pagination is None:

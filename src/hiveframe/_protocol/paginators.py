@@ -23,6 +23,7 @@ from hiveframe.errors import PaginationError, PaginationLoopError
 if TYPE_CHECKING:
     from hiveframe._protocol.pagination import (
         CursorPagination,
+        LinkPagination,
         NextUrlPagination,
         OffsetPagination,
         PagePagination,
@@ -69,6 +70,9 @@ class Page:
         The parsed JSON document, or ``None`` when the response was not JSON.
     record_count
         How many records the page held.
+    digest
+        A digest of the page's records (equal records, equal digest), for the styles whose
+        config has ``compares_pages``; ``None`` otherwise.
     """
 
     index: int
@@ -77,6 +81,7 @@ class Page:
     headers: Mapping[str, str]
     document: Any
     record_count: int
+    digest: bytes | None = None
 
 
 # -- configs ---------------------------------------------------------------------------------
@@ -88,7 +93,12 @@ class Paginator(ABC):
     Attributes
     ----------
     prefetchable
-        Whether :meth:`request_at` and :meth:`is_last` work (offset and page styles).
+        Whether :meth:`request_at`, :meth:`is_last` and :meth:`window` work (offset and page
+        styles).
+    shortfall
+        Set by the ``advance`` that ended the read on an empty page when a total the API
+        reported says more records remain: what was promised and what arrived. The driver
+        warns with it (:class:`~hiveframe.errors.PaginationWarning`).
     """
 
     style: ClassVar[str]
@@ -97,6 +107,7 @@ class Paginator(ABC):
     def __init__(self, first: PageRequest | None) -> None:
         self._first = first
         self._next = first
+        self.shortfall: str | None = None
 
     @property
     def exhausted(self) -> bool:
@@ -115,10 +126,12 @@ class Paginator(ABC):
         Raises
         ------
         PaginationLoopError
-            The page's next cursor or URL was already seen in this read.
+            The page's next cursor or URL was already seen in this read, or (offset and page
+            styles) the page holds the same records as the page before.
         PaginationError
             The document cannot say where to go (a cursor that is not a string, a
-            ``*_path`` on a response that is not JSON).
+            ``*_path`` on a response that is not JSON), or more than ``max_empty_pages``
+            empty pages in a row point onward. ``page`` names the page.
         """
         self._next = self._after(page)
         return self._next
@@ -134,6 +147,18 @@ class Paginator(ABC):
         """Whether ``page`` ends the read; pure (prefetchable styles only)."""
         raise TypeError(f"{self.style} pagination decides the last page only by advancing")
 
+    def window(self, index: int, concurrency: int) -> int:
+        """How many pages, from page ``index`` on, to have in flight (prefetchable styles only).
+
+        ``index`` is also the number of pages that came back full so far (a page that is not
+        full ends the read). With a total from the last page: the pages it leaves, up to
+        ``concurrency``. Without one, a slow start: ``2 ** floor(log2(index / 2 + 1))`` (1, 1,
+        2, 2, 2, 2, 4 ... from page 0), up to ``concurrency``; so a read of *n* pages requests
+        at most ``min(2 ** floor(log2(n + 1)) / 2, concurrency) - 1`` pages past its end:
+        none for 1-2 pages, one for 3-6, at most ``(n - 1) // 2``.
+        """
+        raise TypeError(f"{self.style} pagination cannot compute page requests up front")
+
     def position(self) -> dict[str, Any]:
         """Where to resume, as JSON: the next request, or ``"next": None`` when complete."""
         upcoming = self._next
@@ -143,16 +168,21 @@ class Paginator(ABC):
 
 class _NumberedPaginator(Paginator):
     # Page i asks for number base + i * step; the page's own number comes from its request,
-    # so is_last is a pure function of the page.
+    # so is_last is a pure function of the page. A reported total counts units (records for
+    # offsets, pages for page numbers); number - start units come before a page.
     prefetchable = True
+    _unit: ClassVar[str]
 
     def __init__(
         self, config: OffsetPagination | PagePagination, number_param: str, base: int | None
     ) -> None:
         self._number_param = number_param
         self._base = base
+        self._start = config.start
         self._page_size = config.effective_page_size
         self._size_params = config._size_params()
+        self._digest: bytes | None = None  # of the page before
+        self._total: int | None = None  # as the page before reported it
         super().__init__(None if base is None else self._request(base))
 
     def _request(self, number: int) -> PageRequest:
@@ -174,20 +204,53 @@ class _NumberedPaginator(Paginator):
         size = self._page_size
         if page.record_count == 0 or (size is not None and page.record_count < size):
             return True
-        return self._total_reached(page)
+        total = self._reported(page)
+        return total is not None and self._number(page) - self._start + self._units(page) >= total
+
+    def window(self, index: int, concurrency: int) -> int:
+        if self._total is not None and self._base is not None:
+            before = self._base + index * self._step - self._start
+            left = -(-(self._total - before) // self._step)
+            return max(1, min(concurrency, left))  # page index itself is always fetched
+        return min(concurrency, 1 << ((index + 2).bit_length() - 2))
 
     def _after(self, page: Page) -> PageRequest | None:
-        return None if self.is_last(page) else self._request(self._next_number(page))
+        before, self._digest = self._digest, page.digest
+        if page.record_count and page.digest is not None and page.digest == before:
+            number = f"{self._number_param}={self._number(page)}"
+            raise PaginationLoopError(
+                f"{number} sent the records of the page before", page=page.index
+            )
+        self._total = self._reported(page)
+        if not self.is_last(page):
+            return self._request(self._next_number(page))
+        if page.record_count == 0:
+            self.shortfall = self._shortfall(page)
+        return None
+
+    def _shortfall(self, page: Page) -> str | None:
+        number, total = self._number(page), self._total
+        if total is None or number - self._start >= total:
+            return None
+        return (
+            f"the API reports {total} {self._unit} but the page at "
+            f"{self._number_param}={number} is empty; the read ends there"
+        )
 
     @abstractmethod
     def _next_number(self, page: Page) -> int: ...
 
     @abstractmethod
-    def _total_reached(self, page: Page) -> bool: ...
+    def _reported(self, page: Page) -> int | None:
+        """The total the page reports, in units, if it reports one."""
+
+    @abstractmethod
+    def _units(self, page: Page) -> int: ...
 
 
 class _OffsetPaginator(_NumberedPaginator):
     style = "offset"
+    _unit = "records"
 
     def __init__(self, config: OffsetPagination, base: int | None) -> None:
         self._config = config
@@ -202,14 +265,16 @@ class _OffsetPaginator(_NumberedPaginator):
         # re-read (only full pages get here, so this equals offset + page_size otherwise).
         return self._number(page) + page.record_count
 
-    def _total_reached(self, page: Page) -> bool:
-        total = _read_int(page, self._config.total_path, "total_path")
-        done = self._number(page) - self._config.start + page.record_count
-        return total is not None and done >= total
+    def _reported(self, page: Page) -> int | None:
+        return _read_int(page, self._config.total_path, "total_path")
+
+    def _units(self, page: Page) -> int:
+        return page.record_count
 
 
 class _PagePaginator(_NumberedPaginator):
     style = "page"
+    _unit = "pages"
 
     _step = 1
 
@@ -220,28 +285,47 @@ class _PagePaginator(_NumberedPaginator):
     def _next_number(self, page: Page) -> int:
         return self._number(page) + 1
 
-    def _total_reached(self, page: Page) -> bool:
+    def _reported(self, page: Page) -> int | None:
         pages = _read_int(page, self._config.total_pages_path, "total_pages_path")
         total = _read_int(page, self._config.total_path, "total_path")
         if pages is None and total is not None and self._page_size is not None:
             pages = math.ceil(total / self._page_size)
-        return pages is not None and self._number(page) - self._config.start + 1 >= pages
+        return pages
+
+    def _units(self, page: Page) -> int:
+        return 1
 
 
-class _LoopGuard:
-    """Cursors or URLs seen in this read; a second sighting is a loop."""
+class _Onward:
+    """Whether to follow a cursor or URL: one seen before in this read is a loop, and more
+    than ``max_empty_pages`` empty pages in a row pointing onward are an error."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_empty_pages: int) -> None:
         self._seen: set[str] = set()
+        self._max_empty = max_empty_pages
+        self._empty_run = 0
 
-    def add(self, value: str | None) -> None:
-        if value is not None:
-            self._seen.add(value)
+    def follows(self, current: str | None, pointer: str, page: Page) -> bool:
+        """Whether to follow ``pointer`` from ``page``, fetched with ``current``.
 
-    def check(self, value: str, page: Page) -> None:
-        if value in self._seen:
-            raise PaginationLoopError(_shown(value), page=page.index)
-        self._seen.add(value)
+        False (the read ends) for an empty page that points at itself: nothing is left.
+        """
+        if page.record_count == 0 and pointer == current:
+            return False
+        if current is not None:
+            self._seen.add(current)  # the first page of a resumed read was not seen yet
+        if pointer in self._seen:
+            raise PaginationLoopError(_shown(pointer), page=page.index)
+        self._seen.add(pointer)
+        self._empty_run = 0 if page.record_count else self._empty_run + 1
+        if self._empty_run > self._max_empty:
+            run = f"{self._empty_run} empty page{'s' if self._empty_run > 1 else ''}"
+            raise PaginationError(
+                f"{run} in a row, each pointing to another (max_empty_pages="
+                f"{self._max_empty}); stopping",
+                page=page.index,
+            )
+        return True
 
 
 class _CursorPaginator(Paginator):
@@ -249,18 +333,15 @@ class _CursorPaginator(Paginator):
 
     def __init__(self, config: CursorPagination, first: PageRequest | None) -> None:
         self._config = config
-        self._guard = _LoopGuard()
+        self._onward = _Onward(config.max_empty_pages)
         super().__init__(first)
 
     def _after(self, page: Page) -> PageRequest | None:
-        if page.record_count == 0:
-            return None
         cursor = self._cursor(page)
-        if cursor is None:
-            return None
         config = self._config
-        self._guard.add(page.request.params.get(config.cursor_param))  # covers a resume
-        self._guard.check(cursor, page)
+        sent = page.request.params.get(config.cursor_param)
+        if cursor is None or not self._onward.follows(sent, cursor, page):
+            return None
         return PageRequest(params={config.cursor_param: cursor, **config._size_params()})
 
     def _cursor(self, page: Page) -> str | None:
@@ -272,20 +353,18 @@ class _CursorPaginator(Paginator):
 class _UrlPaginator(Paginator):
     # Link and next-URL styles: the server names the next URL; relative ones resolve
     # against the URL just requested (RFC 3986 section 5, RFC 8288 section 3.2).
-    def __init__(self, first: PageRequest | None) -> None:
-        self._guard = _LoopGuard()
+    def __init__(
+        self, config: LinkPagination | NextUrlPagination, first: PageRequest | None
+    ) -> None:
+        self._onward = _Onward(config.max_empty_pages)
         super().__init__(first)
 
     def _after(self, page: Page) -> PageRequest | None:
-        if page.record_count == 0:
-            return None
         link = self._next_link(page)
         if link is None:
             return None
         url = urljoin(page.url, link)
-        self._guard.add(page.url)
-        self._guard.check(url, page)
-        return PageRequest(url=url)
+        return PageRequest(url=url) if self._onward.follows(page.url, url, page) else None
 
     @abstractmethod
     def _next_link(self, page: Page) -> str | None: ...
@@ -304,7 +383,7 @@ class _NextUrlPaginator(_UrlPaginator):
 
     def __init__(self, config: NextUrlPagination, first: PageRequest | None) -> None:
         self._path = config.next_url_path
-        super().__init__(first)
+        super().__init__(config, first)
 
     def _next_link(self, page: Page) -> str | None:
         return _text(_lookup(page, self._path, "next_url_path"), "next_url_path")
