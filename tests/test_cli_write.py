@@ -133,15 +133,27 @@ def test_failures_across_chunks_are_added_up(ingest, tmp_path, capsys):
         ("missing.parquet", None, "no such file"),
         ("rows.jsonl", b'{"id": 1}\n{oops\n', "rows.jsonl:2: not JSON"),
         ("rows.json", b'{"id": 1}', "expected a JSON array"),
+        ("rows.parquet", b"not parquet", "not a readable parquet file"),
+        ("rows.csv", b"a,b\n1,2,3\n", "not a readable csv file"),
     ],
 )
-def test_bad_files_are_named(ingest, tmp_path, name, content, message):
+def test_bad_files_are_named_in_one_line(ingest, tmp_path, name, content, message):
+    # docs/reliability.md, bad input: a file the CLI cannot read is named, without a traceback
     path = tmp_path / name
     if content is not None:
         path.write_bytes(content)
-    with pytest.raises(SystemExit) as info:
-        main(["write", str(path), ingest.server.url("/ingest")])
-    assert message in str(info.value)
+    result = subprocess.run(
+        [sys.executable, "-m", "hiveframe.cli", "write", str(path), ingest.server.url("/ingest")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("hiveframe: ") and message in line
+    assert ingest.records == []
 
 
 def test_progress_shows_batches_records_and_rate():

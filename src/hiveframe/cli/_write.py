@@ -13,7 +13,7 @@ import orjson
 
 from hiveframe.cli._common import http_options, seconds, whole
 from hiveframe.cli._progress import Progress
-from hiveframe.errors import DeliveryFailed
+from hiveframe.errors import DeliveryFailed, HiveFrameError
 
 if TYPE_CHECKING:
     from hiveframe.connectors import HTTPSink, WriteResult
@@ -104,22 +104,30 @@ def read_chunks(path: Path, records: int) -> Iterator[Any]:
 
 
 def _chunks(path: Path, kind: str, records: int) -> Iterator[Any]:
-    if kind == "parquet":
-        import pyarrow.parquet as pq
-
-        yield from pq.ParquetFile(path).iter_batches(batch_size=records)
-    elif kind == "csv":
-        import pyarrow.csv as pacsv
-
-        yield from pacsv.open_csv(path)
+    if kind in ("parquet", "csv"):
+        yield from _arrow_batches(path, kind, records)
     elif kind == "jsonl":
         yield from _json_lines(path, records)
     else:
         document = _loads(path.read_bytes(), f"{path}")
         if not isinstance(document, list):
-            raise SystemExit(f"hiveframe: {path}: expected a JSON array of records")
+            raise HiveFrameError(f"{path}: expected a JSON array of records")
         for start in range(0, len(document), records):
             yield document[start : start + records]
+
+
+def _arrow_batches(path: Path, kind: str, records: int) -> Iterator[Any]:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    try:
+        if kind == "parquet":
+            yield from pq.ParquetFile(path).iter_batches(batch_size=records)
+        else:
+            yield from pacsv.open_csv(path)
+    except pa.ArrowException as exc:  # a damaged or mislabelled file, not a HiveFrame bug
+        raise HiveFrameError(f"{path}: not a readable {kind} file ({exc})") from None
 
 
 def _json_lines(path: Path, records: int) -> Iterator[list[Any]]:
@@ -139,7 +147,7 @@ def _loads(data: bytes, where: str) -> Any:
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        raise SystemExit(f"hiveframe: {where}: not JSON ({exc})") from None
+        raise HiveFrameError(f"{where}: not JSON ({exc})") from None
 
 
 async def send_file(sink: HTTPSink, chunks: Iterator[Any], progress: WriteProgress) -> WriteResult:

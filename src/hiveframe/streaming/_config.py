@@ -6,6 +6,7 @@ import enum
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any
 
 from hiveframe._http.clock import SYSTEM_CLOCK, Clock
@@ -57,6 +58,9 @@ class StreamConfig:
             self.checkpoint_dir, str | os.PathLike
         ):
             raise ConfigError("checkpoint_dir", self.checkpoint_dir, "a folder path, or None")
+        folder = None if self.checkpoint_dir is None else Path(self.checkpoint_dir)
+        if folder is not None and folder.exists() and not folder.is_dir():
+            raise ConfigError("checkpoint_dir", str(folder), "is a file, not a folder")
         require_int("queue_max", self.queue_max, minimum=1)
         check_batching(self.batch_size, self.batch_interval_seconds)
 
