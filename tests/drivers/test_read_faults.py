@@ -272,7 +272,8 @@ def test_a_429_pauses_every_page_in_flight(serve):
     # own backoff (0.5 s) does not count as having waited out the other page's pause.
     clock = TaskClock()
     server = serve({"/c": BusyBesideA429(clock)})
-    limiter = SendLog(1000, burst=8, clock=clock)
+    # A burst larger than the read's requests: nothing but a pause ever holds one back.
+    limiter = SendLog(10, burst=100, clock=clock)
     source = HTTPSource(
         server.url("/c"),
         pagination="offset",

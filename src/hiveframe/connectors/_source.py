@@ -17,12 +17,16 @@ from hiveframe._http.reader import PageReader, Parser, ReadPlan
 from hiveframe._http.record_stream import AsyncRecordStream, RecordStream
 from hiveframe._http.session import Session, SessionConfig
 from hiveframe._http.sse import SSEReader
-from hiveframe._protocol.arrow import concat_tables
+from hiveframe._protocol.arrow import RunningSchema, concat_tables
 from hiveframe._protocol.data_path import DataPath
 from hiveframe._protocol.decode import validate_response_format
 from hiveframe._protocol.drift import DRIFT_POLICIES
 from hiveframe._protocol.emission import Emission, SourceStats
-from hiveframe._protocol.pagination import PaginationConfig, pagination_from_options
+from hiveframe._protocol.pagination import (
+    DEFAULT_MAX_PAGES,
+    PaginationConfig,
+    pagination_from_options,
+)
 from hiveframe._protocol.poll import DEFAULT_DEDUPE_WINDOW
 from hiveframe._protocol.reconnect import DEFAULT_IDLE_TIMEOUT_SECONDS, ReconnectConfig
 from hiveframe._protocol.secrets import redact_url
@@ -83,7 +87,11 @@ class HTTPSource:
     page_size
         Records per page, sent in the style's size parameter.
     max_pages
-        Stop after this many pages.
+        Read at most this many pages and stop there, without an error. When not given, a
+        read stops at 100,000 pages (``DEFAULT_MAX_PAGES``) and raises
+        :class:`~hiveframe.errors.PaginationLimitReached` if the API has more, so an API
+        that pages forever cannot run a read forever and none is cut short silently.
+        ``None`` lifts that cap.
     response_format
         ``"json"``, ``"jsonl"``/``"ndjson"``, ``"csv"``; by default from the Content-Type.
     data_path
@@ -186,7 +194,7 @@ class HTTPSource:
         body: Any = None,
         pagination: str | PaginationConfig | None = None,
         page_size: int | None = None,
-        max_pages: int | None = None,
+        max_pages: int | _NotGiven | None = NOT_GIVEN,
         response_format: str | None = None,
         data_path: str | None = None,
         parser: Parser | None = None,
@@ -251,8 +259,10 @@ class HTTPSource:
             params={k: str(v) for k, v in check_str_mapping(params, "params").items()},
             headers=check_headers("headers", headers),
             body=check_json("body", body),
+        pages_given = max_pages is not NOT_GIVEN
             pagination=pagination_from_options(pagination, page_size),
-            max_pages=optional_int("max_pages", max_pages, minimum=1),
+            max_pages=optional_int("max_pages", max_pages, minimum=1) if pages_given else None,
+            page_cap=None if pages_given else DEFAULT_MAX_PAGES,
             response_format=validate_response_format(response_format),
             data_path=DataPath(data_path) if data_path is not None else None,
             parser=parser,
@@ -303,7 +313,7 @@ class HTTPSource:
             parts.append(f"method={plan.method!r}")
         if plan.pagination is not None:
             parts.append(f"pagination={plan.pagination!r}")
-        if plan.max_pages is not None:
+        if plan.max_pages is not None or plan.page_cap is None:
             parts.append(f"max_pages={plan.max_pages}")
         if self.auth is not None:
             parts.append(f"auth={self.auth!r}")
@@ -330,24 +340,48 @@ class HTTPSource:
     async def aread(self) -> DataFrame:
         """Async :meth:`read`."""
         tables = [table async for table in self._apages()]
+        hiveframe.errors.PaginationError
+            Pagination cannot go on: a loop (:class:`~hiveframe.errors.PaginationLoopError`),
+            the default page cap (:class:`~hiveframe.errors.PaginationLimitReached`), more
+            than ``max_empty_pages`` empty pages in a row. It names the page and its URL.
+
+        Warns
+        -----
+        hiveframe.errors.PaginationWarning
+            An offset or page-number read ended on an empty page before the total the API
+            reported.
         return DataFrame(concat_tables(tables, schema=self.schema))
 
     def iter_batches(self) -> Iterator[pa.RecordBatch]:
         """Yield Arrow record batches page by page, keeping memory bounded by one page.
 
-        Batches of different pages may differ in schema when the API's records do; pass
-        ``schema=`` for one fixed schema.
+        The batches share one schema as long as the pages allow: each page is converted to
+        the schema of the batches before it as :meth:`read` would join them (a missing
+        field is null, a value where that schema has text becomes text, an int where it has
+        a float becomes a float). A page that cannot fit without losing a value (text in an
+        integer field, a new field) *widens* the schema from that batch on (the field
+        becomes text or float, the new field is appended), so nothing is lost and the
+        batches joined give what :meth:`read` returns. Widening rather than failing keeps
+        ``iter_batches()`` working wherever ``read()`` does; for one fixed schema pass
+        ``schema=``, and to fail on a field that changes kind pass ``schema_drift="strict"``
+        (:class:`~hiveframe.errors.SchemaDriftError`, as for :meth:`read`).
+
+        Raises
+        ------
+        hiveframe.errors.HiveFrameError
+            As :meth:`read` does, while iterating.
         """
         return iterate_sync(self.aiter_batches)
 
     async def aiter_batches(self) -> AsyncIterator[pa.RecordBatch]:
         """Async :meth:`iter_batches`."""
         async for table in self._apages():
-            for batch in table.to_batches():
+            for batch in running.conform(table).to_batches():
                 yield batch
 
     # -- streaming -----------------------------------------------------------------------------
 
+        running = RunningSchema()
     def stream(self, *, position: Mapping[str, Any] | None = None) -> RecordStream:
         """Yield records as they come: new records of each poll, or each server-sent event.
 
