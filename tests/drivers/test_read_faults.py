@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 
 import orjson
 import pytest
@@ -20,6 +21,7 @@ from hiveframe.errors import (
     CircuitOpenError,
     DeadlineExceeded,
     HTTPStatusError,
+    ReadError,
     ResponseDecodeError,
     RetryAfterTooLong,
     RetryExhausted,
@@ -131,6 +133,69 @@ def test_post_is_not_retried_unless_the_caller_says_it_is_safe(serve, clock):
     assert len(server.requests) == 1
     safe = RetryConfig(retry_non_idempotent=True)
     assert read_ids(server, clock, method="POST", body={"q": 1}, retry=safe) == [1, 2, 3, 4, 5]
+
+
+@pytest.mark.parametrize("fault", ["short_fin", "short", "reset", "chunked_reset"])
+def test_a_page_cut_short_is_fetched_again_and_never_taken(serve, clock, fault):
+    # docs/reliability.md test 8. "short_fin" sends a valid JSON page without its last
+    # record, declares the whole page's length and closes cleanly (FIN): taken for the
+    # page, it would lose record 20.
+    collection = FaultyCollection(25, {10: [fault]})
+    server = serve({"/c": collection})
+    assert read_ids(server, clock, retry=RetryConfig(jitter=False)) == list(range(1, 26))
+    assert collection.attempts == {0: 1, 10: 2, 20: 1}
+    assert len(clock.sleeps) == 1
+
+
+@pytest.mark.parametrize("fault", ["short_fin", "chunked_reset"])
+def test_a_page_cut_short_without_retries_is_a_read_error(serve, clock, fault):
+    server = serve({"/c": FaultyCollection(25, {10: [fault]})})
+    with pytest.raises(ReadError) as info:
+        read_ids(server, clock, retry=None)
+    assert info.value.page == 1
+
+
+def test_cursor_pagination_with_faults_goes_on_from_the_retried_page(serve, clock):
+    # docs/reliability.md test 9: 5 pages of 100; the third fails twice with a 503.
+    failures = {"c2": 2}
+
+    def api(request: Request) -> Reply:
+        cursor = request.query.get("cursor", "c0")
+        if failures.get(cursor, 0):
+            failures[cursor] -= 1
+            return Reply(503, dict(JSON), b'{"error": "busy"}')
+        n = int(cursor[1:])
+        page = {
+            "data": [{"id": n * 100 + i + 1} for i in range(100)],
+            "next_cursor": f"c{n + 1}" if n < 4 else None,
+        }
+        return Reply(200, dict(JSON), orjson.dumps(page))
+
+    server = serve({"/c": api})
+    source = HTTPSource(
+        server.url("/c"), pagination="cursor", data_path="data", clock=clock, retry=FAST
+    )
+    assert source.read().to_arrow().column("id").to_pylist() == list(range(1, 501))
+    sent = [r.query.get("cursor") for r in server.requests]
+    assert sent == [None, "c1", "c2", "c2", "c2", "c3", "c4"]  # exactly 7 requests
+
+
+def test_a_server_dripping_bytes_cannot_hold_an_attempt_past_its_timeout(serve, clock):
+    # docs/reliability.md test 6: a byte every 0.1 s would never trip a per-read timeout;
+    # timeout_seconds bounds the whole attempt. The drip would last 60 s.
+    def drip(request: Request) -> Reply:
+        def chunks():
+            for _ in range(600):
+                time.sleep(0.1)  # the server is slow on purpose
+                yield b" "
+
+        return Reply(200, {**JSON, "Content-Length": "600"}, chunks())
+
+    server = serve({"/c": drip})
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        HTTPSource(server.url("/c"), timeout_seconds=0.5, retry=None, clock=clock).read()
+    assert time.monotonic() - started < 30  # far less than the drip's 60 s
 
 
 def test_a_stall_longer_than_the_timeout_is_retried(serve, clock):

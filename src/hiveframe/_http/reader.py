@@ -10,6 +10,7 @@ paginated read (:meth:`PageReader.pages`).
 from __future__ import annotations
 
 import asyncio
+import warnings
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,21 +21,38 @@ import pyarrow as pa
 
 from hiveframe._http.response import Response
 from hiveframe._http.session import Session
-from hiveframe._protocol.arrow import records_to_table
+from hiveframe._protocol.arrow import records_to_table, table_digest
 from hiveframe._protocol.data_path import DataPath
 from hiveframe._protocol.decode import DecodedPage, decode_body, resolve_format
 from hiveframe._protocol.drift import DriftGuard
 from hiveframe._protocol.origin import credentials_may_follow, origin_of
-from hiveframe._protocol.pagination import Page, PageRequest, PaginationConfig, Paginator
+from hiveframe._protocol.pagination import (
+    DEFAULT_MAX_PAGES,
+    Page,
+    PageRequest,
+    PaginationConfig,
+    Paginator,
+)
 from hiveframe._protocol.secrets import redact_url
-from hiveframe.errors import BlockedDestinationError, ResponseDecodeError
+from hiveframe.errors import (
+    BlockedDestinationError,
+    PaginationError,
+    PaginationLimitReached,
+    PaginationWarning,
+    ResponseDecodeError,
+)
 
 Parser = Callable[[Response], Iterable[Any]]
 
 
 @dataclass(frozen=True)
 class ReadPlan:
-    """What to read and how to turn it into records; validated by ``HTTPSource``."""
+    """What to read and how to turn it into records; validated by ``HTTPSource``.
+
+    ``max_pages`` is the user's own limit: the read ends after that many pages, silently.
+    Without one, ``page_cap`` applies: a read that reaches it while the API has more pages
+    raises :class:`~hiveframe.errors.PaginationLimitReached` (``None``: no cap at all).
+    """
 
     url: str
     method: str = "GET"
@@ -43,6 +61,7 @@ class ReadPlan:
     body: Any = None
     pagination: PaginationConfig | None = None
     max_pages: int | None = None
+    page_cap: int | None = DEFAULT_MAX_PAGES
     response_format: str | None = None
     data_path: DataPath | None = None
     parser: Parser | None = None
@@ -66,6 +85,8 @@ class PageReader:
     def __init__(self, plan: ReadPlan, session: Session) -> None:
         self.plan = plan
         self.session = session
+        self._limit = plan.max_pages if plan.max_pages is not None else plan.page_cap
+        self._digests = plan.pagination is not None and plan.pagination.compares_pages
 
     async def fetch(
         self,
@@ -104,6 +125,7 @@ class PageReader:
             headers=response.headers,
             document=decoded.document,
             record_count=table.num_rows,
+            digest=table_digest(table) if self._digests else None,
         )
         return FetchedPage(table, page)
 
@@ -113,7 +135,15 @@ class PageReader:
         """Every page of the read in order, empty ones skipped, up to ``max_pages``.
 
         Paginators that know page N's request up front (offset, page number) are fetched
-        with up to ``plan.concurrency`` pages in flight; the others one after another.
+        with up to ``plan.concurrency`` pages in flight, after a slow start
+        (:meth:`Paginator.window`); the others one after another.
+
+        Raises
+        ------
+        PaginationLimitReached
+            The read reached ``plan.page_cap`` (no ``max_pages`` given) and the API has more.
+        PaginationError
+            The paginator cannot go on; the error names the page and its redacted URL.
         """
         if paginator is not None and paginator.prefetchable and self.plan.concurrency > 1:
             pages = self._prefetched(paginator, deadline)
@@ -137,23 +167,28 @@ class PageReader:
     ) -> AsyncIterator[FetchedPage]:
         request: PageRequest | None = start or (paginator.first() if paginator else PageRequest())
         current_url = current_url or self.plan.url
-        while request is not None and self._within_limit(index):
+        while request is not None:
+            if not self._within_limit(index):
+                self._stop_at_limit(index, current_url)
+                return
             fetched = await self.fetch(request, index, current_url=current_url, deadline=deadline)
             yield fetched
             if paginator is None:
                 return
             current_url = fetched.page.url
-            request = paginator.advance(fetched.page)
+            request = self._advance(paginator, fetched.page)
             index += 1
 
     async def _prefetched(
         self, paginator: Paginator, deadline: float | None
     ) -> AsyncIterator[FetchedPage]:
         # Pages are fetched ahead, but committed strictly in order through advance(), which
-        # applies every stop rule; pages fetched past the end are dropped. The first page goes
-        # alone, so a one-page read costs one request.
+        # applies every stop rule; pages fetched past the end are dropped. The window of
+        # pages in flight slow-starts (the first page goes alone, so a one-page read costs
+        # one request) and never reaches past a total the API reported.
         in_flight: dict[int, asyncio.Task[FetchedPage]] = {}
         index = 0
+        current_url = self.plan.url
 
         def launch(upto: int) -> None:
             for i in range(index, upto):
@@ -162,11 +197,15 @@ class PageReader:
                     in_flight[i] = asyncio.ensure_future(self.fetch(request, i, deadline=deadline))
 
         try:
-            while self._within_limit(index):
-                launch(index + (self.plan.concurrency if index else 1))
+            while True:
+                if not self._within_limit(index):
+                    self._stop_at_limit(index, current_url)
+                    return
+                launch(index + paginator.window(index, self.plan.concurrency))
                 fetched = await in_flight.pop(index)
                 yield fetched
-                nxt = paginator.advance(fetched.page)
+                current_url = fetched.page.url
+                nxt = self._advance(paginator, fetched.page)
                 if nxt is None:
                     return
                 index += 1
@@ -174,7 +213,7 @@ class PageReader:
                     # The API moved differently than planned (e.g. more records than asked):
                     # drop the speculation and go on one page at a time from its answer.
                     rest = self._sequential(
-                        paginator, deadline, start=nxt, index=index, current_url=fetched.page.url
+                        paginator, deadline, start=nxt, index=index, current_url=current_url
                     )
                     async for page in rest:
                         yield page
@@ -185,7 +224,29 @@ class PageReader:
             await asyncio.gather(*in_flight.values(), return_exceptions=True)
 
     def _within_limit(self, index: int) -> bool:
-        return self.plan.max_pages is None or index < self.plan.max_pages
+        return self._limit is None or index < self._limit
+
+    def _stop_at_limit(self, index: int, url: str) -> None:
+        # Page ``index`` is beyond the limit and the page before pointed to it: the user's
+        # max_pages ends the read as asked; the default cap must not truncate silently.
+        if self.plan.max_pages is None and self.plan.page_cap is not None:
+            raise PaginationLimitReached(
+                self.plan.page_cap, url=self.session.redact(url), page=index
+            )
+
+    def _advance(self, paginator: Paginator, page: Page) -> PageRequest | None:
+        """``paginator.advance(page)``; errors name the page and its URL, shortfalls warn."""
+        try:
+            nxt = paginator.advance(page)
+        except PaginationError as exc:
+            exc.url = self.session.redact(page.url) if exc.url is None else exc.url
+            exc.page = page.index if exc.page is None else exc.page
+            raise
+        if nxt is None and paginator.shortfall is not None:
+            url = self.session.redact(page.url)
+            warning = PaginationWarning(paginator.shortfall, url=url, page=page.index)
+            warnings.warn(warning, stacklevel=2)
+        return nxt
 
     def _target(self, request: PageRequest, current_url: str) -> tuple[str, dict[str, str]]:
         if request.url is None:
