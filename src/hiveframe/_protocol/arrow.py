@@ -274,7 +274,9 @@ class RunningSchema:
     def conform(self, table: pa.Table) -> pa.Table:
         """``table`` in the running schema, widened first if the table needs it."""
         if self.schema is not None and not table.schema.equals(self.schema):
-            table = concat_tables([self.schema.empty_table(), table])
+            joined = concat_tables([self.schema.empty_table(), table])
+            batches = [batch for batch in joined.to_batches() if batch.num_rows]
+            table = pa.Table.from_batches(batches, schema=joined.schema)
         self.schema = table.schema
         return table
 

@@ -253,13 +253,13 @@ class HTTPSource:
         )
         if self.streaming.kind == "sse":
             response_format = None  # "json"/"text" name how event data decodes (SSEConfig)
+        pages_given = max_pages is not NOT_GIVEN
         self.plan = ReadPlan(
             url=check_http_url(url, "url"),
             method=check_method(method, _METHODS),
             params={k: str(v) for k, v in check_str_mapping(params, "params").items()},
             headers=check_headers("headers", headers),
             body=check_json("body", body),
-        pages_given = max_pages is not NOT_GIVEN
             pagination=pagination_from_options(pagination, page_size),
             max_pages=optional_int("max_pages", max_pages, minimum=1) if pages_given else None,
             page_cap=None if pages_given else DEFAULT_MAX_PAGES,
@@ -334,12 +334,6 @@ class HTTPSource:
             A request failed for good (after the retries the policy allows).
         hiveframe.errors.ResponseDecodeError
             A response could not be decoded into records.
-        """
-        return run_sync(self.aread)
-
-    async def aread(self) -> DataFrame:
-        """Async :meth:`read`."""
-        tables = [table async for table in self._apages()]
         hiveframe.errors.PaginationError
             Pagination cannot go on: a loop (:class:`~hiveframe.errors.PaginationLoopError`),
             the default page cap (:class:`~hiveframe.errors.PaginationLimitReached`), more
@@ -350,6 +344,12 @@ class HTTPSource:
         hiveframe.errors.PaginationWarning
             An offset or page-number read ended on an empty page before the total the API
             reported.
+        """
+        return run_sync(self.aread)
+
+    async def aread(self) -> DataFrame:
+        """Async :meth:`read`."""
+        tables = [table async for table in self._apages()]
         return DataFrame(concat_tables(tables, schema=self.schema))
 
     def iter_batches(self) -> Iterator[pa.RecordBatch]:
@@ -375,13 +375,13 @@ class HTTPSource:
 
     async def aiter_batches(self) -> AsyncIterator[pa.RecordBatch]:
         """Async :meth:`iter_batches`."""
+        running = RunningSchema()
         async for table in self._apages():
             for batch in running.conform(table).to_batches():
                 yield batch
 
     # -- streaming -----------------------------------------------------------------------------
 
-        running = RunningSchema()
     def stream(self, *, position: Mapping[str, Any] | None = None) -> RecordStream:
         """Yield records as they come: new records of each poll, or each server-sent event.
 
