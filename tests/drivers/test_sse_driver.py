@@ -380,6 +380,26 @@ def test_an_event_over_max_event_bytes_fails_the_stream(serve, clock):
     assert len(server.requests) == 1
 
 
+@pytest.mark.parametrize("piece", [5, 100_000])  # many small network reads, or one
+@pytest.mark.parametrize(("over", "fits"), [(0, True), (1, False)])
+def test_max_event_bytes_holds_to_the_byte(serve, clock, piece, over, fits):
+    # docs/reliability.md test 30: an event counts its data buffer plus the line being read;
+    # for one "data: ..." line that is the line itself, without its line end.
+    limit = 1024
+    line = b'data: {"id": 1, "pad": "' + b"x" * (limit + over - 26) + b'"}'
+    assert len(line) == limit + over
+    body = line + b"\n\n"
+    chunks = [body[i : i + piece] for i in range(0, len(body), piece)]
+    server = serve({"/s": Script(Reply(200, dict(SSE), iter(chunks)))})
+    source = sse_source(server.url("/s"), clock, max_event_bytes=limit, reconnect=None)
+    if fits:
+        assert [r["id"] for r in take(source, 2)] == [1]
+    else:
+        with pytest.raises(SSEEventTooLarge):
+            take(source, 2)
+    assert len(server.requests) == 1
+
+
 def test_json_data_holds_records_and_data_path_finds_them(serve, clock):
     body = (
         b'data: {"items": [{"id": 1}, {"id": 2}]}\n\n'

@@ -85,3 +85,58 @@ def test_an_endless_body_stops_at_the_wire_cap(serve):
     server = serve({"/e": endless})
     with pytest.raises(ResponseTooLarge):
         HTTPSource(server.url("/e"), max_body_bytes=2 * MIB, retry=None).read()
+
+
+# -- exactly at the cap, and one byte over (docs/reliability.md test 37) --------------------
+
+CAP = 4096
+JSON = {"Content-Type": "application/json"}
+
+
+def padded_page(size: int) -> bytes:
+    """A JSON array holding one record, padded with spaces to exactly ``size`` bytes."""
+    page = b'[{"id": 1}]'
+    return page + b" " * (size - len(page))
+
+
+def pieces(data: bytes, size: int) -> list[bytes]:
+    return [data[i : i + size] for i in range(0, len(data), size)]
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+@pytest.mark.parametrize(("over", "fits"), [(0, True), (1, False)])
+def test_max_body_bytes_holds_to_the_byte(serve, framing, over, fits):
+    body = padded_page(CAP + over)
+
+    def handler(request):
+        if framing == "content-length":  # judged from the header, before reading
+            return Reply(200, JSON, body)
+        return Reply(200, JSON, iter(pieces(body, 1000)))  # counted as the chunks arrive
+
+    server = serve({"/b": handler})
+    source = HTTPSource(server.url("/b"), max_body_bytes=CAP, retry=None)
+    if fits:
+        assert source.read().to_pylist() == [{"id": 1}]
+    else:
+        with pytest.raises(ResponseTooLarge) as info:
+            source.read()
+        assert (info.value.limit, info.value.decompressed) == (CAP, False)
+    assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate"])
+@pytest.mark.parametrize("piece", [7, 100_000])  # many small network chunks, or one
+@pytest.mark.parametrize(("over", "fits"), [(0, True), (1, False)])
+def test_the_decompressed_cap_holds_to_the_byte(serve, coding, piece, over, fits):
+    inflated = padded_page(CAP + over)
+    compressed = gzip.compress(inflated) if coding == "gzip" else zlib.compress(inflated)
+    assert len(compressed) < CAP // 4  # only the decompressed size is at the cap
+    headers = {**JSON, "Content-Encoding": coding}
+    server = serve({"/z": lambda r: Reply(200, headers, iter(pieces(compressed, piece)))})
+    source = HTTPSource(server.url("/z"), max_body_bytes=CAP, retry=None)
+    if fits:
+        assert source.read().to_pylist() == [{"id": 1}]
+    else:
+        with pytest.raises(ResponseTooLarge) as info:
+            source.read()
+        assert (info.value.limit, info.value.decompressed) == (CAP, True)
