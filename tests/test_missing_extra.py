@@ -1,8 +1,9 @@
-"""A base install (no ``http`` extra) says what to install, from Python and from the CLI.
+"""An install without an extra (``http``, ``polars``, ``pandas``) says what to install.
 
-Promise: docs/reliability.md, bad input. Each test runs a subprocess in which ``aiohttp``
-and ``anyio`` cannot be imported, as on ``pip install hiveframe`` without ``[http]``: a
-meta-path finder, installed before anything else is imported, refuses them.
+Promise: docs/reliability.md, bad input. Each test runs a subprocess in which the extra's
+modules cannot be imported, as on ``pip install hiveframe`` without it: a meta-path finder,
+installed before anything else is imported, refuses them (``aiohttp`` and ``anyio`` for
+``http``).
 """
 
 from __future__ import annotations
@@ -16,27 +17,31 @@ import pytest
 from hiveframe.cli import EXIT_FAILED
 
 INSTALL = "pip install 'hiveframe[http]'"
+HTTP_EXTRA = ("aiohttp", "anyio")
 
-WITHOUT_HTTP_EXTRA = textwrap.dedent(
+BLOCKER = textwrap.dedent(
     """
     import sys
 
 
-    class WithoutHttpExtra:
+    class Uninstalled:
         def find_spec(self, name, path=None, target=None):
-            if name.partition(".")[0] in {"aiohttp", "anyio"}:
-                raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+            if name.partition(".")[0] in ({BLOCKED},):
+                raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
             return None
 
 
-    sys.meta_path.insert(0, WithoutHttpExtra())
+    sys.meta_path.insert(0, Uninstalled())
     """
 )
 
 
-def without_http_extra(code: str, *args: str) -> subprocess.CompletedProcess[str]:
+def run_without(
+    code: str, *args: str, blocked: tuple[str, ...] = HTTP_EXTRA
+) -> subprocess.CompletedProcess[str]:
+    prelude = BLOCKER.format(BLOCKED=", ".join(map(repr, blocked)))
     return subprocess.run(
-        [sys.executable, "-c", WITHOUT_HTTP_EXTRA + textwrap.dedent(code), *args],
+        [sys.executable, "-c", prelude + textwrap.dedent(code), *args],
         capture_output=True,
         text=True,
         timeout=120,
@@ -45,7 +50,7 @@ def without_http_extra(code: str, *args: str) -> subprocess.CompletedProcess[str
 
 
 def test_import_hiveframe_and_the_arrow_features_work_without_it():
-    result = without_http_extra(
+    result = run_without(
         """
         import hiveframe
         from hiveframe import DataFrame
@@ -68,7 +73,7 @@ def test_import_hiveframe_and_the_arrow_features_work_without_it():
     ],
 )
 def test_using_http_raises_an_import_error_that_names_the_extra(statement):
-    result = without_http_extra(
+    result = run_without(
         f"""
         from hiveframe.errors import HiveFrameError, MissingExtraError
 
@@ -108,7 +113,7 @@ sys.exit(main(sys.argv[1:]))
 def test_the_cli_says_what_to_install_in_one_line(tmp_path, args):
     rows = tmp_path / "rows.jsonl"
     rows.write_text('{"id": 1}\n')
-    result = without_http_extra(CLI, *(a.format(rows=rows) for a in args))
+    result = run_without(CLI, *(a.format(rows=rows) for a in args))
     assert result.returncode == EXIT_FAILED
     assert "Traceback" not in result.stderr
     (line,) = result.stderr.strip().splitlines()
@@ -116,6 +121,27 @@ def test_the_cli_says_what_to_install_in_one_line(tmp_path, args):
 
 
 def test_the_cli_help_works_without_it():
-    result = without_http_extra(CLI, "read", "--help")
+    result = run_without(CLI, "read", "--help")
     assert result.returncode == 0, result.stderr
     assert "--timeout" in result.stdout
+
+
+@pytest.mark.parametrize(("method", "extra"), [("to_polars", "polars"), ("to_pandas", "pandas")])
+def test_a_dataframe_export_names_its_extra(method, extra):
+    result = run_without(
+        f"""
+        from hiveframe import DataFrame
+        from hiveframe.errors import MissingExtraError
+
+        try:
+            DataFrame.from_pylist([{{"id": 1}}]).{method}()
+        except MissingExtraError as exc:
+            print(exc)
+        """,
+        blocked=(extra,),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        f"{method}() requires the {extra!r} extra ({extra} is not installed): "
+        f"pip install 'hiveframe[{extra}]'"
+    )

@@ -13,7 +13,7 @@ from hiveframe._protocol.arrow import (
     concat_tables,
     records_to_table,
 )
-from hiveframe.errors import ColumnNotFoundError, ConfigError
+from hiveframe.errors import ColumnNotFoundError, ConfigError, MissingExtraError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -219,7 +219,7 @@ class DataFrame:
 
         Raises
         ------
-        ImportError
+        MissingExtraError
             Polars is not installed (``pip install 'hiveframe[polars]'``).
 
         Example
@@ -229,8 +229,8 @@ class DataFrame:
         """
         try:
             import polars as pl
-        except ImportError as exc:
-            raise ImportError(_missing_extra("to_polars", "polars")) from exc
+        except ModuleNotFoundError as exc:
+            raise MissingExtraError("to_polars()", extra="polars", missing=exc.name) from None
         return pl.DataFrame(self._table)
 
     def to_pandas(self, **options: Any) -> pd.DataFrame:
@@ -247,7 +247,7 @@ class DataFrame:
 
         Raises
         ------
-        ImportError
+        MissingExtraError
             pandas is not installed (``pip install 'hiveframe[pandas]'``).
 
         Example
@@ -257,8 +257,8 @@ class DataFrame:
         """
         try:
             import pandas  # noqa: F401 - pyarrow needs it; checked here to name the extra
-        except ImportError as exc:
-            raise ImportError(_missing_extra("to_pandas", "pandas")) from exc
+        except ModuleNotFoundError as exc:
+            raise MissingExtraError("to_pandas()", extra="pandas", missing=exc.name) from None
         return self._table.to_pandas(**options)
 
     def to_pylist(self) -> list[dict[str, Any]]:
@@ -716,10 +716,6 @@ def _as_table(data: Any) -> pa.Table:
         f"DataFrame() cannot wrap {type(data).__name__}: pass Arrow data or an object with "
         "__arrow_c_stream__; use DataFrame.from_pylist() for records"
     )
-
-
-def _missing_extra(method: str, extra: str) -> str:
-    return f"{method}() needs {extra}: pip install 'hiveframe[{extra}]'"
 
 
 def _check_count(option: str, n: int, *, least: int = 0) -> None:
