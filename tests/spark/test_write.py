@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections import Counter
 
 import orjson
 import pytest
 from spark_servers import IdempotentIngest
 
+from hiveframe.demo import Reply, Request
 from hiveframe.spark import DeliveryReport, WriteSummary
 
 
@@ -61,7 +63,8 @@ def test_a_retried_task_resends_the_same_idempotency_keys(spark, serve):
 
 
 def test_undeliverable_batches_go_to_per_task_dead_letter_files(spark, serve, tmp_path):
-    server = serve({"/ingest": _refuse_odd_batches})
+    refuse = RefuseOddBatches()
+    server = serve({"/ingest": refuse})
     summary_path = tmp_path / "summary.json"
     (
         _frame(spark, 200, 2)
@@ -82,7 +85,7 @@ def test_undeliverable_batches_go_to_per_task_dead_letter_files(spark, serve, tm
         for line in path.read_bytes().splitlines()
     ]
     kept_ids = sorted(r["id"] for line in kept for r in line["records"])
-    assert kept_ids == [i for i in range(1, 201) if _batch_of(i) % 2]
+    assert kept_ids == sorted(refuse.refused) and 0 < len(kept_ids) < 200
     assert summary["records_failed"] == summary["records_dead_lettered"] == len(kept_ids)
     assert summary["records_delivered"] + summary["records_failed"] == 200
     assert len(summary["dead_letter_paths"]) == 2
@@ -115,13 +118,17 @@ def test_the_summary_adds_up_reports_and_skips_failed_tasks():
     assert summary.dead_letter_paths == ("/dl/part-00002-attempt-1.jsonl",)
 
 
-def _batch_of(record_id: int) -> int:
-    return (record_id - 1) % 100 // 25  # 2 partitions of 100 rows, batches of 25
+class RefuseOddBatches:
+    """Answers 422 to batches whose first id is odd, and remembers the ids it refused."""
 
+    def __init__(self) -> None:
+        self.refused: list[int] = []
+        self._lock = threading.Lock()
 
-def _refuse_odd_batches(request):
-    from hiveframe.demo import Reply
-
-    records = orjson.loads(request.body)
-    status = 422 if _batch_of(records[0]["id"]) % 2 else 200
-    return Reply(status, {"Content-Type": "application/json"}, b"{}")
+    def __call__(self, request: Request) -> Reply:
+        ids = [r["id"] for r in orjson.loads(request.body)]
+        if ids[0] % 2 == 0:
+            return Reply(200, {"Content-Type": "application/json"}, b"{}")
+        with self._lock:
+            self.refused.extend(ids)
+        return Reply(422, {"Content-Type": "application/json"}, b"{}")

@@ -142,12 +142,24 @@ class ContentKey:
 # -- rows in ------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class EncodedRows:
+    """Records already encoded, one compact JSON object each: an input item sent as it is.
+
+    The Spark writer encodes a partition's rows to put them in content order
+    (:mod:`hiveframe.spark._order`); handing the sink the encoded rows spares a second
+    encoding.
+    """
+
+    rows: Sequence[bytes]
+
+
 class RowReader:
     """Encode the records of an input, at most ``limit`` rows per :meth:`next_rows` call.
 
-    Items may be ``pyarrow.RecordBatch`` or ``pyarrow.Table`` objects, or records
-    (mappings), mixed freely. A large batch is sliced (without copying) so that only
-    ``limit`` rows are encoded at a time.
+    Items may be ``pyarrow.RecordBatch`` or ``pyarrow.Table`` objects, records
+    (mappings), or :class:`EncodedRows`, mixed freely. A large batch is sliced (without
+    copying) so that only ``limit`` rows are encoded at a time.
 
     Example
     -------
@@ -185,6 +197,8 @@ class RowReader:
                 self._pending.append(item)
             elif isinstance(item, pa.Table):
                 self._pending.extend(item.to_batches())
+            elif isinstance(item, EncodedRows):
+                rows.extend(item.rows)
             else:
                 raise TypeError(
                     f"item {self.items_read} of the input is a {type(item).__name__}: a sink "

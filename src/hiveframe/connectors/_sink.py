@@ -14,7 +14,7 @@ import functools
 import logging
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from os import PathLike
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
@@ -243,6 +243,24 @@ class HTTPSink:
             return await writer.write(data)
 
 
+class DeliveryJournal(Protocol):
+    """What earlier runs of a write delivered, and a record of what this one delivers.
+
+    The Spark writer's ``delivery_journal`` (:mod:`hiveframe.spark._journal`): a re-run of
+    a task skips the requests an earlier attempt had delivered, so a server that ignores
+    idempotency keys does not store them twice. Both methods are called on the sink's event
+    loop for every request (a batch, or half of one after a 413).
+    """
+
+    def delivered_before(self, batch: RequestBatch) -> bool:
+        """True if an earlier run delivered ``batch``: it is not sent again."""
+        ...
+
+    def record(self, batch: RequestBatch) -> None:
+        """``batch`` was just acknowledged."""
+        ...
+
+
 class SinkWriter:
     """An open sink: one session, many writes, cumulative accounting.
 
@@ -253,6 +271,9 @@ class SinkWriter:
     ----------
     sink
         The sink whose options and policies apply.
+    journal
+        Requests delivered by earlier runs, skipped (and counted as delivered); every
+        acknowledged request is recorded in it. Needs idempotency keys.
 
     Example
     -------
@@ -263,9 +284,10 @@ class SinkWriter:
     ...     return writer.result.records_delivered
     """
 
-    def __init__(self, sink: HTTPSink) -> None:
+    def __init__(self, sink: HTTPSink, *, journal: DeliveryJournal | None = None) -> None:
         self._sink = sink
         self._options = sink.options
+        self._journal = journal
         self._session: Session | None = None
         self._lock: anyio.Lock | None = None
         self._batcher = self._options.batcher()
@@ -397,9 +419,14 @@ class SinkWriter:
 
     async def _deliver(self, session: Session, batch: RequestBatch) -> tuple[bool, bool]:
         """Send one batch (halving it on 413); return (all delivered, all failures kept)."""
+        if self._journal is not None and self._journal.delivered_before(batch):
+            self._ledger.settle_records(batch.count, delivered=True)
+            return True, True
         failure = await self._send(session, batch)
         if failure is None:
             self._ledger.settle_records(batch.count, delivered=True)
+            if self._journal is not None:
+                self._journal.record(batch)
             return True, True
         if failure.status == 413 and batch.count > 1:
             self._ledger.splits += 1

@@ -26,7 +26,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 from typing import Any
 
-from hiveframe.spark._datasource import FORMAT, HTTPDataSource, source_class
+from hiveframe.spark._datasource import FORMAT, HTTPDataSource, session_class, source_class
 from hiveframe.spark._source import SourceSpec
 from hiveframe.spark._write import DeliveryReport, WriteSummary
 
@@ -43,6 +43,9 @@ __all__ = [
 def register(spark: Any) -> None:
     """Register the ``hiveframe.http`` data source with a SparkSession.
 
+    The session's ``spark.redaction.regex`` goes with it: an ``auth_*_env`` option naming a
+    variable that Spark would not redact is refused (see ``docs/spark.md``).
+
     Parameters
     ----------
     spark
@@ -53,7 +56,7 @@ def register(spark: Any) -> None:
     >>> register(spark)  # doctest: +SKIP
     >>> spark.read.format("hiveframe.http").load("https://api.example.com/data")  # doctest: +SKIP
     """
-    spark.dataSource.register(HTTPDataSource)
+    spark.dataSource.register(session_class(spark.conf.get("spark.redaction.regex", None)))
 
 
 def read_source(

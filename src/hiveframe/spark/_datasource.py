@@ -43,6 +43,7 @@ class HTTPDataSource(DataSource):
 
     _format: ClassVar[str] = FORMAT
     _spec: ClassVar[SourceSpec | None] = None  # set on the per-source classes of read_source
+    _redaction: ClassVar[str | None] = None  # the session's spark.redaction.regex (register)
 
     @classmethod
     def name(cls) -> str:
@@ -115,16 +116,17 @@ class HTTPDataSource(DataSource):
         """
         if overwrite:
             raise ConfigError("mode", "overwrite", "an HTTP sink can only append: use 'append'")
-        options = OptionsRef(self.options)
-        options.sink()  # validate the options on the driver, before any task starts
-        return HTTPWriter(options)
+        return HTTPWriter(self._options_ref())  # checks the options, here on the driver
 
     # -- helpers -------------------------------------------------------------------------------
 
     def _source(self) -> SourceRef:
         if self._spec is not None:
             return self._spec
-        return OptionsRef(self.options)
+        return self._options_ref()
+
+    def _options_ref(self) -> OptionsRef:
+        return OptionsRef(self.options, redaction=self._redaction)
 
     def _num_partitions(self) -> int | None:
         return self._option("num_partitions", parse_count)
@@ -132,6 +134,20 @@ class HTTPDataSource(DataSource):
     def _option(self, name: str, parse: Callable[[str, str], T]) -> T | None:
         text = self.options.get(name)
         return None if text is None else parse(name, text)
+
+
+def session_class(redaction: str | None) -> type[HTTPDataSource]:
+    """The format's class for one session: ``*_env`` names are checked against its regex.
+
+    Pickled by value into Spark's plans, as the classes of :func:`source_class` are.
+
+    Parameters
+    ----------
+    redaction
+        The session's ``spark.redaction.regex``, or None when it keeps Spark's default.
+    """
+    attributes = {"_redaction": redaction, "__module__": __name__}
+    return type("SessionHTTPDataSource", (HTTPDataSource,), attributes)
 
 
 def source_class(spec: SourceSpec) -> type[HTTPDataSource]:

@@ -11,13 +11,16 @@ Secrets: every option that carries one has a name matching Spark's default redac
 (``secret|password|token``: ``auth_token``, ``auth_password``, ``auth_client_secret``), so
 Spark masks it wherever it shows options; better still, ``<name>_env=VAR`` names an
 environment variable that is read where the source runs (driver and executors), so the
-secret never enters the query plan.
+secret never enters the query plan. ``VAR`` itself must be a name Spark redacts
+(:func:`check_env_names`): set as ``spark.executorEnv.VAR``, it is shown in Spark's UI and
+event log otherwise.
 """
 
 from __future__ import annotations
 
 import inspect
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, Field, fields
 from typing import Any
@@ -41,7 +44,11 @@ from hiveframe.resilience import CircuitBreaker, RateLimiter, RetryConfig
 SPARK_READ_OPTIONS = frozenset(
     {"schema", "num_partitions", "max_records_per_batch", "replay_timeout_seconds"}
 )
-SPARK_WRITE_OPTIONS = frozenset({"dead_letter", "summary_path"})
+SPARK_WRITE_OPTIONS = frozenset(
+    {"dead_letter", "summary_path", "row_order", "row_order_memory_bytes", "delivery_journal"}
+)
+SPARK_REDACTION = r"(?i)secret|password|token|access[.]?key"
+"""Spark's default ``spark.redaction.regex``: the keys whose values it masks."""
 
 # Secret-carrying options; each may instead be given as ``<name>_env``.
 SECRET_OPTIONS = ("auth_token", "auth_password", "auth_client_secret")
@@ -402,6 +409,54 @@ def read_env(option: str, variable: str) -> str:
             "on the driver and on every executor)",
         )
     return value
+
+
+# The word each secret's variable name could end in, so that Spark redacts it.
+_ENV_SUFFIXES = {"auth_token": "TOKEN", "auth_password": "PASSWORD", "auth_client_secret": "SECRET"}
+
+
+def check_env_names(options: Mapping[str, str], redaction: str | None) -> None:
+    """Refuse an ``*_env`` option naming a variable whose value Spark would show.
+
+    Executors get a variable from ``spark.executorEnv.VAR``, and Spark lists that setting
+    in its UI (Environment page) and event log, masking the value only when the key
+    matches ``spark.redaction.regex``.
+
+    Parameters
+    ----------
+    options
+        The data source's options, lower-case names.
+    redaction
+        The session's ``spark.redaction.regex``; None for Spark's default.
+
+    Raises
+    ------
+    ConfigError
+        Naming the option and the variable, with a name Spark would redact; or naming
+        ``spark.redaction.regex`` if Python cannot compile it.
+    """
+    text = SPARK_REDACTION if redaction is None else redaction
+    try:
+        pattern = re.compile(text)
+    except re.error as exc:
+        reason = f"HiveFrame cannot check *_env variable names against it ({exc})"
+        raise ConfigError("spark.redaction.regex", text, reason) from None
+    for option, suffix in _ENV_SUFFIXES.items():
+        variable = options.get(f"{option}_env", "").strip()
+        if variable and not pattern.search(f"spark.executorEnv.{variable}"):
+            raise ConfigError(f"{option}_env", variable, _unmasked(variable, suffix, pattern))
+
+
+def _unmasked(variable: str, suffix: str, pattern: re.Pattern[str]) -> str:
+    suffixes = (suffix, *(s for s in _ENV_SUFFIXES.values() if s != suffix))
+    names = (f"{variable}_{s}" for s in suffixes)
+    fitting = [n for n in names if pattern.search(f"spark.executorEnv.{n}")]
+    rename = f"e.g. {fitting[0]}" if fitting else "so that spark.redaction.regex matches it"
+    return (
+        f"Spark would show spark.executorEnv.{variable} unmasked in its UI and event log "
+        f"(spark.redaction.regex {pattern.pattern!r} does not match it): rename the "
+        f"variable, {rename}"
+    )
 
 
 def _typed_like(option: str, text: str, default: Any) -> Any:

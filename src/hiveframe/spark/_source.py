@@ -32,10 +32,10 @@ from hiveframe._http.reader import ReadPlan
 from hiveframe._http.session import Session, SessionConfig
 from hiveframe._protocol.secrets import REDACTED, Secret
 from hiveframe.resilience import CircuitBreaker, RateLimiter
-from hiveframe.spark._options import sink_kwargs, source_kwargs
+from hiveframe.spark._options import SPARK_REDACTION, check_env_names, sink_kwargs, source_kwargs
 
-# Spark's default spark.redaction.regex: option names it masks in plans and the UI.
-SPARK_REDACTION = re.compile(r"secret|password|token", re.IGNORECASE)
+# Option names whose values HiveFrame holds as secrets: those Spark masks by default.
+_REDACTED = re.compile(SPARK_REDACTION)
 
 # Auth objects per process, keyed by a digest of their options: a Python worker runs many
 # tasks one after another, and they share one OAuth2 token instead of fetching one each.
@@ -108,14 +108,28 @@ class SourceSpec:
 class OptionsRef:
     """Spark options kept as given; :meth:`resolve` builds the source where it runs.
 
-    Values of options whose names match Spark's redaction regex are held as
+    Values of options whose names match Spark's default redaction regex are held as
     :class:`~hiveframe._protocol.secrets.Secret`, so ``repr`` never shows them.
+
+    Parameters
+    ----------
+    options
+        The data source's options.
+    redaction
+        The session's ``spark.redaction.regex`` (None: Spark's default), which the
+        variables named by ``*_env`` options must match.
+
+    Raises
+    ------
+    hiveframe.errors.ConfigError
+        An ``*_env`` option names a variable Spark would not redact.
     """
 
-    def __init__(self, options: Mapping[str, str]) -> None:
+    def __init__(self, options: Mapping[str, str], *, redaction: str | None = None) -> None:
         self._options: dict[str, str | Secret] = {
-            k.lower(): Secret(v) if SPARK_REDACTION.search(k) else v for k, v in options.items()
+            k.lower(): Secret(v) if _REDACTED.search(k) else v for k, v in options.items()
         }
+        check_env_names(self.plain(), redaction)
 
     def plain(self) -> dict[str, str]:
         """The options with secrets revealed, for the option parser."""
