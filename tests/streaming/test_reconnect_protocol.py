@@ -136,7 +136,7 @@ def test_bad_reconnect_options_are_named(options, option):
         ({"idle_timeout_seconds": 0}, "idle_timeout_seconds"),
         ({"max_event_bytes": 0}, "max_event_bytes"),
         ({"reconnect": 5}, "reconnect"),
-        ({"strict": "yes"}, "strict"),
+        ({"strict": "yes"}, "strict_sse"),  # named as HTTPSource spells it
         ({"include_event_metadata": 1}, "include_event_metadata"),
     ],
 )
