@@ -73,7 +73,7 @@ class ChaosServer:
 
     def __init__(self) -> None:
         self.runs: dict[str, Run] = {}
-        self.errors: list[str] = []  # the server's own bugs, shown by the test
+        self.errors: list[tuple[str | None, str]] = []  # (run, what): this module's own bugs
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.base_events.Server | None = None
@@ -133,23 +133,28 @@ class ChaosServer:
         assert task is not None
         self._connections.add(task)
         sock = writer.get_extra_info("socket")
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        served: list[str] = []  # the runs this connection served, last one last
         try:
-            while await self._one_exchange(reader, writer, sock):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            while await self._one_exchange(reader, writer, sock, served):
                 pass
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass  # the client went away: normal after its timeout or a cancelled prefetch
         except asyncio.CancelledError:
             pass
         except Exception as exc:  # a bug in this module: make the test say so
-            self.errors.append(f"{type(exc).__name__}: {exc}")
+            self.errors.append((served[-1] if served else None, f"{type(exc).__name__}: {exc}"))
         finally:
             self._connections.discard(task)
             if not writer.transport.is_closing():
                 writer.transport.abort()
 
     async def _one_exchange(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, sock: socket.socket
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        sock: socket.socket,
+        served: list[str],
     ) -> bool:
         """Answer one request; False when the connection is done."""
         try:
@@ -167,10 +172,11 @@ class ChaosServer:
         if length:
             await reader.readexactly(length)
         keep_alive = headers.get("connection", "").lower() != "close"
+        served.append(target.split("/")[2] if target.startswith("/r/") else target)
         try:
             answer, run = self._answer(target)
         except Exception as exc:
-            self.errors.append(f"answering {target}: {type(exc).__name__}: {exc}")
+            self.errors.append((served[-1], f"answering {target}: {type(exc).__name__}: {exc}"))
             answer, run = _plain(400, f"chaos server error: {exc}"), None
         return await self._deliver(answer, run, writer, sock) and keep_alive
 
@@ -190,7 +196,7 @@ class ChaosServer:
         page, problem = _page_of(sc, query)
         if problem:
             run.log.append(f"BAD REQUEST {target}: {problem}")
-            self.errors.append(f"run {run_id}: {target}: {problem}")
+            self.errors.append((run_id, f"{target}: {problem}"))
             return _plain(400, problem), sc
         run.attempts[page] += 1
         attempt = run.attempts[page]
