@@ -23,7 +23,7 @@ from typing import Any
 from hiveframe._http.clock import Clock
 from hiveframe._http.reader import FetchedPage, PageReader, ReadPlan
 from hiveframe._http.session import Session
-from hiveframe._protocol.emission import Emission, SourceStats
+from hiveframe._protocol.emission import Emission, Resume, SourceStats
 from hiveframe._protocol.pagination import PageRequest, Paginator
 from hiveframe._protocol.poll import PollConfig, PollState
 from hiveframe.errors import (
@@ -74,12 +74,16 @@ class PollReader(PageReader):
     async def emissions(self, position: Mapping[str, Any] | None) -> AsyncGenerator[Emission, None]:
         """One emission per page of every poll (none for a 304), with the position after it.
 
+        A partial ``position`` (a page cut short by its consumer) polls that page again and
+        drops the records already delivered.
+
         Raises
         ------
         HiveFrameError
             Only errors another poll cannot fix (see the module docstring).
         """
-        state = PollState(self.config, position)
+        resume = Resume(position)
+        state = PollState(self.config, resume.position)
         retry = self.session.config.retry
         failures = 0
         async with self.session:
@@ -89,11 +93,14 @@ class PollReader(PageReader):
                 try:
                     async with aclosing(self._poll(state)) as emissions:
                         async for emission in emissions:
-                            yield emission
+                            yield resume.trim(emission)
                 except HiveFrameError as exc:
                     if not _transient(exc, self.session):
                         raise
-                    state.abandon_poll()
+                    if resume.skip:  # the cut page did not come: poll it again, not page 0
+                        state = PollState(self.config, resume.position)
+                    else:
+                        state.abandon_poll()
                     self.stats.error(exc)
                     failures += 1
                     backoff = retry.backoff_bound(failures)

@@ -2,8 +2,10 @@
 
 ``HTTPSource.astream()`` returns an :class:`AsyncRecordStream` and ``HTTPSource.stream()`` a
 :class:`RecordStream`. Both hand out one record at a time and keep :attr:`position`: the
-source's position after the last record handed out, once the unit (event, page) it came in
-is used up. Save it and pass it back as ``position=`` to resume.
+source's position after the last record handed out. Between units (events, pages) it is the
+unit's own position; inside one it is a partial position (the position before the unit and
+the records of it handed out), so a stream left in the middle of a page resumes at the next
+record. Save it and pass it back as ``position=`` to resume.
 
 Both take units from the source a group at a time (the events of one network read, or one
 page), so the async steps, and for the sync iterator the hops to the I/O thread, are paid
@@ -17,7 +19,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from hiveframe._http.portal import iterate_sync
-from hiveframe._protocol.emission import Emission, SourceStats
+from hiveframe._protocol.emission import Emission, SourceStats, partial_position
 
 GroupFactory = Callable[[SourceStats], AsyncIterator[list[Emission]]]
 
@@ -25,14 +27,22 @@ _NO_RECORD = object()
 
 
 class _Units:
-    """Records of received units, in order, and the position once each unit is used up."""
+    """Records of received units, in order, and the position after each record handed out."""
 
-    def __init__(self, position: dict[str, Any] | None) -> None:
-        self.position = position
+    def __init__(self, position: dict[str, Any] | None, kind: str) -> None:
+        self._position = position  # before the unit being handed out, after it once used up
+        self._kind = kind
         self._units: deque[Emission] = deque()
         self._records: list[Any] = []  # the records of the unit being handed out
         self._next = 0
         self._after: dict[str, Any] | None = None  # that unit's position
+
+    @property
+    def position(self) -> dict[str, Any] | None:
+        # Built when asked for, not per record: a page of 100 costs one dict, not 99.
+        if 0 < self._next < len(self._records):
+            return partial_position(self._position, self._next, kind=self._kind)
+        return self._position
 
     def add(self, group: list[Emission]) -> None:
         self._units.extend(group)
@@ -44,13 +54,13 @@ class _Units:
                 return _NO_RECORD
             unit = self._units.popleft()
             if not unit.records:
-                self.position = unit.position
+                self._position = unit.position
                 continue
             self._records, self._next, self._after = unit.records, 0, unit.position
         record = self._records[self._next]
         self._next += 1
         if self._next == len(self._records):
-            self.position = self._after
+            self._position = self._after
         return record
 
 
@@ -61,9 +71,11 @@ class AsyncRecordStream:
     ----------
     position
         The source's position after the records handed out so far (plain JSON), or the
-        position it started from. A unit's position is taken once its last record is out.
+        position it started from; exact after every record, inside a unit too.
     stats
         The source's counters: polls, 304s, connections, reconnects, recovered errors.
+    kind
+        The source's kind, ``"poll"`` or ``"sse"``.
 
     Examples
     --------
@@ -72,11 +84,12 @@ class AsyncRecordStream:
     ...         return [record async for record in records][:10]
     """
 
-    def __init__(self, make: GroupFactory, position: dict[str, Any] | None) -> None:
+    def __init__(self, make: GroupFactory, position: dict[str, Any] | None, kind: str) -> None:
         self.stats = SourceStats()
+        self.kind = kind
         self._make = make
         self._groups: AsyncIterator[list[Emission]] | None = None
-        self._units = _Units(position)
+        self._units = _Units(position, kind)
 
     @property
     def position(self) -> dict[str, Any] | None:
@@ -132,7 +145,7 @@ class RecordStream:
 
     def __init__(self, records: AsyncRecordStream) -> None:
         self._records = records
-        self._units = _Units(records.position)
+        self._units = _Units(records.position, records.kind)
         self._groups: Iterator[list[Emission]] = iterate_sync(lambda: _groups_of(records))
 
     @property

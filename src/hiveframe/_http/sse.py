@@ -24,7 +24,7 @@ from hiveframe._http.reader import ReadPlan
 from hiveframe._http.session import EXCERPT_BYTES, Session
 from hiveframe._http.streamed import StreamedResponse
 from hiveframe._protocol.decode import json_documents, json_records
-from hiveframe._protocol.emission import Emission, SourceStats
+from hiveframe._protocol.emission import Emission, Resume, SourceStats
 from hiveframe._protocol.reconnect import ReconnectState, SSEConfig, Verdict, judge_response
 from hiveframe._protocol.sse import ServerSentEvent, SSEDecoder
 from hiveframe.errors import (
@@ -90,7 +90,9 @@ class SSEReader:
         """Every event from ``position`` on, as the units each network read completed.
 
         Ends only when reconnection is off or refused. Consumers that take a group at a time
-        pay the cost of an async step once per read rather than once per event.
+        pay the cost of an async step once per read rather than once per event. A partial
+        ``position`` (an event cut short by its consumer) resumes before that event and drops
+        the records already delivered.
 
         Raises
         ------
@@ -107,7 +109,8 @@ class SSEReader:
             An event's ``data`` is not the JSON the source expects.
         """
         decoder = SSEDecoder(max_event_bytes=self.config.max_event_bytes)
-        saved_retry = _restore(decoder, position)
+        resume = Resume(position)
+        saved_retry = _restore(decoder, resume.position)
         state = ReconnectState(
             self.config.reconnect, self.session.config.retry, clock=self.clock.monotonic
         )
@@ -129,12 +132,13 @@ class SSEReader:
                                     # Each event is one unit (its position is exact); the
                                     # events of one network read are decoded in one pass.
                                     state.event()
-                                    yield [
+                                    group = [
                                         Emission(records, _position(event))
                                         for event, records in zip(
                                             events, self._records(events), strict=True
                                         )
                                     ]
+                                    yield [resume.trim(u) for u in group] if resume.skip else group
                         finally:
                             decoder.close()  # a partial event at the end is discarded (§9.2.6)
                 except _RetriableStatus as exc:

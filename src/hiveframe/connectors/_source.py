@@ -430,9 +430,9 @@ class HTTPSource:
         ...         async for event in events:
         ...             print(event)
         """
-        self._require_streaming()
+        kind = self._require_streaming()
         start = dict(position) if position is not None else None
-        return AsyncRecordStream(lambda stats: self.aemission_groups(start, stats), start)
+        return AsyncRecordStream(lambda stats: self.aemission_groups(start, stats), start, kind)
 
     def aemissions(
         self, position: Mapping[str, Any] | None = None, stats: SourceStats | None = None

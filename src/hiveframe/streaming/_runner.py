@@ -9,7 +9,9 @@ Each running stream owns a daemon thread with its own event loop and three tasks
   reaches the batch size or its interval ran out. Batches are cut between units only, so
   once the sink acknowledged a batch the position of its last unit is exact, and it is saved
   (atomically) before the next batch goes out. A restart resumes from there: nothing the
-  sink acknowledged is read again, nothing it did not is skipped;
+  sink acknowledged is read again, nothing it did not is skipped. The one unit that can be
+  cut is the last, by ``limit()``: it carries a partial position (the position before it
+  and the records of it delivered), which resumes at the next record;
 - the **ticker** (with a batch interval) wakes the consumer when a batch's time is up.
 
 A graceful stop stops reading the source, lets the queue drain into the sink and saves the
@@ -39,7 +41,7 @@ from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from hiveframe._protocol.checkpoint import Checkpoint, checkpoint_path
-from hiveframe._protocol.emission import Emission, SourceStats
+from hiveframe._protocol.emission import Emission, SourceStats, partial_position
 from hiveframe.errors import ConfigError, SSEStreamClosedByServer
 from hiveframe.streaming._config import StreamConfig, StreamMetrics, StreamStatus
 from hiveframe.streaming._sinks import BatchSink
@@ -55,7 +57,7 @@ _CURRENT: contextvars.ContextVar[Runner | None] = contextvars.ContextVar("stream
 @dataclass(frozen=True, slots=True)
 class _Unit:
     records: list[Any]
-    position: dict[str, Any] | None  # None: cut short by limit(), not safe to save
+    position: dict[str, Any]  # after the records (partial when limit() cut the unit)
     received_at: float
 
 
@@ -129,6 +131,7 @@ class Runner:
         self._batch_len = 0
         self._batch_since: float | None = None
         self._counts = dict.fromkeys(("in", "out", "batches", "peak", "checkpoints", "emitted"), 0)
+        self._unit_start: dict[str, Any] | None = None  # the position before the next unit
         self._base = (0, 0)  # records_out and batches before this run, from the checkpoint
         self._saved: dict[str, Any] | None = None
         self._deadline = math.inf
@@ -255,6 +258,7 @@ class Runner:
     async def _produce(
         self, send: MemoryObjectSendStream[Any], position: dict[str, Any] | None
     ) -> None:
+        self._unit_start = position
         try:
             units = self.source.aemissions(position, self._stats)
             async with aclosing(units):
@@ -274,19 +278,25 @@ class Runner:
     async def _emit(self, unit: Emission, send: MemoryObjectSendStream[Any]) -> None:
         received_at = self.clock.monotonic()
         self._counts["in"] += len(unit.records)
-        records = _apply(self.steps, unit.records)
-        position: dict[str, Any] | None = unit.position
-        if self.limit is not None:
-            room = self.limit - self._counts["emitted"]
-            if len(records) >= room:
-                position = unit.position if len(records) == room else None
-                records = records[:room]
-                self._stopping = True
+        records, position = self._transform(unit)
         self._counts["emitted"] += len(records)
         await self._budget.take(len(records))
         self._queue_times.append(received_at)
         self._counts["peak"] = max(self._counts["peak"], self._budget.used + self._batch_len)
         send.send_nowait(_Unit(records, position, received_at))
+
+    def _transform(self, unit: Emission) -> tuple[list[Any], dict[str, Any]]:
+        # The unit's records after the steps, and the position once they are delivered.
+        start, self._unit_start = self._unit_start, unit.position
+        if self.limit is None:
+            return _apply(self.steps, unit.records), unit.position
+        room = self.limit - self._counts["emitted"]
+        records, used = _apply_within(self.steps, unit.records, room)
+        if len(records) == room:
+            self._stopping = True
+        if used == len(unit.records):
+            return records, unit.position
+        return records, partial_position(start, used, kind=self.source.stream_kind)
 
     # -- consumer ----------------------------------------------------------------------------
 
@@ -305,7 +315,7 @@ class Runner:
                     self._batch_since = item.received_at
                 batch.extend(item.records)
                 self._batch_len = len(batch)
-                commit = item.position if item.position is not None else commit
+                commit = item.position
                 if deadline is None and self.interval is not None:
                     deadline = self.clock.monotonic() + self.interval
                     self._want_tick(deadline)
@@ -381,6 +391,27 @@ class Runner:
 
     def _source_name(self) -> str:
         return str(self.source.redacted_url)
+
+
+def _apply_within(steps: tuple[Step, ...], records: list[Any], room: int) -> tuple[list[Any], int]:
+    """At most ``room`` records out of the steps, and how many source records they used up.
+
+    A source record counts as used up once all it turned into is taken (a record ``filter``
+    dropped, too); one whose ``flat_map`` output does not fit whole is not, and is read again
+    after a restart.
+    """
+    if len(records) < room and all(kind != "flat_map" for kind, _ in steps):
+        return _apply(steps, records), len(records)  # cannot fill the room: all at once
+    taken: list[Any] = []
+    for used, record in enumerate(records):
+        produced = _apply(steps, [record])
+        if len(taken) + len(produced) > room:
+            taken.extend(produced[: room - len(taken)])
+            return taken, used
+        taken.extend(produced)
+        if len(taken) == room:
+            return taken, used + 1
+    return taken, len(records)
 
 
 def _apply(steps: tuple[Step, ...], records: list[Any]) -> list[Any]:

@@ -114,8 +114,12 @@ class Stream:
     def limit(self, n: int) -> Stream:
         """Stop (completed) once ``n`` records went to the sink.
 
-        If the ``n``-th record is not the last of its unit (a polled page), the checkpoint
-        stays before that unit and a restart delivers the whole unit again.
+        If the ``n``-th record is not the last of its unit (a polled page, an SSE event
+        with several records), the checkpoint holds a partial position: a restart reads
+        that unit again and goes on with the record after the ``n``-th, so none comes
+        twice and none is skipped. The source records are counted after the transforms:
+        records that ``filter`` dropped before the ``n``-th are not read again; a record
+        that ``flat_map`` turned into more records than were left to deliver is.
         """
         return self._derive(limit=require_int("limit", n, minimum=1))
 
