@@ -40,7 +40,7 @@ TRANSIENT = frozenset({"reset", "reset_head", "status", "429", "short", "stall"}
 RETRY_STATUSES = (500, 502, 503, 504)
 FATAL_STATUSES = (400, 404, 501)
 
-STALL_TIMEOUT = 0.25  # timeout_seconds for seeds with stalls; others use SLOW_TIMEOUT
+STALL_TIMEOUT = 0.3  # timeout_seconds for seeds with stalls; others use SLOW_TIMEOUT
 SLOW_TIMEOUT = 10.0
 MAX_RETRY_AFTER = 2.0  # RetryConfig.max_retry_after_seconds; "long" Retry-After is above it
 DEADLINE = 6.0  # deadline_seconds of every read; the test's watchdog is longer

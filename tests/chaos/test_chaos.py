@@ -321,10 +321,41 @@ def _report(sc: Scenario, expected: Expected, outcomes: list[Outcome], problems:
     return "\n".join(lines)
 
 
+def _clean_answer_retried(sc: Scenario, log: list[str]) -> str:
+    """A hint when the client asked again for a page the server had answered cleanly.
+
+    Nothing in a scenario makes a correct client do that, so either the client misread a
+    good answer, or it timed out on one (a machine too loaded for ``timeout_seconds``).
+    """
+    answered: set[int] = set()
+    for line in log:
+        if not line.startswith("page "):
+            continue
+        page = int(line.split()[1])
+        if page in answered and not any(f.kind == "repeat" for f in sc.faults.get(page, ())):
+            return (
+                f"\n  note: page {page} was asked for again after a clean answer "
+                f"(timeout_seconds={sc.timeout}: a loaded machine, or a misread answer)"
+            )
+        if line.endswith(": ok"):
+            answered.add(page)
+    return ""
+
+
 # -- the tests -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed{s}" for s in SEEDS])
+def _seed_param(seed: int) -> Any:
+    # Seeds that run into a known, not yet fixed library bug are expected to fail, strictly:
+    # the day the bug is fixed they pass and say so.
+    marks = []
+    if hidden_retry_matters(build_scenario(seed)):
+        reason = f"library bug hidden_retry: {KNOWN['hidden_retry']}"
+        marks.append(pytest.mark.xfail(strict=True, reason=reason))
+    return pytest.param(seed, id=f"seed{seed}", marks=marks)
+
+
+@pytest.mark.parametrize("seed", [_seed_param(seed) for seed in SEEDS])
 def test_chaos_seed(server: ChaosServer, seed: int) -> None:
     sc = build_scenario(seed)
     expected = expected_outcome(sc)
@@ -351,6 +382,7 @@ def test_chaos_seed(server: ChaosServer, seed: int) -> None:
     if problems:
         report = _report(sc, expected, outcomes, problems)
         for run, log in logs:
+            report += _clean_answer_retried(sc, log)
             report += f"\n  server log of run {run}:\n{describe_requests(log)}"
         pytest.fail(report, pytrace=False)
 
