@@ -283,3 +283,35 @@ def test_the_adapters_own_options_are_checked(text):
         with pytest.raises(ConfigError) as info:
             parse_seconds("replay_timeout_seconds", text)
         assert info.value.option == "replay_timeout_seconds"
+
+
+def test_max_pages_means_what_it_means_for_http_source_and_plans_honour_the_default_cap():
+    # docs/reliability.md test 41: "none" lifts the cap, a count reads that many pages, and
+    # a planned read whose total passes the default cap fails when it is planned.
+    import pyarrow as pa
+
+    from hiveframe._http.reader import FetchedPage
+    from hiveframe._protocol.pagination import DEFAULT_MAX_PAGES
+    from hiveframe.connectors import HTTPSource
+    from hiveframe.errors import PaginationLimitReached
+    from hiveframe.spark._read import count_pages
+    from hiveframe.spark._source import SourceSpec
+
+    assert source_kwargs({"url": URL, "max_pages": "3"})["max_pages"] == 3
+    assert source_kwargs({"url": URL, "max_pages": "None"})["max_pages"] is None
+    assert "max_pages" not in source_kwargs({"url": URL})
+
+    offset = OffsetPagination(page_size=10, total_path="total")
+
+    def planned(total: int, **options: object) -> int | None:
+        source = HTTPSource(URL + "?key=hunter2", pagination=offset, **options)
+        first = FetchedPage(pa.table({}), _first(offset, {"total": total}))
+        return count_pages(SourceSpec.of(source), first)
+
+    assert planned(10 * DEFAULT_MAX_PAGES) == DEFAULT_MAX_PAGES
+    with pytest.raises(PaginationLimitReached) as info:
+        planned(10 * DEFAULT_MAX_PAGES + 1)
+    assert (info.value.limit, info.value.page) == (DEFAULT_MAX_PAGES, DEFAULT_MAX_PAGES)
+    assert "hunter2" not in str(info.value) and "/items" in str(info.value)
+    assert planned(10 * DEFAULT_MAX_PAGES + 1, max_pages=None) == DEFAULT_MAX_PAGES + 1
+    assert planned(10**9, max_pages=5) == 5

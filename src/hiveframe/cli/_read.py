@@ -16,6 +16,7 @@ from hiveframe._validate import check_output_path
 from hiveframe.cli._common import http_options, pairs, seconds, whole
 from hiveframe.cli._progress import Progress
 from hiveframe.errors import ConfigError
+from hiveframe.resilience._retry import NOT_GIVEN
 
 _WRITERS = {".parquet": "parquet", ".csv": "csv", ".jsonl": "json", ".ndjson": "json"}
 
@@ -28,7 +29,13 @@ def add_parser(commands: Any) -> None:
     read.add_argument("--method", default="GET")
     read.add_argument("--pagination", help="offset, page, cursor, link or next_url")
     read.add_argument("--page-size", type=whole(1))
-    read.add_argument("--max-pages", type=whole(1))
+    read.add_argument(
+        "--max-pages",
+        type=_page_limit,
+        default=NOT_GIVEN,
+        metavar="N|none",
+        help="stop after N pages; 'none' for no cap (default: fail past 100,000 pages)",
+    )
     read.add_argument("--format", dest="response_format", help="json, jsonl, csv")
     read.add_argument("--data-path", help="'results.items' or a JSONPath")
     read.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
@@ -39,6 +46,11 @@ def add_parser(commands: Any) -> None:
     read.add_argument("--timeout", type=seconds, default=30.0, help="seconds per request")
     read.add_argument("--rows", type=whole(0), default=20, help="rows shown without -o")
     read.add_argument("--quiet", action="store_true", help="no progress display")
+
+
+def _page_limit(text: str) -> int | None:
+    """argparse type of ``--max-pages``: a page count, or ``none`` to lift the default cap."""
+    return None if text.strip().lower() == "none" else whole(1)(text)
 
 
 def _source_options(args: argparse.Namespace) -> dict[str, Any]:

@@ -183,6 +183,11 @@ def _text(option: str, text: str) -> str:
     return text
 
 
+def _int_or_none(option: str, text: str) -> int | None:
+    """An integer option; ``none`` means None."""
+    return None if text.strip().lower() in _NONE else parse_int(option, text)
+
+
 def _text_or_none(option: str, text: str) -> str | None:
     return None if text.strip().lower() in _NONE else text
 
@@ -220,7 +225,7 @@ _SOURCE_SCALARS: dict[str, Converter] = {
     "response_format": _text,
     "data_path": _text,
     "page_size": parse_int,
-    "max_pages": parse_int,
+    "max_pages": _int_or_none,  # none lifts the default page cap, as max_pages=None
     "max_body_bytes": parse_int,
     "connect_timeout_seconds": parse_float,
     "deadline_seconds": _seconds,
@@ -467,7 +472,7 @@ def _typed_like(option: str, text: str, default: Any) -> Any:
     if isinstance(default, bool):
         return parse_bool(option, text)
     if isinstance(default, int):
-        return None if text.strip().lower() in _NONE else parse_int(option, text)
+        return _int_or_none(option, text)
     if isinstance(default, float):
         return parse_float(option, text, nullable=True)
     if isinstance(default, frozenset | set):

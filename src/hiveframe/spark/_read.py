@@ -16,6 +16,7 @@ from hiveframe._http.clock import SYSTEM_CLOCK
 from hiveframe._http.portal import iterate_sync, run_sync
 from hiveframe._http.reader import FetchedPage, PageReader
 from hiveframe._protocol.pagination import PageRequest
+from hiveframe.errors import PaginationLimitReached
 from hiveframe.spark._plan import PageRange, needs_first_page, page_count, split
 from hiveframe.spark._schema import conform_batch
 from hiveframe.spark._source import OptionsRef, SourceSpec
@@ -41,11 +42,22 @@ def fetch_first_page(spec: SourceSpec) -> FetchedPage:
 
 
 def count_pages(spec: SourceSpec, first: FetchedPage | None = None) -> int | None:
-    """The read's page count if known up front; fetches the first page if it holds a total."""
+    """The read's page count if known up front; fetches the first page if it holds a total.
+
+    Raises
+    ------
+    PaginationLimitReached
+        The total promises more pages than the default page cap (no ``max_pages`` given),
+        as a read one page after another would find out when it got there.
+    """
     plan = spec.plan
     if first is None and needs_first_page(plan.pagination, plan.max_pages):
         first = fetch_first_page(spec)
-    return page_count(plan.pagination, plan.max_pages, first.page if first else None)
+    pages = page_count(plan.pagination, plan.max_pages, first.page if first else None)
+    cap = plan.page_cap if plan.max_pages is None else None
+    if pages is not None and cap is not None and pages > cap:
+        raise PaginationLimitReached(cap, url=spec.session().redact(plan.url), page=cap)
+    return pages
 
 
 async def read_range(spec: SourceSpec, part: PageRange) -> AsyncIterator[pa.Table]:
