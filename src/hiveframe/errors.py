@@ -128,12 +128,13 @@ class ColumnNotFoundError(ConfigError, KeyError):
     __str__ = HiveFrameError.__str__  # KeyError's would show the message in quotes
 
 
-class HTTPError(HiveFrameError):
-    """Something went wrong talking to a server.
+class _RequestError(HiveFrameError):
+    """An error about one request, shown with the request's URL, page and batch.
 
     ``url`` is always redacted: user-info, credential query parameters and API keys are
     replaced by ``***``. ``page`` is the page index of a paginated read, ``batch`` the batch
-    index of a sink write, when the error concerns one.
+    index of a sink write, when the error concerns one. The code that raises an error may
+    not know all three; the session and the readers fill in the rest on the way out.
     """
 
     def __init__(
@@ -144,17 +145,26 @@ class HTTPError(HiveFrameError):
         page: int | None = None,
         batch: int | None = None,
     ) -> None:
+        super().__init__(message)
+        self.message = message
         self.url = url
         self.page = page
         self.batch = batch
-        parts = [message]
-        if url is not None:
-            parts.append(f"url={url}")
-        if page is not None:
-            parts.append(f"page={page}")
-        if batch is not None:
-            parts.append(f"batch={batch}")
-        super().__init__(" | ".join(parts))
+
+    def add_context(
+        self, *, url: str | None = None, page: int | None = None, batch: int | None = None
+    ) -> None:
+        """Set the URL (redacted), page and batch where they are not set yet."""
+        self.url = self.url if self.url is not None else url
+        self.page = self.page if self.page is not None else page
+        self.batch = self.batch if self.batch is not None else batch
+
+    def __str__(self) -> str:
+        return self.message + _where(self.url, self.page, self.batch)
+
+
+class HTTPError(_RequestError):
+    """Something went wrong talking to a server."""
 
 
 class TransportError(HTTPError):
@@ -239,12 +249,10 @@ class ResponseTooLarge(HTTPError):
     the wire) was the one passed.
     """
 
-    def __init__(
-        self, message: str, *, limit: int, decompressed: bool, url: str | None = None
-    ) -> None:
+    def __init__(self, message: str, *, limit: int, decompressed: bool) -> None:
         self.limit = limit
         self.decompressed = decompressed
-        super().__init__(message, url=url)
+        super().__init__(message)
 
 
 class BlockedDestinationError(HTTPError):
@@ -255,25 +263,19 @@ class TooManyRedirects(HTTPError):
     """More redirects than ``max_redirects`` in one request."""
 
 
-class ResponseDecodeError(HiveFrameError):
+class ResponseDecodeError(_RequestError):
     """A response body could not be turned into records.
 
     ``kind`` says why: ``"json"``, ``"depth"``, ``"number"``, ``"encoding"``, ``"shape"``,
-    ``"csv"``, ``"format"`` or ``"parser"`` (a user parser raised).
+    ``"csv"``, ``"format"`` or ``"parser"`` (a user parser raised). The reader adds the URL
+    and the page it was decoding.
     """
 
     def __init__(
         self, message: str, *, kind: str, url: str | None = None, page: int | None = None
     ) -> None:
         self.kind = kind
-        self.url = url
-        self.page = page  # set by the reader, which knows which page it was decoding
-        suffix = f" | url={url}" if url else ""
-        super().__init__(f"{message} [{kind}]{suffix}")
-
-    def __str__(self) -> str:
-        text = super().__str__()
-        return text if self.page is None else f"{text} | page={self.page}"
+        super().__init__(f"{message} [{kind}]", url=url, page=page)
 
 
 class DataPathError(ResponseDecodeError):
@@ -349,8 +351,8 @@ class SchemaDriftError(HiveFrameError):
         super().__init__(f"field {field!r} changed type{where}: {detail}")
 
 
-class ResilienceError(HiveFrameError):
-    """A resilience policy stopped a call."""
+class ResilienceError(_RequestError):
+    """A resilience policy stopped a call. The session adds the request's URL and page."""
 
 
 class CircuitOpenError(ResilienceError):
@@ -364,11 +366,16 @@ class CircuitOpenError(ResilienceError):
 
 
 class RetryExhausted(ResilienceError):
-    """Every allowed attempt failed. The last failure is chained as ``__cause__``."""
+    """Every allowed attempt failed. The last failure is chained as ``__cause__``.
 
-    def __init__(self, message: str, *, attempts: int) -> None:
+    ``attempts`` is how many attempts were made, ``limit`` the limit that stopped them
+    (``"max_attempts=5 reached"``, ``"max_reconnects=10 reached"``...).
+    """
+
+    def __init__(self, message: str, *, attempts: int, limit: str) -> None:
         self.attempts = attempts
-        super().__init__(f"{message} (gave up after {attempts} attempts)")
+        self.limit = limit
+        super().__init__(f"{message}; gave up after {attempts} attempts ({limit})")
 
 
 class RetryAfterTooLong(ResilienceError):
@@ -382,8 +389,8 @@ class RetryAfterTooLong(ResilienceError):
         )
 
 
-class SSEError(HiveFrameError):
-    """A Server-Sent Events stream failed."""
+class SSEError(_RequestError):
+    """A Server-Sent Events stream failed. The reader adds the stream's URL."""
 
 
 class SSEProtocolError(SSEError):
@@ -450,10 +457,11 @@ def _short_repr(value: Any) -> str:
     return text
 
 
-def _where(url: str | None, page: int | None) -> str:
-    """`` | url=... | page=...`` for the parts that are known."""
+def _where(url: str | None, page: int | None, batch: int | None = None) -> str:
+    """`` | url=... | page=... | batch=...`` for the parts that are known."""
     suffix = f" | url={url}" if url is not None else ""
-    return suffix + (f" | page={page}" if page is not None else "")
+    suffix += f" | page={page}" if page is not None else ""
+    return suffix + (f" | batch={batch}" if batch is not None else "")
 
 
 class HiveFrameWarning(UserWarning):

@@ -35,11 +35,20 @@ def everything_sent(request: Request) -> str:
         {"headers": {"Cookie": f"session={CANARY}"}},
         {"params": {"api_key": CANARY}},
         {"auth": {"type": "api_key", "name": "key", "value": CANARY, "in": "query"}},
+        # docs/reliability.md test 46: credential query parameters, by name or by option
+        {"params": {"key": CANARY}},
+        {"params": {"sig": CANARY}},
+        {"params": {"code": CANARY}},
+        {"params": {"appid": CANARY}},
+        {"params": {"Client-Secret": CANARY}},
+        {"params": {"X-Amz-Signature": CANARY}},
+        {"params": {"pin": CANARY}, "secret_params": ["PIN"]},
     ],
 )
 def test_redirect_to_another_origin_carries_no_credentials(serve, options):
+    """docs/reliability.md test 35: credentials never cross an origin."""
     other = serve({"/collect": records})
-    home = serve({"/data": redirect_to(other.url(f"/collect?api_key={CANARY}&x=1"))})
+    home = serve({"/data": redirect_to(other.url(f"/collect?key={CANARY}&sig={CANARY}&x=1"))})
 
     # Both servers are on 127.0.0.1, a private network: following needs the opt-out.
     df = HTTPSource(home.url("/data"), block_private_networks=False, **options).read()

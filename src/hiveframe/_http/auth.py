@@ -49,6 +49,11 @@ class Auth(ABC):
     def secret_params(self) -> frozenset[str]:
         return frozenset()
 
+    def secret_values(self) -> frozenset[str]:
+        """The secrets this auth holds, to scrub from error messages and logs. Tokens it
+        fetches later are learned when they are sent."""
+        return frozenset()
+
 
 def _secret(value: Any, option: str) -> Secret:
     if isinstance(value, Secret):
@@ -70,6 +75,9 @@ class BearerAuth(Auth):
         headers["Authorization"] = f"Bearer {self._token.reveal()}"
         return None
 
+    def secret_values(self) -> frozenset[str]:
+        return frozenset({self._token.reveal()})
+
     def __repr__(self) -> str:
         return "BearerAuth(token='***')"
 
@@ -89,6 +97,9 @@ class BasicAuth(Auth):
         pair = f"{self.username}:{self._password.reveal()}".encode()
         headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
         return None
+
+    def secret_values(self) -> frozenset[str]:
+        return frozenset({self._password.reveal()})
 
     def __repr__(self) -> str:
         return f"BasicAuth(username={self.username!r}, password='***')"
@@ -118,6 +129,9 @@ class APIKeyAuth(Auth):
 
     def secret_params(self) -> frozenset[str]:
         return frozenset({self.name}) if self.location == "query" else frozenset()
+
+    def secret_values(self) -> frozenset[str]:
+        return frozenset({self._value.reveal()})
 
     def __repr__(self) -> str:
         return f"APIKeyAuth(name={self.name!r}, location={self.location!r}, value='***')"
@@ -209,6 +223,9 @@ class OAuth2ClientCredentials(Auth):
     def invalidate(self, handle: str | None) -> None:
         if handle is not None:
             self._cache.invalidate(handle)
+
+    def secret_values(self) -> frozenset[str]:
+        return frozenset({self._client_secret.reveal()})
 
     async def _fetch(self, post_form: PostForm) -> str:
         loop = asyncio.get_running_loop()

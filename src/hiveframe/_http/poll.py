@@ -95,6 +95,7 @@ class PollReader(PageReader):
                         async for emission in emissions:
                             yield resume.trim(emission)
                 except HiveFrameError as exc:
+                    self.session.report(exc, self.plan.url)  # shown in a log line, or raised
                     if not _transient(exc, self.session):
                         raise
                     if resume.skip:  # the cut page did not come: poll it again, not page 0

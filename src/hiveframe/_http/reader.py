@@ -33,7 +33,6 @@ from hiveframe._protocol.pagination import (
     PaginationConfig,
     Paginator,
 )
-from hiveframe._protocol.secrets import redact_url
 from hiveframe.errors import (
     BlockedDestinationError,
     PaginationError,
@@ -111,13 +110,10 @@ class PageReader:
         return self.decode(response, request, index)
 
     def decode(self, response: Response, request: PageRequest, index: int) -> FetchedPage:
-        """Turn one response into a page; decode errors name the page."""
-        try:
+        """Turn one response into a page; decode errors name the URL and the page."""
+        with self.session.reporting(response.url, page=index):
             decoded = self._decode(response)
             table = self._table(decoded)
-        except ResponseDecodeError as exc:
-            exc.page = index
-            raise
         page = Page(
             index=index,
             request=request,
@@ -150,11 +146,12 @@ class PageReader:
         else:
             pages = self._sequential(paginator, deadline)
         guard = DriftGuard() if self.plan.schema_drift == "strict" else None
-        async for fetched in pages:
-            if guard is not None:
-                guard.check(fetched.table.schema, page=fetched.page.index)
-            if fetched.table.num_rows:
-                yield fetched.table
+        with self.session.reporting():  # a next link or cursor may echo a secret
+            async for fetched in pages:
+                if guard is not None:
+                    guard.check(fetched.table.schema, page=fetched.page.index)
+                if fetched.table.num_rows:
+                    yield fetched.table
 
     async def _sequential(
         self,
@@ -257,7 +254,7 @@ class PageReader:
             raise BlockedDestinationError(
                 f"next page is on another host ({origin_of(url).host!r}); add it to "
                 "allowed_hosts to follow it (credentials are never sent there)",
-                url=redact_url(url),
+                url=self.session.redact(url),
             )
         return url, dict(request.params)
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple, TypeVar
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode
 
 import anyio
 import orjson
@@ -36,7 +36,7 @@ from hiveframe._protocol.origin import (
     redirect_target,
 )
 from hiveframe._protocol.retry_after import parse_retry_after
-from hiveframe._protocol.secrets import is_secret_name, redact_url
+from hiveframe._protocol.secrets import SecretNames, SecretValues, drop_query_params, redact_url
 from hiveframe._validate import (
     check_verify,
     optional_seconds,
@@ -49,14 +49,16 @@ from hiveframe.errors import (
     BlockedDestinationError,
     ConnectError,
     DeadlineExceeded,
+    HiveFrameError,
     HTTPError,
     HTTPStatusError,
     ResponseTooLarge,
     RetryExhausted,
     TooManyRedirects,
     TransportError,
+    _RequestError,
 )
-from hiveframe.resilience import CircuitBreaker, RateLimiter, RetryConfig
+from hiveframe.resilience import CircuitBreaker, RateLimiter, RetryConfig, RetryState
 
 logger = logging.getLogger("hiveframe.http")
 
@@ -122,6 +124,10 @@ class _Call:
     deadline: float | None = None  # monotonic time by which the whole operation must end
     auth_handle: str | None = None
 
+    def target(self) -> str:
+        """The URL this call asks for, query parameters included (for errors and logs)."""
+        return str(build_url(self.url, self.params))
+
 
 class Session:
     """A connection pool plus HiveFrame's policies, for use inside one event loop.
@@ -148,10 +154,16 @@ class Session:
         self.auth = auth
         self.credential_url = credential_url
         self._clock = clock
-        extra = set(config.secret_headers)
-        extra |= auth.secret_headers() if auth else frozenset()
-        self._secret_headers = frozenset(h.lower() for h in extra)
-        self._secret_params = config.secret_params | (auth.secret_params() if auth else set())
+        headers, params = set(config.secret_headers), set(config.secret_params)
+        if auth is not None:
+            headers |= auth.secret_headers()
+            params |= auth.secret_params()
+        self._secret_headers = SecretNames(headers)
+        self._secret_params = SecretNames(params)
+        # Every secret this session knows; the values of credential headers and parameters
+        # join as they are sent (OAuth2 tokens, refreshed ones included).
+        self.secrets = SecretValues(auth.secret_values() if auth is not None else ())
+        self.secrets.add_url(credential_url, self._secret_params)
         self._transport: Transport | None = None
         self.requests_sent = 0
         self.retries = 0
@@ -174,8 +186,43 @@ class Session:
         if self._transport is not None:
             await self._transport.__aexit__(*exc)
 
+    # -- what errors and logs show ------------------------------------------------------------
+
     def redact(self, url: str) -> str:
-        return redact_url(url, self._secret_params)
+        """``url`` fit for a log or an error: credentials masked by name and by value."""
+        return self.secrets.scrub(redact_url(url, self._secret_params))
+
+    def excerpt(self, body: bytes) -> str:
+        """The start of a response body for an error, without any secret this session knows
+        (servers echo requests back, ``Authorization`` included)."""
+        text = body[:EXCERPT_BYTES].decode("utf-8", "replace")
+        return self.secrets.scrub(text, cut=len(body) > EXCERPT_BYTES)
+
+    def report(
+        self,
+        error: BaseException,
+        url: str | None = None,
+        *,
+        page: int | None = None,
+        batch: int | None = None,
+    ) -> None:
+        """Make ``error`` fit to show, in place: name the request it concerns (``url``
+        redacted, ``page``, ``batch``, where it does not yet) and remove every known secret
+        from it and from the errors chained to it."""
+        if isinstance(error, _RequestError):
+            error.add_context(url=self.redact(url) if url else None, page=page, batch=batch)
+        self.secrets.scrub_error(error)
+
+    @contextmanager
+    def reporting(
+        self, url: str | None = None, *, page: int | None = None, batch: int | None = None
+    ) -> Iterator[None]:
+        """:meth:`report` every HiveFrame error raised inside the block."""
+        try:
+            yield
+        except HiveFrameError as exc:
+            self.report(exc, url, page=page, batch=batch)
+            raise
 
     async def request(
         self,
@@ -214,7 +261,11 @@ class Session:
             batch=batch,
             deadline=deadline,
         )
-        return await self._with_retries(call, idempotency_key=idempotency_key)
+        try:
+            return await self._with_retries(call, idempotency_key=idempotency_key)
+        except HiveFrameError as exc:
+            self.report(exc, call.target(), page=page, batch=batch)
+            raise
 
     async def post_form(
         self, url: str, form: dict[str, str], headers: dict[str, str]
@@ -257,16 +308,17 @@ class Session:
             home=self.credential_url,
         )
         refresh = self.auth is not None and self.auth.refreshable
-        while True:
-            opened: _Opened = await self._with_breaker(
-                lambda: self._attempt(call, self._follow_open), lambda o: o.raw.status
-            )
-            raw = opened.raw
-            if raw.status != 401 or not refresh or self.auth is None:
-                break
-            raw.close()
-            self.auth.invalidate(opened.hop.auth_handle)
-            refresh = False
+        with self.reporting(call.target()):
+            while True:
+                opened: _Opened = await self._with_breaker(
+                    lambda: self._attempt(call, self._follow_open), lambda o: o.raw.status
+                )
+                raw = opened.raw
+                if raw.status != 401 or not refresh or self.auth is None:
+                    break
+                raw.close()
+                self.auth.invalidate(opened.hop.auth_handle)
+                refresh = False
         chunks = decoded_chunks(raw.chunks(), raw.headers.get("content-encoding"))
         try:
             yield StreamedResponse(raw.status, joined_headers(raw.headers), raw.url, chunks)
@@ -294,29 +346,30 @@ class Session:
                 refreshed = True
                 continue
             except (TransportError, HTTPStatusError) as exc:
-                delay = self._retry_delay(exc, state, may_retry=may_retry)
-                if delay is None:
-                    if state.attempts > 1:
-                        raise RetryExhausted(
-                            f"{call.method} failed: {exc}", attempts=state.attempts
-                        ) from exc
+                if not self._retriable(exc, may_retry=may_retry):
                     raise
+                delay = self._retry_delay(exc, state)
+                if delay is None:
+                    if state.attempts == 1:
+                        raise  # nothing was retried (max_attempts=1): the failure says it all
+                    raise RetryExhausted(
+                        exc.message, attempts=state.attempts, limit=state.limit_reached()
+                    ) from exc
                 if call.deadline is not None and self._clock.monotonic() + delay > call.deadline:
                     raise self._deadline_error(call, "the read's deadline_seconds") from exc
             self.retries += 1
-            logger.debug("retrying %s %s in %.3fs", call.method, self.redact(call.url), delay)
+            logger.debug("retrying %s %s in %.3fs", call.method, self.redact(call.target()), delay)
             await self._clock.sleep(delay)
 
-    def _retry_delay(self, exc: HTTPError, state: Any, *, may_retry: bool) -> float | None:
-        retry_after: float | None = None
+    def _retriable(self, exc: HTTPError, *, may_retry: bool) -> bool:
         if isinstance(exc, HTTPStatusError):
-            if not self.config.retry.is_retriable_status(exc.status) or not may_retry:
-                return None
-            retry_after = exc.retry_after
-        elif not (may_retry or isinstance(exc, ConnectError)):
-            # A request that never connected was never sent: safe to retry for any method.
-            return None
-        delay: float | None = state.next_delay(retry_after=retry_after)
+            return may_retry and self.config.retry.is_retriable_status(exc.status)
+        # A request that never connected was never sent: safe to retry for any method.
+        return may_retry or isinstance(exc, ConnectError)
+
+    def _retry_delay(self, exc: HTTPError, state: RetryState) -> float | None:
+        retry_after = exc.retry_after if isinstance(exc, HTTPStatusError) else None
+        delay = state.next_delay(retry_after=retry_after)
         limiter = self.config.rate_limiter
         if delay is not None and limiter is not None and retry_after is not None:
             limiter.pause_for(delay)
@@ -357,7 +410,7 @@ class Session:
         status = response.status_code
         if status < 400:
             return response
-        excerpt = response.content[:EXCERPT_BYTES].decode("utf-8", "replace")
+        excerpt = self.excerpt(response.content)
         url = self.redact(response.url)
         if auth_errors and status == 401:
             error = AuthenticationError(
@@ -405,7 +458,7 @@ class Session:
     def _deadline_error(self, call: _Call, what: str) -> DeadlineExceeded:
         return DeadlineExceeded(
             f"{call.method} did not finish within {what}",
-            url=self.redact(call.url),
+            url=self.redact(call.target()),
             page=call.page,
             batch=call.batch,
         )
@@ -441,7 +494,7 @@ class Session:
             await self._check_destination(hop)
         raise TooManyRedirects(
             f"more than max_redirects={self.config.max_redirects} redirects",
-            url=self.redact(call.url),
+            url=self.redact(call.target()),
         )
 
     async def _check_destination(self, hop: _Call) -> None:
@@ -459,13 +512,14 @@ class Session:
             infos = await loop.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
         except OSError as exc:
             raise ConnectError(
-                f"cannot resolve redirect target {target.host!r}: {exc}", url=self.redact(hop.url)
+                f"cannot resolve redirect target {target.host!r}: {exc}",
+                url=self.redact(hop.target()),
             ) from exc
         if not all(is_public_address(str(info[4][0])) for info in infos):
             raise BlockedDestinationError(
                 f"redirect to {target.host!r} refused: it is not a public address "
                 "(set block_private_networks=False to follow redirects into private networks)",
-                url=self.redact(hop.url),
+                url=self.redact(hop.target()),
                 page=hop.page,
             )
 
@@ -475,8 +529,8 @@ class Session:
         credentials = call.credentials and credentials_may_follow(call.home, target)
         params = call.params
         if not credentials:
-            target = self._strip_secret_query(target)
-            params = {k: v for k, v in params.items() if not self._is_secret_param(k)}
+            target = drop_query_params(target, self._secret_params, self.secrets)
+            params = self._without_credentials(params, self._secret_params)
         redirected = replace(
             call, method=method, url=target, params=params, credentials=credentials
         )
@@ -484,30 +538,26 @@ class Session:
             redirected.json = redirected.form = redirected.content = None
         return redirected
 
-    def _is_secret_param(self, name: str) -> bool:
-        return is_secret_name(name, self._secret_params)
-
-    def _strip_secret_query(self, url: str) -> str:
-        parts = urlsplit(url)
-        pairs = [
-            (k, v)
-            for k, v in parse_qsl(parts.query, keep_blank_values=True)
-            if not self._is_secret_param(k)
-        ]
-        return urlunsplit(parts._replace(query=urlencode(pairs)))
-
     async def _headers_for(self, call: _Call) -> tuple[dict[str, str], dict[str, str]]:
-        if call.credentials:
-            headers, params = dict(call.headers), dict(call.params)
-            if self.auth is not None and call.session_auth:
-                call.auth_handle = await self.auth.apply(headers, params, self.post_form)
-            return headers, params
-        headers = {k: v for k, v in call.headers.items() if not self._is_secret_header(k)}
-        params = {k: v for k, v in call.params.items() if not self._is_secret_param(k)}
+        if not call.credentials:
+            return (
+                self._without_credentials(call.headers, self._secret_headers),
+                self._without_credentials(call.params, self._secret_params),
+            )
+        headers, params = dict(call.headers), dict(call.params)
+        if self.auth is not None and call.session_auth:
+            call.auth_handle = await self.auth.apply(headers, params, self.post_form)
+        for name, value in headers.items():
+            if name in self._secret_headers:
+                self.secrets.add_header(name, value)
+        for name, value in params.items():
+            if name in self._secret_params:
+                self.secrets.add(value)
         return headers, params
 
-    def _is_secret_header(self, name: str) -> bool:
-        return is_secret_name(name, self._secret_headers)
+    def _without_credentials(self, fields: dict[str, str], names: SecretNames) -> dict[str, str]:
+        # What may go to another origin: no credential name, no known secret as a value.
+        return {k: v for k, v in fields.items() if k not in names and not self.secrets.holds(v)}
 
     async def _open(self, call: _Call) -> tuple[RawResponse, float]:
         # One hop: credentials for its origin, the rate limiter, then the response head.
@@ -522,12 +572,13 @@ class Session:
                 await self._clock.sleep(wait)
         started = self._clock.monotonic()
         self.requests_sent += 1
+        target = build_url(call.url, params)
         raw = await self._transport.open(
             call.method,
-            build_url(call.url, params),
+            target,
             headers=headers,
             body=body,
-            where=lambda: {"url": self.redact(call.url), "page": call.page, "batch": call.batch},
+            where=lambda: {"url": self.redact(str(target)), "page": call.page, "batch": call.batch},
         )
         return raw, started
 
@@ -536,22 +587,24 @@ class Session:
         return Response(raw.status, joined_headers(raw.headers), body, raw.url, elapsed)
 
     async def _read_body(self, raw: RawResponse, call: _Call) -> bytes:
-        reader = BodyReader(
-            raw.headers.get("content-encoding"),
-            max_body_bytes=self.config.max_body_bytes,
-            max_decompressed_bytes=self.config.max_decompressed_bytes,
-        )
-        declared = raw.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > self.config.max_body_bytes:
-            raise ResponseTooLarge(
-                f"Content-Length {declared} is above max_body_bytes={self.config.max_body_bytes}",
-                limit=self.config.max_body_bytes,
-                decompressed=False,
-                url=self.redact(call.url),
+        # Errors name this hop: after a redirect, the URL whose body broke a cap or a coding.
+        with self.reporting(raw.url, page=call.page, batch=call.batch):
+            reader = BodyReader(
+                raw.headers.get("content-encoding"),
+                max_body_bytes=self.config.max_body_bytes,
+                max_decompressed_bytes=self.config.max_decompressed_bytes,
             )
-        async for chunk in raw.chunks():
-            reader.feed(chunk)
-        return reader.finish()
+            declared = raw.headers.get("content-length")
+            cap = self.config.max_body_bytes
+            if declared and declared.isdigit() and int(declared) > cap:
+                raise ResponseTooLarge(
+                    f"Content-Length {declared} is above max_body_bytes={cap}",
+                    limit=cap,
+                    decompressed=False,
+                )
+            async for chunk in raw.chunks():
+                reader.feed(chunk)
+            return reader.finish()
 
 
 def _encode_body(call: _Call, headers: dict[str, str]) -> bytes | None:

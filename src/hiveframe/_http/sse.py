@@ -31,6 +31,7 @@ from hiveframe.errors import (
     AuthenticationError,
     CircuitOpenError,
     ConfigError,
+    HTTPError,
     HTTPStatusError,
     RetryExhausted,
     SSEProtocolError,
@@ -115,51 +116,57 @@ class SSEReader:
             self.config.reconnect, self.session.config.retry, clock=self.clock.monotonic
         )
         async with self.session:
-            while True:
-                failure: Exception | None = None
-                try:
-                    # Inlined rather than a generator per connection: every async layer an
-                    # event passes through costs about a microsecond.
-                    async with self._open(decoder) as response:
-                        await self._check(response)
-                        self.stats.connections += 1
-                        state.opened()
-                        decoder.reset_connection()
-                        try:
-                            async for chunk in response.chunks:
-                                events = decoder.feed(chunk)
-                                if events:
-                                    # Each event is one unit (its position is exact); the
-                                    # events of one network read are decoded in one pass.
-                                    state.event()
-                                    group = [
-                                        Emission(records, _position(event))
-                                        for event, records in zip(
-                                            events, self._records(events), strict=True
+            with self.session.reporting(self.plan.url):
+                while True:
+                    failure: HTTPError | CircuitOpenError | None = None
+                    try:
+                        # Inlined rather than a generator per connection: every async layer an
+                        # event passes through costs about a microsecond.
+                        async with self._open(decoder) as response:
+                            await self._check(response)
+                            self.stats.connections += 1
+                            state.opened()
+                            decoder.reset_connection()
+                            try:
+                                async for chunk in response.chunks:
+                                    events = decoder.feed(chunk)
+                                    if events:
+                                        # Each event is one unit (its position is exact); the
+                                        # events of one network read are decoded in one pass.
+                                        state.event()
+                                        group = [
+                                            Emission(records, _position(event))
+                                            for event, records in zip(
+                                                events, self._records(events), strict=True
+                                            )
+                                        ]
+                                        yield (
+                                            [resume.trim(u) for u in group]
+                                            if resume.skip
+                                            else group
                                         )
-                                    ]
-                                    yield [resume.trim(u) for u in group] if resume.skip else group
-                        finally:
-                            decoder.close()  # a partial event at the end is discarded (§9.2.6)
-                except _RetriableStatus as exc:
-                    delay = state.after_status(retry_after=exc.error.retry_after)
-                    failure = exc.error
-                except (TransportError, CircuitOpenError) as exc:
-                    delay = state.after_end(retry_ms=_retry_ms(decoder, saved_retry))
-                    if isinstance(exc, CircuitOpenError) and delay is not None:
-                        delay = max(delay, exc.retry_in)
-                    failure = exc
-                else:
-                    if self.config.reconnect is None:
-                        return  # the stream ended and reconnection is off
-                    delay = state.after_end(retry_ms=_retry_ms(decoder, saved_retry))
-                if failure is not None:
-                    self.stats.error(failure)
-                if delay is None:
-                    raise self._gave_up(state, failure)
-                self.stats.reconnects += 1
-                logger.info("reconnecting to %s in %.3fs", self._url, delay)
-                await self.clock.sleep(delay)
+                            finally:
+                                decoder.close()  # a partial event at the end is discarded (§9.2.6)
+                    except _RetriableStatus as exc:
+                        delay = state.after_status(retry_after=exc.error.retry_after)
+                        failure = exc.error
+                    except (TransportError, CircuitOpenError) as exc:
+                        delay = state.after_end(retry_ms=_retry_ms(decoder, saved_retry))
+                        if isinstance(exc, CircuitOpenError) and delay is not None:
+                            delay = max(delay, exc.retry_in)
+                        failure = exc
+                    else:
+                        if self.config.reconnect is None:
+                            return  # the stream ended and reconnection is off
+                        delay = state.after_end(retry_ms=_retry_ms(decoder, saved_retry))
+                    if failure is not None:
+                        self.session.report(failure, self.plan.url)
+                        self.stats.error(failure)
+                    if delay is None:
+                        raise self._gave_up(state, failure)
+                    self.stats.reconnects += 1
+                    logger.info("reconnecting to %s in %.3fs", self._url, delay)
+                    await self.clock.sleep(delay)
 
     def _open(self, decoder: SSEDecoder) -> AbstractAsyncContextManager[StreamedResponse]:
         headers = {**self.plan.headers, "Accept": "text/event-stream", "Cache-Control": "no-cache"}
@@ -180,22 +187,23 @@ class SSEReader:
             return
         if verdict is Verdict.CLOSED:
             raise SSEStreamClosedByServer(
-                f"the server answered 204 No Content: it asks not to reconnect | url={self._url}"
+                "the server answered 204 No Content: it asks not to reconnect", url=self._url
             )
-        excerpt = await _excerpt(response)
+        excerpt = self.session.excerpt(await _body_start(response))
+        url = self.session.redact(response.url)
         status_error: HTTPStatusError
         if response.status in (401, 403):
             status_error = AuthenticationError(
                 "event stream credentials refused",
                 status=response.status,
-                url=self._url,
+                url=url,
                 body_excerpt=excerpt,
             )
         else:
             status_error = HTTPStatusError(
                 "event stream request failed",
                 status=response.status,
-                url=self._url,
+                url=url,
                 body_excerpt=excerpt,
                 retry_after=self.session.retry_after(response.headers),
             )
@@ -203,10 +211,10 @@ class SSEReader:
             raise _RetriableStatus(status_error)
         if response.status == 200:
             raise SSEProtocolError(
-                f"Content-Type {content_type!r} is not text/event-stream | url={self._url}"
+                f"Content-Type {content_type!r} is not text/event-stream", url=url
             )
         raise SSEProtocolError(
-            f"event stream answered status {response.status} | url={self._url}"
+            f"event stream answered status {response.status}", url=url
         ) from status_error
 
     def _records(self, events: list[ServerSentEvent]) -> list[list[Any]]:
@@ -225,19 +233,17 @@ class SSEReader:
             for e, rs in zip(events, decoded, strict=True)
         ]
 
-    def _gave_up(self, state: ReconnectState, failure: Exception | None) -> Exception:
+    def _gave_up(
+        self, state: ReconnectState, failure: HTTPError | CircuitOpenError | None
+    ) -> Exception:
         if failure is not None and self.config.reconnect is None:
             return failure
-        error = RetryExhausted(
-            f"event stream at {self._url} brought no event in {state.failures} connection "
-            f"attempts in a row (max_reconnects={self._limit()})",
-            attempts=state.failures,
-        )
+        what = "event stream brought no event"
+        if failure is not None:
+            what += f"; last error: {failure.message}"
+        error = RetryExhausted(what, attempts=state.attempts, limit=state.limit or "")
         error.__cause__ = failure
         return error
-
-    def _limit(self) -> int | None:
-        return self.config.reconnect.max_reconnects if self.config.reconnect else 0
 
 
 class _RetriableStatus(Exception):
@@ -268,11 +274,11 @@ def _retry_ms(decoder: SSEDecoder, saved: int | None) -> int | None:
     return decoder.retry_ms if decoder.retry_ms is not None else saved
 
 
-async def _excerpt(response: StreamedResponse) -> str:
-    # The start of an error body, for the exception; never more than EXCERPT_BYTES.
+async def _body_start(response: StreamedResponse) -> bytes:
+    # Enough of an error body for Session.excerpt to show its start and know it was cut.
     kept = b""
     async for chunk in response.chunks:
-        kept += chunk[: EXCERPT_BYTES - len(kept)]
-        if len(kept) >= EXCERPT_BYTES:
+        kept += chunk[: EXCERPT_BYTES + 1 - len(kept)]
+        if len(kept) > EXCERPT_BYTES:
             break
-    return kept.decode("utf-8", "replace")
+    return kept

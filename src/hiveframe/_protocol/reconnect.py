@@ -234,8 +234,11 @@ class ReconnectState:
         self.config = config
         self.retry = retry
         self._clock = clock
-        self.failures = 0  # consecutive attempts without an event
+        self.failures = 0  # consecutive reconnections without an event
         self.reconnects = 0
+        self.attempts = 0  # connection attempts in a row that brought no event
+        self.limit: str | None = None  # the limit that made it give up, for the error
+        self._evented = False  # the current connection brought an event
         self._status_retries: RetryState | None = None
 
     def opened(self) -> None:
@@ -245,9 +248,12 @@ class ReconnectState:
     def event(self) -> None:
         """An event arrived: the stream is healthy again."""
         self.failures = 0
+        self.attempts = 0
+        self._evented = True
 
     def after_end(self, *, retry_ms: int | None) -> float | None:
         """The stream ended, dropped, went idle or could not connect: seconds to wait."""
+        self._ended()
         if self.config is None or self._exhausted():
             return None
         delay = self.config.delay(retry_ms=retry_ms, failures=self.failures)
@@ -262,19 +268,31 @@ class ReconnectState:
         RetryAfterTooLong
             The server asked for a wait above the policy's cap.
         """
+        self._ended()
         if self.config is None or self._exhausted():
             return None
         if self._status_retries is None:
             self._status_retries = self.retry.start(clock=self._clock)
         self._status_retries.record_attempt()
         delay = self._status_retries.next_delay(retry_after=retry_after)
-        if delay is not None:
+        if delay is None:
+            self.limit = f"the retry policy's {self._status_retries.limit_reached()}"
+        else:
             self._count()
         return delay
 
+    def _ended(self) -> None:
+        # One connection attempt is over; it counts against the stream unless it brought events.
+        if not self._evented:
+            self.attempts += 1
+        self._evented = False
+
     def _exhausted(self) -> bool:
         limit = self.config.max_reconnects if self.config is not None else 0
-        return limit is not None and self.failures >= limit
+        if limit is None or self.failures < limit:
+            return False
+        self.limit = f"max_reconnects={limit} reached"
+        return True
 
     def _count(self) -> None:
         self.failures += 1

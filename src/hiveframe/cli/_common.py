@@ -48,10 +48,24 @@ def pairs(items: Sequence[str], sep: str, option: str) -> dict[str, str]:
     return out
 
 
+def add_secret_param(parser: argparse.ArgumentParser) -> None:
+    """``--secret-param NAME``, repeatable: more query parameters that carry credentials."""
+    parser.add_argument(
+        "--secret-param",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a query parameter that carries a credential, beyond key, api_key, token, sig...",
+    )
+
+
 def http_options(args: argparse.Namespace) -> dict[str, Any]:
-    """``headers=`` and, with ``--bearer-env``, ``auth=``: the token comes from the
-    environment, never from the command line (which shell history and ``ps`` show)."""
-    options: dict[str, Any] = {"headers": pairs(args.header, ":", "--header")}
+    """``headers=``, ``secret_params=`` and, with ``--bearer-env``, ``auth=``: the token comes
+    from the environment, never from the command line (which shell history and ``ps`` show)."""
+    options: dict[str, Any] = {
+        "headers": pairs(args.header, ":", "--header"),
+        "secret_params": args.secret_param,
+    }
     if args.bearer_env:
         token = os.environ.get(args.bearer_env)
         if not token:

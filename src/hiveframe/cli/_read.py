@@ -13,7 +13,7 @@ import pyarrow as pa
 from hiveframe._frame import DataFrame
 from hiveframe._protocol.arrow import concat_tables
 from hiveframe._validate import check_output_path
-from hiveframe.cli._common import http_options, pairs, seconds, whole
+from hiveframe.cli._common import add_secret_param, http_options, pairs, seconds, whole
 from hiveframe.cli._progress import Progress
 from hiveframe.errors import ConfigError
 from hiveframe.resilience._retry import NOT_GIVEN
@@ -40,6 +40,7 @@ def add_parser(commands: Any) -> None:
     read.add_argument("--data-path", help="'results.items' or a JSONPath")
     read.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
     read.add_argument("--header", action="append", default=[], metavar="'NAME: VALUE'")
+    add_secret_param(read)
     read.add_argument(
         "--bearer-env", metavar="VAR", help="bearer token from this environment variable"
     )

@@ -20,7 +20,7 @@ from typing import Any, TextIO
 import orjson
 
 from hiveframe._validate import check_output_path
-from hiveframe.cli._common import http_options, pairs, seconds, whole
+from hiveframe.cli._common import add_secret_param, http_options, pairs, seconds, whole
 
 DEFAULT_CHECKPOINT_DIR = Path(".hiveframe") / "checkpoints"
 
@@ -42,6 +42,7 @@ def add_parser(commands: Any) -> None:
     stream.add_argument("--data-path", help="where the records are in each document")
     stream.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
     stream.add_argument("--header", action="append", default=[], metavar="'NAME: VALUE'")
+    add_secret_param(stream)
     stream.add_argument("--bearer-env", metavar="VAR", help="bearer token from this variable")
     stream.add_argument("--batch-size", type=whole(1), default=100, help="records per delivery")
     stream.add_argument("--limit", type=whole(1), help="stop after this many records")
@@ -96,7 +97,7 @@ def _target(args: argparse.Namespace) -> Any:
     if args.to:
         from hiveframe.connectors import HTTPSink
 
-        return HTTPSink(args.to)
+        return HTTPSink(args.to, secret_params=args.secret_param)
     if args.output:
         return _JsonLinesFile(str(check_output_path("--output", args.output, appending=True)))
     return _stdout(sys.stdout)

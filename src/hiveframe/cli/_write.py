@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from hiveframe.cli._common import http_options, seconds, whole
+from hiveframe.cli._common import add_secret_param, http_options, seconds, whole
 from hiveframe.cli._progress import Progress
 from hiveframe.errors import DeliveryFailed, HiveFrameError
 
@@ -36,6 +36,7 @@ def add_parser(commands: Any) -> None:
     write.add_argument("--format", dest="body_format", default="json", help="json or ndjson")
     write.add_argument("--envelope", metavar="KEY", help="send {KEY: [records]}")
     write.add_argument("--header", action="append", default=[], metavar="'NAME: VALUE'")
+    add_secret_param(write)
     write.add_argument(
         "--bearer-env", metavar="VAR", help="bearer token from this environment variable"
     )
@@ -175,7 +176,6 @@ async def send_file(sink: HTTPSink, chunks: Iterator[Any], progress: WriteProgre
 
 def run(args: argparse.Namespace) -> int:
     from hiveframe._http.portal import run_sync
-    from hiveframe._protocol.secrets import redact_url
     from hiveframe.connectors import HTTPSink
 
     sink = HTTPSink(args.url, **sink_options(args))
@@ -185,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
     result = run_sync(lambda: send_file(sink, chunks, progress))
     print(
         f"wrote {result.records_delivered:,} of {result.records_sent:,} records in "
-        f"{result.batches_sent:,} batches to {redact_url(sink.url)} "
+        f"{result.batches_sent:,} batches to {sink.redacted_url} "
         f"({result.retries:,} retries, {result.elapsed_seconds:.2f}s)",
         file=sys.stderr,
     )

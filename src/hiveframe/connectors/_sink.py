@@ -23,7 +23,7 @@ from hiveframe._frame import DataFrame
 from hiveframe._http.auth import Auth, auth_from_option
 from hiveframe._http.clock import SYSTEM_CLOCK, Clock
 from hiveframe._http.portal import run_sync
-from hiveframe._http.session import EXCERPT_BYTES, Session
+from hiveframe._http.session import Session
 from hiveframe._protocol.batching import (
     DeliveryLedger,
     Encoder,
@@ -75,8 +75,11 @@ class HTTPSink:
         values), in place of ``body_format`` and ``envelope``.
     headers
         Headers on every request. ``Content-Type`` defaults to the format's.
-    auth, retry, circuit_breaker, rate_limit, timeout_seconds, verify, secret_headers
+    auth, retry, circuit_breaker, rate_limit, timeout_seconds, verify
         As for :class:`~hiveframe.connectors.HTTPSource`.
+    secret_headers, secret_params
+        More header and query-parameter names to treat as credentials, as for
+        :class:`~hiveframe.connectors.HTTPSource`.
     max_in_flight
         Requests on the wire at once (unordered; default 8), or batches prepared ahead
         (ordered).
@@ -134,6 +137,7 @@ class HTTPSink:
         success_statuses: Iterable[int] | None = None,
         verify: bool | str = True,
         secret_headers: Iterable[str] = (),
+        secret_params: Iterable[str] = (),
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.options = SinkOptions.build(
@@ -161,16 +165,22 @@ class HTTPSink:
             timeout_seconds=timeout_seconds,
             verify=verify,
             secret_headers=secret_headers,
+            secret_params=secret_params,
         )
 
     @property
     def url(self) -> str:
         return self.options.url
 
+    @property
+    def redacted_url(self) -> str:
+        """The URL with credentials masked, for logs, errors and dead-letter records."""
+        return redact_url(self.options.url, self.session_config.secret_params)
+
     def __repr__(self) -> str:
         o = self.options
         parts = [
-            f"url={redact_url(o.url, self.session_config.secret_params)!r}",
+            f"url={self.redacted_url!r}",
             f"method={o.method!r}",
             f"batch_size={o.batch_size}",
             f"max_in_flight={o.max_in_flight}",
@@ -461,7 +471,7 @@ class SinkWriter:
         status = response.status_code
         if status in options.success_statuses:
             return None
-        excerpt = response.content[:EXCERPT_BYTES].decode("utf-8", "replace")
+        excerpt = session.excerpt(response.content)
         return Failure(status, excerpt, f"status {status} is not a success status")
 
     def _reject(self, batch: RequestBatch, failure: Failure) -> bool:
@@ -471,7 +481,7 @@ class SinkWriter:
                 batch,
                 failure,
                 method=self._options.method,
-                url=self._redacted_url,
+                url=self._sink.redacted_url,
                 now=self._sink.clock.time(),
             )
         self._failures.append((batch, failure, kept))
@@ -485,10 +495,6 @@ class SinkWriter:
             failure.error,
         )
         return kept
-
-    @property
-    def _redacted_url(self) -> str:
-        return redact_url(self._options.url, self._sink.session_config.secret_params)
 
     # -- accounting -----------------------------------------------------------------------------
 
@@ -516,7 +522,7 @@ class SinkWriter:
             logging.WARNING if call.records_failed else logging.INFO,
             "%s %s: %d of %d records delivered in %d batches (%d failed, %d retries) in %.3fs",
             self._options.method,
-            self._redacted_url,
+            self._sink.redacted_url,
             call.records_delivered,
             call.records_sent,
             call.batches_sent,

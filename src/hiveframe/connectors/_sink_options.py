@@ -112,16 +112,16 @@ class SinkOptions:
         timeout_seconds: float | None,
         verify: bool | str,
         secret_headers: Iterable[str],
+        secret_params: Iterable[str],
     ) -> SessionConfig:
-        secret = check_names("secret_headers", secret_headers)
         return SessionConfig(
             timeout_seconds=timeout_seconds,
             verify=verify,
             retry=retry_from_option(retry),
             circuit_breaker=breaker_from_option(circuit_breaker),
             rate_limiter=rate_limiter_from_option(rate_limit),
-            secret_headers=frozenset(h.lower() for h in secret),
-            secret_params=secret,
+            secret_headers=check_names("secret_headers", secret_headers),
+            secret_params=check_names("secret_params", secret_params),
             max_redirects=0,  # see hiveframe.connectors._sink_outcome.failure_from
             max_connections=max(self.max_in_flight, 1),
         )

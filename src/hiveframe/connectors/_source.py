@@ -74,10 +74,13 @@ class HTTPSource:
         ``"GET"`` (default) or another method for query-style APIs (with ``body``).
     params
         Query parameters sent with every page (the paginator's own parameters override them).
+        Parameters whose names look like credentials (``key``, ``api_key``, ``sig``,
+        ``code``, ``appid``, ``*token*``, ``*secret*``, ``password``...) or are listed in
+        ``secret_params`` are redacted in logs and errors and never sent to another origin.
     headers
         Request headers. Headers whose names look like credentials (``Authorization``,
-        ``X-API-Key``, ``*token*``, ``*secret*``...) or are listed in ``secret_headers`` are
-        redacted in logs and never sent to another origin.
+        ``Cookie``, ``X-API-Key``, ``*token*``, ``*secret*``...) or are listed in
+        ``secret_headers`` are redacted in logs and never sent to another origin.
     body
         A JSON body for POST-style queries.
     pagination
@@ -135,8 +138,10 @@ class HTTPSource:
     deadline_seconds
         Deadline of a whole read, retries and waits included; ``None`` (default) for none.
         Raises :class:`~hiveframe.errors.DeadlineExceeded` naming the page it stopped at.
-    secret_headers
-        Extra header or parameter names to treat as credentials.
+    secret_headers, secret_params
+        More header names, and query-parameter names, to treat as credentials (compared
+        without case, ``-`` or ``_``). Their values, like every other secret the source
+        knows, are also scrubbed from error messages and logs wherever they appear.
     poll_interval_seconds
         Stream by polling: read the endpoint again this many seconds after the previous
         poll started. Each poll may paginate; failed polls back off with ``retry``'s
@@ -213,6 +218,7 @@ class HTTPSource:
         concurrency: int = 8,
         schema_drift: str = "promote",
         secret_headers: Iterable[str] = (),
+        secret_params: Iterable[str] = (),
         poll_interval_seconds: float | None = None,
         stream_type: str | None = None,
         since_param: str | None = None,
@@ -284,8 +290,8 @@ class HTTPSource:
             retry=retry_from_option(retry),
             circuit_breaker=breaker_from_option(circuit_breaker),
             rate_limiter=rate_limiter_from_option(rate_limit),
-            secret_headers=frozenset(h.lower() for h in secret_headers),
-            secret_params=frozenset(secret_headers),
+            secret_headers=check_names("secret_headers", secret_headers),
+            secret_params=check_names("secret_params", secret_params),
         )
 
     @property

@@ -289,6 +289,20 @@ class RetryState:
             spread = min(spread, remaining - floor)
         return floor + self._rng.uniform(0.0, spread) if spread > 0 else floor
 
+    def limit_reached(self) -> str:
+        """The limit that made :meth:`next_delay` give up, as error messages name it.
+
+        Example
+        -------
+        >>> state = RetryConfig(max_attempts=1).start()
+        >>> state.record_attempt()
+        >>> state.next_delay(), state.limit_reached()
+        (None, 'max_attempts=1 reached')
+        """
+        if self._attempts >= self.config.max_attempts:
+            return f"max_attempts={self.config.max_attempts} reached"
+        return f"total_timeout_seconds={self.config.total_timeout_seconds:g} would be passed"
+
     def _wait_range(self, retry_after: float | None) -> tuple[float, float]:
         # (required wait, random extra on top of it)
         cfg = self.config

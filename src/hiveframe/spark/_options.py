@@ -217,6 +217,7 @@ _SHARED_SCALARS: dict[str, Converter] = {
     "timeout_seconds": _seconds,
     "verify": _verify,
     "secret_headers": _strings,
+    "secret_params": _strings,
 }
 _SOURCE_SCALARS: dict[str, Converter] = {
     **_SHARED_SCALARS,
