@@ -145,3 +145,22 @@ def test_a_dataframe_export_names_its_extra(method, extra):
         f"{method}() requires the {extra!r} extra ({extra} is not installed): "
         f"pip install 'hiveframe[{extra}]'"
     )
+
+
+def test_hiveframe_spark_names_its_extra():
+    result = run_without(
+        """
+        from hiveframe.errors import MissingExtraError
+
+        try:
+            import hiveframe.spark
+        except MissingExtraError as exc:
+            print(exc)
+        """,
+        blocked=("pyspark",),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        "hiveframe.spark (PySpark 4) requires the 'spark' extra (pyspark is not installed): "
+        "pip install 'hiveframe[spark]'"
+    )

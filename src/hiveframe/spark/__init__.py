@@ -17,12 +17,14 @@ Example
 
 from __future__ import annotations
 
+from hiveframe.errors import MissingExtraError
+
 try:
     import pyspark.sql.datasource  # noqa: F401
-except ImportError as exc:  # pragma: no cover - exercised only without the extra
-    raise ImportError(
-        "hiveframe.spark needs the 'spark' extra (PySpark 4): pip install 'hiveframe[spark]'"
-    ) from exc
+except ModuleNotFoundError as exc:  # no PySpark, or one older than 4 (no data sources)
+    raise MissingExtraError(
+        "hiveframe.spark (PySpark 4)", extra="spark", missing=exc.name
+    ) from None
 
 from typing import Any
 
