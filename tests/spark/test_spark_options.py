@@ -304,7 +304,7 @@ def test_max_pages_means_what_it_means_for_http_source_and_plans_honour_the_defa
     offset = OffsetPagination(page_size=10, total_path="total")
 
     def planned(total: int, **options: object) -> int | None:
-        source = HTTPSource(URL + "?key=hunter2", pagination=offset, **options)
+        source = HTTPSource(URL + "?api_key=hunter2", pagination=offset, **options)
         first = FetchedPage(pa.table({}), _first(offset, {"total": total}))
         return count_pages(SourceSpec.of(source), first)
 
