@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from grouped_feed import GroupedFeed
 from hiveframe.cli import main
 from hiveframe.demo._events import EventsAPI
 from hiveframe.demo._ingest import IngestAPI
@@ -25,6 +26,38 @@ def ids_in(path: Path) -> list[int]:
 def checkpoint(folder: Path) -> dict:
     (file,) = folder.glob("*.json")
     return json.loads(file.read_text())
+
+
+def run_stream(*args: str) -> subprocess.CompletedProcess[str]:
+    """``hiveframe stream ARGS`` in a process of its own."""
+    command = [sys.executable, "-m", "hiveframe.cli", "stream", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+
+@pytest.mark.parametrize("kind", ["poll", "sse"])
+def test_two_runs_whose_limit_cuts_a_unit_deliver_every_record_once(serve, tmp_path, kind):
+    # docs/reliability.md test 44: the first run stops inside a polled page of 100, or inside
+    # an event of 3 records; the second goes on with the next record.
+    if kind == "poll":
+        server = serve(EventsAPI(initial=250, every_seconds=None).routes())
+        source = [server.url("/events"), "--since-param", "since", "--since-field", "id"]
+        limit, cut_at = 50, 50
+    else:
+        server = serve({"/stream": GroupedFeed(events=40)})
+        source = [server.url("/stream"), "--sse"]
+        limit, cut_at = 5, 2
+    out, folder = tmp_path / "out.jsonl", tmp_path / "ck"
+    command = [*source, "-o", str(out), "--checkpoint-dir", str(folder), "--limit", str(limit)]
+
+    first = run_stream(*command)
+    assert first.returncode == 0, first.stderr
+    assert ids_in(out) == list(range(1, limit + 1))
+    assert checkpoint(folder)["position"]["skip"] == cut_at
+    assert f'"skip":{cut_at}' in first.stderr  # the position it reports, not null
+
+    second = run_stream(*command)
+    assert second.returncode == 0, second.stderr
+    assert ids_in(out) == list(range(1, 2 * limit + 1))  # every id once, none skipped
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process is POSIX")

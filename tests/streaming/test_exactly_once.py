@@ -1,4 +1,4 @@
-"""Exactly once at an HTTP sink across stops, restarts and a lost checkpoint.
+"""Exactly once at a sink across stops, restarts, a lost checkpoint and a lost batch.
 
 The sink is the demo ``/ingest`` endpoint, which stores each batch and answers a repeated
 ``Idempotency-Key`` without storing it again; its stored records are the ground truth
@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
+
+from hiveframe._protocol.checkpoint import Checkpoint
 from hiveframe.connectors import HTTPSink, HTTPSource
 from hiveframe.demo._events import EventsAPI
 from hiveframe.demo._ingest import IngestAPI
+from hiveframe.errors import DeliveryFailed
 from hiveframe.streaming import StreamConfig, StreamProcessor, StreamStatus
+from sinkfaults import FaultyIngest
 from waiting import WAIT, eventually
 
 
@@ -20,7 +25,9 @@ def stored_ids(ingest: IngestAPI) -> list[int]:
     return [record["id"] for record in ingest.records]
 
 
-def run(server, clock, folder, *, path: str = "/stream", limit: int | None = None, **config):
+def run(
+    server, clock, folder, *, path: str = "/stream", limit: int | None = None, sink=None, **config
+):
     if path == "/stream":
         source = HTTPSource(server.url(path), stream_type="sse", clock=clock)
     else:
@@ -37,7 +44,7 @@ def run(server, clock, folder, *, path: str = "/stream", limit: int | None = Non
     stream = processor.from_source(source, name="orders").batch(size=4, interval_seconds=None)
     if limit is not None:
         stream = stream.limit(limit)
-    query = stream.to(HTTPSink(server.url("/ingest"), batch_size=100))
+    query = stream.to(sink if sink is not None else HTTPSink(server.url("/ingest"), batch_size=100))
     query.start()
     return query
 
@@ -104,3 +111,63 @@ def test_a_polling_stream_stopped_and_restarted_delivers_every_record_once(serve
     assert second.await_termination(WAIT)
     assert stored_ids(ingest) == list(range(1, 81))
     assert ingest.duplicates == 0
+
+
+class LosingSink:
+    """A function sink that fails for its ``lose``-th batch: raises instead of acknowledging."""
+
+    def __init__(self, lose: int | None) -> None:
+        self.lose = lose
+        self.calls = 0
+        self.acknowledged: list[list[int]] = []
+        self.lost: list[int] = []
+
+    def __call__(self, batch: list[dict]) -> None:
+        self.calls += 1
+        ids = [record["id"] for record in batch]
+        if self.calls == self.lose:
+            self.lost = ids
+            raise OSError("the disk is full")
+        self.acknowledged.append(ids)
+
+
+@pytest.mark.parametrize("path", ["/stream", "/events"])
+def test_a_batch_the_sink_lost_is_the_first_one_the_rerun_delivers(serve, clock, tmp_path, path):
+    # docs/reliability.md test 13: the checkpoint never passes a batch the sink did not take.
+    events = EventsAPI(initial=60, every_seconds=None)
+    server = serve(events.routes())
+
+    first_sink = LosingSink(lose=3)
+    first = run(server, clock, tmp_path, path=path, sink=first_sink)
+    with pytest.raises(OSError, match="disk is full"):
+        first.await_termination(WAIT)
+    assert first.status is StreamStatus.FAILED
+    delivered = [i for batch in first_sink.acknowledged for i in batch]
+    assert len(first_sink.acknowledged) == 2 and first_sink.lost
+    assert delivered + first_sink.lost == list(range(1, len(delivered) + len(first_sink.lost) + 1))
+    saved = Checkpoint.load(tmp_path / "orders.json")
+    assert saved.records_out == len(delivered) == first.metrics.records_out
+
+    again = LosingSink(lose=None)
+    second = run(server, clock, tmp_path, path=path, sink=again, limit=len(first_sink.lost))
+    assert second.await_termination(WAIT)
+    assert again.acknowledged == [first_sink.lost]  # exactly the lost records, once
+
+
+def test_a_batch_the_server_refused_is_sent_again_by_the_rerun(serve, clock, tmp_path):
+    # The HTTP sink loses batch 9-12: the server refuses it (422, not retried, no dead
+    # letter), so the stream fails before its checkpoint passes record 8.
+    events = EventsAPI(initial=40, every_seconds=None)
+    ingest = FaultyIngest(script={9: [422]})
+    server = serve({**events.routes(), **ingest.routes()})
+
+    first = run(server, clock, tmp_path)
+    with pytest.raises(DeliveryFailed):
+        first.await_termination(WAIT)
+    assert Checkpoint.load(tmp_path / "orders.json").position["last_event_id"] == "8"
+    assert ingest.attempts[9] == 1
+
+    second = run(server, clock, tmp_path, limit=12)
+    assert second.await_termination(WAIT)
+    assert stored_ids(ingest.ingest) == list(range(1, 21))
+    assert ingest.attempts[9] == 2 and ingest.ingest.duplicates == 0
