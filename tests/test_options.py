@@ -70,7 +70,19 @@ def test_bad_option_is_named_with_its_value(options, option, shown):
     assert str(info.value).startswith(f"{option}={shown}")
 
 
-@pytest.mark.parametrize("url", ["api.example.com/data", "ftp://x/y", "https://", 42])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "api.example.com/data",
+        "ftp://x/y",
+        "https://",
+        42,
+        # these failed the first read with a raw ValueError (docs/reliability.md, bad input)
+        "http://127.0.0.1:99999/data",
+        "http://127.0.0.1:port/data",
+        "https://api example.com/data",
+    ],
+)
 def test_url_without_scheme_or_host(url):
     with pytest.raises(ConfigError) as info:
         HTTPSource(url)

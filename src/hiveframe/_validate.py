@@ -26,6 +26,7 @@ def check_http_url(url: Any, option: str) -> str:
     try:
         parts = urlsplit(url)
         host = parts.hostname
+        _ = parts.port  # raises ValueError for a port that is not a number in 0-65535
     except ValueError as exc:
         raise ConfigError(option, redact_url(url), f"not a valid URL ({exc})") from None
     if parts.scheme.lower() not in ("http", "https"):
@@ -34,6 +35,8 @@ def check_http_url(url: Any, option: str) -> str:
         )
     if not host:
         raise ConfigError(option, redact_url(url), "has no host")
+    if any(character.isspace() for character in host):
+        raise ConfigError(option, redact_url(url), "has a space in its host")
     return url
 
 
