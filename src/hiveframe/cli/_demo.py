@@ -1,4 +1,8 @@
-"""``hiveframe demo``: HiveFrame end to end on the embedded demo API, no internet needed."""
+"""``hiveframe demo``: HiveFrame end to end on the embedded demo API, no internet needed.
+
+``hiveframe demo --serve`` runs the demo API alone, listing each endpoint's URL, until Ctrl-C
+or SIGTERM.
+"""
 
 from __future__ import annotations
 
@@ -12,15 +16,35 @@ from typing import Any
 from hiveframe.cli._common import whole
 from hiveframe.cli._progress import Progress
 from hiveframe.cli._read import read_with_progress
+from hiveframe.errors import ConfigError
 
 
 def add_parser(commands: Any) -> None:
     demo = commands.add_parser("demo", help="run HiveFrame end to end on the embedded demo API")
     demo.set_defaults(run=run)
     demo.add_argument("--records", type=whole(1), default=2500)
+    demo.add_argument(
+        "--serve",
+        action="store_true",
+        help="only serve the demo API on 127.0.0.1, listing its endpoints, until Ctrl-C",
+    )
+    demo.add_argument(
+        "--port", type=_port, help="with --serve: the port to listen on (default: a free one)"
+    )
+
+
+def _port(text: str) -> int:
+    port = whole(0)(text)
+    if port > 65535:
+        raise argparse.ArgumentTypeError(f"a port is at most 65535, not {text!r}")
+    return port
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.serve:
+        return serve(args.records, args.port or 0)
+    if args.port is not None:
+        raise ConfigError("--port", args.port, "only with --serve")
     from hiveframe.connectors import HTTPSource
     from hiveframe.demo import DemoServer
 
@@ -51,6 +75,26 @@ def run(args: argparse.Namespace) -> int:
             print(f"\nwrote {df.count():,} records to Parquet ({out.stat().st_size:,} bytes)")
         show_writing(demo, df)
         show_streaming(demo)
+    return 0
+
+
+def serve(records: int, port: int) -> int:
+    """Serve the demo API until Ctrl-C or SIGTERM; the first line gives its base URL.
+
+    ``main`` turns SIGTERM into a ``KeyboardInterrupt``, as Ctrl-C (``cli._signals``).
+    """
+    from hiveframe.demo import ENDPOINTS, DemoServer
+
+    try:
+        with DemoServer(records=records, port=port) as demo:
+            width = max(len(demo.url(path)) for path in ENDPOINTS)
+            lines = [f"demo API on {demo.base_url} with {records:,} records; Ctrl-C stops it"]
+            lines += [f"  {demo.url(path):<{width}}  {about}" for path, about in ENDPOINTS.items()]
+            print("\n".join(lines), flush=True)
+            while True:
+                time.sleep(3600)  # until Ctrl-C or SIGTERM raises KeyboardInterrupt
+    except KeyboardInterrupt:  # the way a server is meant to stop: a clean end, exit code 0
+        print("demo API stopped", flush=True)
     return 0
 
 

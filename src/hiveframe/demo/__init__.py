@@ -12,34 +12,49 @@ Example
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 from hiveframe.demo._api import DemoAPI, make_record
 from hiveframe.demo._events import EventsAPI
 from hiveframe.demo._ingest import IngestAPI
 from hiveframe.demo._server import ABORT, LoopbackServer, Reply, Request
 
-__all__ = ["ABORT", "DemoServer", "LoopbackServer", "Reply", "Request", "make_record"]
+__all__ = [
+    "ABORT",
+    "DemoServer",
+    "ENDPOINTS",
+    "LoopbackServer",
+    "Reply",
+    "Request",
+    "make_record",
+]
+
+ENDPOINTS: Mapping[str, str] = MappingProxyType(
+    {
+        "/data": "bare JSON array, offset/limit",
+        "/items": '{"items": [...], "total": N}, offset/limit',
+        "/nested": "records at results.items, offset/limit",
+        "/pages": "page/page_size, total_pages in the body",
+        "/cursor": "opaque cursor, the next one at next_cursor",
+        "/link": 'RFC 8288 Link: <...>; rel="next", page/per_page',
+        "/next": "absolute URL of the next page at next",
+        "/items.jsonl": "JSON Lines, offset/limit",
+        "/items.csv": "CSV (flat fields), offset/limit",
+        "/ingest": "POST records here (HTTP sink); GET answers the counts",
+        "/events": "a growing event log to poll: since, ETag, 304",
+        "/stream": "the same log as Server-Sent Events, honouring Last-Event-ID",
+    }
+)
+"""The endpoints of :class:`DemoServer` and what each serves (``hiveframe demo --serve``)."""
 
 
 class DemoServer(LoopbackServer):
     """The demo API on a free loopback port.
 
-    Endpoints (records have ``id``, ``name``, ``price``, ``in_stock``, ``tags``,
-    ``dimensions``, ``updated_at``):
-
-    ==================  =======================================================
-    ``/data``           bare JSON array, ``offset``/``limit``
-    ``/items``          ``{"items": [...], "total": N}``, ``offset``/``limit``
-    ``/nested``         records at ``results.items``
-    ``/pages``          ``page``/``page_size``, ``total_pages`` in the body
-    ``/cursor``         opaque ``cursor``, next at ``next_cursor``
-    ``/link``           RFC 8288 ``Link: <...>; rel="next"``, ``page``/``per_page``
-    ``/next``           absolute next URL at ``next``
-    ``/items.jsonl``    JSON Lines
-    ``/items.csv``      CSV (flat fields)
-    ``/ingest``         POST records here (HTTP sink); see ``hiveframe.demo._ingest``
-    ``/events``         a growing event log to poll: ``since``, ``ETag``, ``304``
-    ``/stream``         the same log as Server-Sent Events, honouring ``Last-Event-ID``
-    ==================  =======================================================
+    Its endpoints are :data:`ENDPOINTS`. Records have ``id``, ``name``, ``price``,
+    ``in_stock``, ``tags``, ``dimensions``, ``updated_at``; ``/ingest`` is described in
+    ``hiveframe.demo._ingest``, ``/events`` and ``/stream`` in ``hiveframe.demo._events``.
 
     Parameters
     ----------

@@ -6,6 +6,11 @@ iterable of chunks (sent chunked, or raw when the reply sets ``Content-Length`` 
 lets a test declare more bytes than it sends). Yielding :data:`ABORT` from a body drops the
 connection on the spot; a reply whose whole body *is* :data:`ABORT` drops it before any
 response byte (the client sent its request and never hears back).
+
+A client that hangs up (mid-request, mid-response, or on an idle keep-alive connection) is
+not an error of the server's: the standard library would print a traceback for it
+(``socketserver.BaseServer.handle_error``); this server stays quiet for those and reports
+every other exception as the standard library does.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import socket
 import ssl
 import struct
+import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -22,6 +28,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 ABORT = b"\x00hiveframe-abort\x00"
 """Yield this from a reply body to drop the connection without finishing the response."""
+
+_HANG_UPS = (BrokenPipeError, ConnectionAbortedError, ConnectionResetError)
 
 
 @dataclass(frozen=True)
@@ -124,6 +132,11 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     app: LoopbackServer
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Say nothing when the client hung up; print anything else's traceback."""
+        if not isinstance(sys.exc_info()[1], _HANG_UPS):
+            super().handle_error(request, client_address)
+
 
 class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -151,7 +164,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         reply = handler(request) if handler else Reply(404, body=b'{"error": "not found"}')
         try:
             self._send(reply, head=request.method == "HEAD")
-        except (BrokenPipeError, ConnectionResetError):
+        except _HANG_UPS:
             self.close_connection = True  # the client gave up (a timeout in a test)
 
     def _read_request(self) -> Request:
