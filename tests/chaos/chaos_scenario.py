@@ -408,11 +408,8 @@ def walk(sc: Scenario, *, hidden_retry: bool = False) -> tuple[Expected, dict[in
                 # The last attempt gives up before looking at Retry-After.
                 name = "RetryExhausted" if attempt == budget else "RetryAfterTooLong"
                 return Expected(name, **where), requests
-            if fault.kind == "fatal":
-                # Not retried. After earlier retried failures the library reports the read
-                # as RetryExhausted with the status error as its cause; both say the truth.
-                also = ("RetryExhausted",) if attempt > 1 else ()
-                return Expected("HTTPStatusError", also=also, **where), requests
+            if fault.kind == "fatal":  # not retried, raised as it is, whatever came before
+                return Expected("HTTPStatusError", **where), requests
             if fault.kind == "truncated":
                 return Expected("ResponseDecodeError", **where), requests
             if fault.kind == "repeat":
@@ -456,6 +453,20 @@ def hidden_retry_matters(sc: Scenario) -> bool:
         same_cause = _cause_kind(loose.fault) == _cause_kind(strict.fault)
         return loose.attempt != strict.attempt or not same_cause
     return False
+
+
+def read_ahead_bound(sc: Scenario) -> int:
+    """The most distinct pages a successful offset/page read of ``sc`` may ask for.
+
+    docs/design.md, "Concurrent page fetch, committed in order, with a slow start": a read of
+    *n* pages sends at most n + w(n - 1) - 1 of them, w(k) = min(concurrency,
+    2^floor(log2(k/2 + 1))); with a total reported (and honest) exactly n.
+    """
+    n = len(sc.committed)
+    if sc.concurrency == 1 or sc.total:
+        return n
+    k = n - 1
+    return n + min(sc.concurrency, 1 << ((k + 2).bit_length() - 2)) - 1
 
 
 def _cause_kind(fault: Fault) -> tuple[str, int | None]:

@@ -47,6 +47,7 @@ from chaos_scenario import (
     build_scenario,
     expected_outcome,
     hidden_retry_matters,
+    read_ahead_bound,
     worst_case_seconds,
 )
 from chaos_server import ChaosServer, describe_requests
@@ -305,6 +306,20 @@ def known_causes(sc: Scenario, expected: Expected) -> list[str]:
     return causes
 
 
+def _read_ahead_problems(sc: Scenario, outcome: Outcome, log: list[str]) -> list[str]:
+    """A successful offset/page read asks for no more pages than the slow start allows."""
+    if sc.style not in NUMBERED or outcome.rows is None:
+        return []
+    pages = {int(line.split()[1]) for line in log if line.startswith("page ")}
+    bound = read_ahead_bound(sc)
+    if len(pages) <= bound:
+        return []
+    return [
+        f"{outcome.mode}: read ahead too far: {len(pages)} pages asked for in a read of "
+        f"{len(sc.committed)} pages (documented bound {bound}); pages {sorted(pages)}"
+    ]
+
+
 def _report(sc: Scenario, expected: Expected, outcomes: list[Outcome], problems: list[str]) -> str:
     lines = [f"chaos seed {sc.seed}:", *(f"  {p}" for p in problems)]
     lines.append(f"  expected: {expected.describe()}")
@@ -368,6 +383,7 @@ def test_chaos_seed(server: ChaosServer, seed: int) -> None:
         log = server.log(outcome.run)
         logs.append((outcome.run, log))
         problems += [f"{outcome.mode}: {p}" for p in _budget_problems(sc, log)]
+        problems += _read_ahead_problems(sc, outcome, log)
         server.forget(outcome.run)
     if len(outcomes) == 2 and not problems:
         first, second = outcomes
