@@ -22,7 +22,7 @@ from hiveframe._protocol.oauth import (
     parse_token_response,
 )
 from hiveframe._protocol.secrets import Secret, redact_url
-from hiveframe._validate import require_bool, require_seconds
+from hiveframe._validate import check_http_url, require_bool, require_seconds
 from hiveframe.errors import ConfigError
 
 # (url, form, headers) -> (status, body); the driver's POST with retries, without other auth.
@@ -255,9 +255,8 @@ class OAuth2ClientCredentials(Auth):
         )
 
 
-def _token_url(url: Any, *, allow_insecure: bool) -> str:
-    if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
-        raise ConfigError("auth.token_url", url, "an absolute http(s) URL is required")
+def _token_url(value: Any, *, allow_insecure: bool) -> str:
+    url = check_http_url(value, "auth.token_url")
     if urlsplit(url).scheme == "http" and not allow_insecure:
         raise ConfigError(
             "auth.token_url",
