@@ -291,6 +291,11 @@ def test_a_bad_number_fails_at_construction_naming_option_and_value(build, optio
         pytest.param(lambda: HTTPSink(URL, ordered=1), "ordered", id="ordered=1"),
         pytest.param(lambda: _oauth2(scope=["a", "b"]), "auth.scope", id="scope-list"),
         pytest.param(
+            lambda: OAuth2ClientCredentials("https://auth.example.com:99999/token", "id", "s"),
+            "auth.token_url",
+            id="token_url-port",
+        ),
+        pytest.param(
             lambda: _oauth2(allow_insecure_token_url="yes"),
             "auth.allow_insecure_token_url",
             id="allow_insecure_token_url='yes'",
