@@ -400,6 +400,26 @@ def test_max_event_bytes_holds_to_the_byte(serve, clock, piece, over, fits):
     assert len(server.requests) == 1
 
 
+def test_an_event_one_byte_over_is_refused_before_its_line_end_arrives(serve, clock):
+    # The server sends max_event_bytes + 1 bytes of one line and no line end; it ends the
+    # stream only once the test is over. A client that waited for the line end would see
+    # the stream end (and drop the partial event) instead of refusing it.
+    limit = 1024
+    release = threading.Event()
+
+    def body():
+        yield b"data: " + b"x" * (limit + 1 - 6)
+        release.wait(timeout=10)
+
+    server = serve({"/s": lambda request: Reply(200, dict(SSE), body())})
+    source = sse_source(server.url("/s"), clock, max_event_bytes=limit, reconnect=None)
+    try:
+        with pytest.raises(SSEEventTooLarge):
+            take(source, 1)
+    finally:
+        release.set()
+
+
 def test_json_data_holds_records_and_data_path_finds_them(serve, clock):
     body = (
         b'data: {"items": [{"id": 1}, {"id": 2}]}\n\n'

@@ -210,6 +210,22 @@ def test_events_within_the_limit_pass() -> None:
     assert SSEDecoder(max_event_bytes=limit).feed(b"data: 1\n\n" * 1000)[-1].data == "1"
 
 
+@pytest.mark.parametrize("piece", [1, 7, 1 << 20])
+def test_a_partial_line_is_held_up_to_the_cap_and_refused_one_byte_over(piece: int) -> None:
+    # docs/reliability.md test 30: the cap holds before the line end arrives, so a line
+    # that never ends cannot make the decoder hold more than max_event_bytes.
+    limit = 64
+    at_limit = b"data: " + b"x" * (limit - 6)
+    decoder = SSEDecoder(max_event_bytes=limit)
+    assert feed_all(decoder, chunked(at_limit, piece)) == []
+    assert decoder._buffered_bytes == limit
+    assert decoder.feed(b"\n\n") == [ServerSentEvent("x" * (limit - 6))]
+
+    decoder = SSEDecoder(max_event_bytes=limit)
+    with pytest.raises(SSEEventTooLarge):
+        feed_all(decoder, chunked(at_limit + b"x", piece))  # no line end yet
+
+
 def _raises(limit: int, chunks: Iterable[bytes]) -> bool:
     decoder = SSEDecoder(max_event_bytes=limit)
     try:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import gzip
+import random
 import zlib
 
 import pytest
 
+from hiveframe._protocol.content import BodyReader
 from hiveframe.connectors import HTTPSource
 from hiveframe.demo import Reply
 from hiveframe.errors import HTTPError, ResponseTooLarge
@@ -109,9 +111,14 @@ def test_max_body_bytes_holds_to_the_byte(serve, framing, over, fits):
     body = padded_page(CAP + over)
 
     def handler(request):
-        if framing == "content-length":  # judged from the header, before reading
+        if framing == "chunked":  # counted as the chunks arrive
+            return Reply(200, JSON, iter(pieces(body, 1000)))
+        if fits:
             return Reply(200, JSON, body)
-        return Reply(200, JSON, iter(pieces(body, 1000)))  # counted as the chunks arrive
+        # Judged from the header, before reading: only the head of the body is sent, so a
+        # client that read on would see a short body (a ReadError), not ResponseTooLarge.
+        headers = {**JSON, "Content-Length": str(len(body)), "Connection": "close"}
+        return Reply(200, headers, iter([body[:100]]))
 
     server = serve({"/b": handler})
     source = HTTPSource(server.url("/b"), max_body_bytes=CAP, retry=None)
@@ -140,3 +147,54 @@ def test_the_decompressed_cap_holds_to_the_byte(serve, coding, piece, over, fits
         with pytest.raises(ResponseTooLarge) as info:
             source.read()
         assert (info.value.limit, info.value.decompressed) == (CAP, True)
+
+
+def incompressible_page(size: int) -> bytes:
+    """A page of exactly ``size`` bytes that gzip cannot make smaller."""
+    noise = random.Random(size).randbytes(size).hex().encode()
+    page = b'[{"id": 1, "noise": "' + noise
+    return page[: size - 3] + b'"}]'
+
+
+@pytest.mark.parametrize(("over", "fits"), [(0, True), (1, False)])
+def test_the_wire_cap_holds_to_the_byte_for_a_compressed_body(serve, over, fits):
+    # Stored (level 0) gzip is larger than what it holds: the wire cap trips while the
+    # decompressed body is still under the cap, so the two caps are tested apart.
+    inflated = incompressible_page(CAP - 100)
+    compressed = gzip.compress(inflated, compresslevel=0)
+    overhead = len(compressed) - len(inflated)
+    inflated = incompressible_page(CAP - overhead + over)
+    compressed = gzip.compress(inflated, compresslevel=0)
+    assert len(compressed) == CAP + over and len(inflated) < CAP
+    headers = {**JSON, "Content-Encoding": "gzip"}
+    server = serve({"/w": lambda r: Reply(200, headers, iter(pieces(compressed, 1000)))})
+    source = HTTPSource(server.url("/w"), max_body_bytes=CAP, retry=None)
+    if fits:
+        assert source.read().to_pylist()[0]["id"] == 1
+    else:
+        with pytest.raises(ResponseTooLarge) as info:
+            source.read()
+        assert (info.value.limit, info.value.decompressed) == (CAP, False)
+
+
+@pytest.mark.parametrize("cap", ["wire", "decompressed"])
+@pytest.mark.parametrize(("over", "fits"), [(0, True), (1, False)])
+def test_body_reader_caps_hold_to_the_byte_each_on_its_own(cap, over, fits):
+    # Sans-I/O, each cap with the other far away, in pieces that do not line up.
+    body = padded_page(CAP + over)
+    if cap == "wire":
+        reader = BodyReader(None, max_body_bytes=CAP, max_decompressed_bytes=10 * CAP)
+        data = body
+    else:
+        reader = BodyReader("deflate", max_body_bytes=10 * CAP, max_decompressed_bytes=CAP)
+        data = zlib.compress(body)
+    if fits:
+        for piece in pieces(data, 3):
+            reader.feed(piece)
+        assert reader.finish() == body
+    else:
+        with pytest.raises(ResponseTooLarge) as info:
+            for piece in pieces(data, 3):
+                reader.feed(piece)
+            reader.finish()
+        assert info.value.decompressed is (cap == "decompressed")
