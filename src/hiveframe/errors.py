@@ -292,20 +292,12 @@ class DataPathError(ResponseDecodeError):
         )
 
 
-class PaginationError(HiveFrameError):
+class PaginationError(_RequestError):
     """Pagination cannot go on.
 
     ``url`` is the (redacted) URL of the page concerned and ``page`` its 0-based index in the
     read; the reader fills them in when the paginator could not.
     """
-
-    def __init__(self, message: str, *, url: str | None = None, page: int | None = None) -> None:
-        self.url = url
-        self.page = page
-        super().__init__(message)
-
-    def __str__(self) -> str:
-        return super().__str__() + _where(self.url, self.page)
 
 
 class PaginationLoopError(PaginationError):

@@ -35,7 +35,6 @@ from hiveframe._protocol.pagination import (
 )
 from hiveframe.errors import (
     BlockedDestinationError,
-    PaginationError,
     PaginationLimitReached,
     PaginationWarning,
     ResponseDecodeError,
@@ -233,12 +232,8 @@ class PageReader:
 
     def _advance(self, paginator: Paginator, page: Page) -> PageRequest | None:
         """``paginator.advance(page)``; errors name the page and its URL, shortfalls warn."""
-        try:
+        with self.session.reporting(page.url, page=page.index):
             nxt = paginator.advance(page)
-        except PaginationError as exc:
-            exc.url = self.session.redact(page.url) if exc.url is None else exc.url
-            exc.page = page.index if exc.page is None else exc.page
-            raise
         if nxt is None and paginator.shortfall is not None:
             url = self.session.redact(page.url)
             warning = PaginationWarning(paginator.shortfall, url=url, page=page.index)
