@@ -49,7 +49,6 @@ from hiveframe.errors import (
     BlockedDestinationError,
     ConnectError,
     DeadlineExceeded,
-    HiveFrameError,
     HTTPError,
     HTTPStatusError,
     ResponseTooLarge,
@@ -217,10 +216,11 @@ class Session:
     def reporting(
         self, url: str | None = None, *, page: int | None = None, batch: int | None = None
     ) -> Iterator[None]:
-        """:meth:`report` every HiveFrame error raised inside the block."""
+        """:meth:`report` every error raised inside the block (HiveFrame's, and any other
+        that may quote a URL or a body)."""
         try:
             yield
-        except HiveFrameError as exc:
+        except Exception as exc:
             self.report(exc, url, page=page, batch=batch)
             raise
 
@@ -263,7 +263,7 @@ class Session:
         )
         try:
             return await self._with_retries(call, idempotency_key=idempotency_key)
-        except HiveFrameError as exc:
+        except Exception as exc:
             self.report(exc, call.target(), page=page, batch=batch)
             raise
 
