@@ -76,3 +76,63 @@ class IdempotentIngest:
     def stored_ids(self) -> list[int]:
         with self._lock:
             return [r["id"] for r in self.stored]
+
+
+class SparkIngest:
+    """A POST endpoint storing JSON-array batches, with one fault for the batch holding an id.
+
+    Parameters
+    ----------
+    honour_keys
+        Store a batch once per ``Idempotency-Key``; False stores every request (a plain
+        server that ignores keys).
+    fault
+        What the batch holding ``fault_id`` gets: ``"refuse_once"`` (400 the first time,
+        nothing stored), ``"commit_then_500"`` (stored, then 500, the first time: a lost
+        acknowledgment) or ``"refuse"`` (400 every time).
+    hold_until
+        Answer the fault only once every one of these ids is stored (so that the other
+        partitions' tasks have finished their requests first).
+    """
+
+    def __init__(
+        self,
+        *,
+        honour_keys: bool,
+        fault: str | None = None,
+        fault_id: int | None = None,
+        hold_until: set[int] | None = None,
+    ) -> None:
+        self.honour_keys = honour_keys
+        self.fault = fault
+        self.fault_id = fault_id
+        self.hold_until = hold_until or set()
+        self.stored: list[dict[str, Any]] = []
+        self.keys_sent: list[str] = []
+        self.fault_records: list[int] = []  # ids of the faulted batch, the first time
+        self._keys: set[str] = set()
+        self._changed = threading.Condition()
+
+    def __call__(self, request: Request) -> Reply:
+        key = request.header("idempotency-key") or ""
+        records = orjson.loads(request.body)
+        ids = [r["id"] for r in records]
+        with self._changed:
+            self.keys_sent.append(key)
+            faulted = self.fault_id in ids and (self.fault == "refuse" or not self.fault_records)
+            if faulted:
+                self.fault_records = ids
+                held = self._changed.wait_for(self._others_stored, timeout=60)
+                assert held, "the other partitions' records never arrived"
+            if faulted and self.fault != "commit_then_500":
+                return Reply(400, {"Content-Type": "application/json"}, b'{"error": "no"}')
+            if not (self.honour_keys and key in self._keys):
+                self._keys.add(key)
+                self.stored.extend(records)
+                self._changed.notify_all()
+        if faulted:
+            return Reply(500, {"Content-Type": "application/json"}, b'{"error": "lost"}')
+        return Reply(200, {"Content-Type": "application/json"}, b'{"ok": true}')
+
+    def _others_stored(self) -> bool:
+        return self.hold_until <= {r["id"] for r in self.stored}
