@@ -12,7 +12,6 @@ Two defences cover every URL, log line, error and dead-letter record HiveFrame p
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Iterable, Iterator
 from urllib.parse import quote, quote_plus, unquote, unquote_plus, urlsplit, urlunsplit
@@ -42,13 +41,13 @@ _SECRET_NAME = re.compile(
 )
 # Pagination cursors that merely contain "token": shown, and kept on redirects.
 _CURSOR_NAME = re.compile(r".*(pagetoken|nexttoken|continuationtoken|resumptiontoken|synctoken)")
+_KNOWN_NAMES = 1024  # answers a SecretNames remembers (names chosen by servers are unbounded)
 
 
 def _normal(name: str) -> str:
     return name.lower().translate(_IGNORED)
 
 
-@functools.lru_cache(maxsize=4096)
 def _is_default_secret(normal: str) -> bool:
     return bool(_SECRET_NAME.fullmatch(normal)) and not _CURSOR_NAME.fullmatch(normal)
 
@@ -61,16 +60,22 @@ class SecretNames:
     [True, True, True, False, False]
     """
 
-    __slots__ = ("_extra",)
+    __slots__ = ("_extra", "_known")
 
     def __init__(self, extra: Iterable[str] = ()) -> None:
         self._extra = frozenset(_normal(name) for name in extra)
+        self._known: dict[str, bool] = {}  # the answers so far: asked once per request field
 
     def __contains__(self, name: object) -> bool:
         if not isinstance(name, str):
             return False
-        normal = _normal(name)
-        return _is_default_secret(normal) or normal in self._extra
+        known = self._known.get(name)
+        if known is None:
+            normal = _normal(name)
+            known = _is_default_secret(normal) or normal in self._extra
+            if len(self._known) < _KNOWN_NAMES:
+                self._known[name] = known
+        return known
 
 
 class Secret:
