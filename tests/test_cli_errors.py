@@ -200,3 +200,22 @@ def test_a_closed_stdout_ends_the_command_quietly(fresh_demo):
         os.close(write_end)
     assert child.returncode == EXIT_FAILED
     assert child.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--header", "X-Id 7"], "hiveframe: error: --header='X-Id 7': expected NAME:VALUE"),
+        (["--param", "page"], "hiveframe: error: --param='page': expected NAME=VALUE"),
+        (
+            ["--bearer-env", "HF_SURELY_UNSET_VARIABLE"],
+            "hiveframe: error: --bearer-env='HF_SURELY_UNSET_VARIABLE': names an environment "
+            "variable that is not set (or is empty)",
+        ),
+    ],
+)
+def test_a_malformed_header_param_or_token_variable_is_a_usage_error(fresh_demo, args, message):
+    result = hiveframe("read", fresh_demo.url("/data"), *args)
+    assert result.returncode == EXIT_USAGE
+    assert one_line(result.stderr) == message
+    assert fresh_demo.requests == []

@@ -38,12 +38,12 @@ def whole(minimum: int) -> Callable[[str], int]:
 
 
 def pairs(items: Sequence[str], sep: str, option: str) -> dict[str, str]:
-    """``["a=1", "b=2"]`` as a dict; a malformed item ends the command naming the option."""
+    """``["a=1", "b=2"]`` as a dict; a malformed item is a usage error naming the option."""
     out: dict[str, str] = {}
     for item in items:
         name, found, value = item.partition(sep)
         if not found or not name.strip():
-            raise SystemExit(f"hiveframe: {option} {item!r}: expected NAME{sep}VALUE")
+            raise ConfigError(option, item, f"expected NAME{sep}VALUE")
         out[name.strip()] = value.strip()
     return out
 
@@ -69,6 +69,7 @@ def http_options(args: argparse.Namespace) -> dict[str, Any]:
     if args.bearer_env:
         token = os.environ.get(args.bearer_env)
         if not token:
-            raise SystemExit(f"hiveframe: --bearer-env: ${args.bearer_env} is not set")
+            reason = "names an environment variable that is not set (or is empty)"
+            raise ConfigError("--bearer-env", args.bearer_env, reason)
         options["auth"] = {"type": "bearer", "token": token}
     return options
