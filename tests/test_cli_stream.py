@@ -6,7 +6,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from grouped_feed import GroupedFeed
 from hiveframe.cli import main
 from hiveframe.demo._events import EventsAPI
 from hiveframe.demo._ingest import IngestAPI
+from waiting import eventually
 
 
 def ids_in(path: Path) -> list[int]:
@@ -70,9 +70,7 @@ def test_ctrl_c_stops_cleanly_with_the_checkpoint_saved_and_a_rerun_resumes(serv
         "-o", str(out), "--checkpoint-dir", str(folder), "--batch-size", "2",
     ]  # fmt: skip
     child = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while len(ids_in(out)) < 6 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    eventually(lambda: len(ids_in(out)) >= 6, timeout=60)
     child.send_signal(signal.SIGINT)
     _, err = child.communicate(timeout=60)
 

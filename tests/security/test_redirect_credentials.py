@@ -6,7 +6,7 @@ import pytest
 
 from hiveframe.connectors import HTTPSource
 from hiveframe.demo import Reply, Request
-from hiveframe.errors import BlockedDestinationError
+from hiveframe.errors import BlockedDestinationError, HTTPStatusError
 
 CANARY = "canary-7f3a9"
 
@@ -105,8 +105,9 @@ def test_repr_and_errors_never_show_secrets(serve):
     basic = HTTPSource(
         home.url("/data"), auth={"type": "basic", "username": "u", "password": CANARY}, retry=None
     )
-    with pytest.raises(Exception) as info:
+    with pytest.raises(HTTPStatusError) as info:
         basic.read()
+    assert (info.value.status, info.value.body_excerpt) == (500, "boom")
     assert CANARY not in repr(basic) and CANARY not in str(info.value)
 
 

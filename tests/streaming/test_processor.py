@@ -8,7 +8,6 @@ condition with a generous timeout, and asserts what happened, never how long it 
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
@@ -146,13 +145,14 @@ def test_a_slow_sink_slows_the_source_and_memory_stays_bounded(serve, clock):
     )
     query.start()
     eventually(lambda: query.metrics.queued >= 25)  # the queue is full, a batch in the sink
-    time.sleep(0.05)  # the source had time to run ahead, if it could
     held = query.metrics
     assert held.records_in <= 20 + 5 + 1  # queue + the batch in the sink + one unit in hand
     assert held.queue_peak <= 20 + 5
     gate.set()
     assert query.await_termination(WAIT)
     assert delivered == list(range(1, 301))
+    # The peak is a high-water mark over the whole run: a source that read ahead at any
+    # moment, while the sink held its first batch or later, shows here. No timing needed.
     assert query.metrics.queue_peak <= 25
 
 
