@@ -315,3 +315,13 @@ def test_max_pages_means_what_it_means_for_http_source_and_plans_honour_the_defa
     assert "hunter2" not in str(info.value) and "/items" in str(info.value)
     assert planned(10 * DEFAULT_MAX_PAGES + 1, max_pages=None) == DEFAULT_MAX_PAGES + 1
     assert planned(10**9, max_pages=5) == 5
+
+
+def test_secret_names_are_comma_lists():
+    """docs/reliability.md test 46: Spark options name credential parameters too."""
+    kwargs = source_kwargs(
+        {"url": URL, "secret_params": "pin, tenant_key", "secret_headers": "X-Signing"}
+    )
+    assert kwargs["secret_params"] == ["pin", "tenant_key"]
+    assert kwargs["secret_headers"] == ["X-Signing"]
+    assert sink_kwargs({"url": URL, "secret_params": "pin"})["secret_params"] == ["pin"]
