@@ -6,6 +6,7 @@ No SparkSession here: these run without Java.
 from __future__ import annotations
 
 import pickle
+import re
 
 import pytest
 
@@ -13,6 +14,7 @@ from hiveframe._protocol.pagination import OffsetPagination, Page, PagePaginatio
 from hiveframe.connectors import BearerAuth, OAuth2ClientCredentials
 from hiveframe.errors import ConfigError
 from hiveframe.resilience import RetryConfig
+from hiveframe.spark._datasource import session_class
 from hiveframe.spark._options import parse_count, parse_seconds, sink_kwargs, source_kwargs
 from hiveframe.spark._plan import SEQUENTIAL, PageRange, page_count, split
 from hiveframe.spark._source import OptionsRef
@@ -123,8 +125,8 @@ def test_auth_options_and_environment_references(monkeypatch):
         ({"page_size": "-5", "pagination": "offset"}, "page_size"),  # HTTPSource's own check
         ({"params": "{oops"}, "params"),
         ({"auth_token": "x"}, "auth_type"),
-        ({"auth_type": "bearer", "auth_token_env": "HF_SURELY_UNSET_VAR"}, "auth_token_env"),
-        ({"auth_type": "bearer", "auth_token": "a", "auth_token_env": "B"}, "auth_token_env"),
+        ({"auth_type": "bearer", "auth_token_env": "HF_SURELY_UNSET_TOKEN"}, "auth_token_env"),
+        ({"auth_type": "bearer", "auth_token": "a", "auth_token_env": "B_TOKEN"}, "auth_token_env"),
         ({"retry": "false", "retry_max_attempts": "2"}, "retry"),
         ({"retry_max_atempts": "2"}, "retry_max_atempts"),
         ({"circuit_breaker_clock": "x"}, "circuit_breaker_clock"),
@@ -137,6 +139,42 @@ def test_bad_options_are_named(options, option):
     with pytest.raises(ConfigError) as info:
         OptionsRef(opts).resolve()
     assert info.value.option == option
+
+
+def test_env_references_must_name_variables_that_spark_redacts(monkeypatch):
+    # docs/reliability.md test 36. Executors get a variable from spark.executorEnv.VAR, which
+    # Spark's UI and event log show unmasked unless the key matches spark.redaction.regex.
+    monkeypatch.setenv("HF_API_CRED", "x")
+    monkeypatch.setenv("HF_CLIENT_SECRET", "x")
+    bearer = {"url": URL, "auth_type": "bearer"}
+    with pytest.raises(ConfigError) as info:
+        OptionsRef({**bearer, "auth_token_env": "HF_API_CRED"})
+    assert (info.value.option, info.value.value) == ("auth_token_env", "HF_API_CRED")
+    assert "spark.executorEnv.HF_API_CRED unmasked" in info.value.reason
+    assert info.value.reason.endswith("rename the variable, e.g. HF_API_CRED_TOKEN")
+    assert OptionsRef({**bearer, "auth_token_env": "HF_CLIENT_SECRET"}).resolve().auth
+    basic = {"url": URL, "auth_type": "basic", "auth_username": "u"}
+    with pytest.raises(ConfigError, match=re.escape("e.g. HF_API_CRED_PASSWORD")):
+        OptionsRef({**basic, "auth_password_env": "HF_API_CRED"})
+
+    # A session's own spark.redaction.regex decides, where it is set.
+    assert OptionsRef({**bearer, "auth_token_env": "HF_API_CRED"}, redaction="(?i)cred").resolve()
+    with pytest.raises(
+        ConfigError, match=re.escape("rename the variable, so that spark.redaction.regex")
+    ):
+        OptionsRef({**bearer, "auth_token_env": "HF_CLIENT_SECRET"}, redaction="(?i)cred")
+    with pytest.raises(ConfigError) as info:
+        OptionsRef({**bearer, "auth_token_env": "HF_CLIENT_SECRET"}, redaction=r"\p{Alpha}")
+    assert (info.value.option, info.value.value) == ("spark.redaction.regex", r"\p{Alpha}")
+
+
+def test_the_registered_format_checks_names_against_the_sessions_regex(monkeypatch):
+    monkeypatch.setenv("HF_API_CRED", "x")
+    options = {"url": URL, "auth_type": "bearer", "auth_token_env": "HF_API_CRED"}
+    session_class("(?i)cred")(options).writer(None, False)  # accepted: the session redacts it
+    with pytest.raises(ConfigError) as info:
+        session_class(None)(options).writer(None, False)
+    assert info.value.option == "auth_token_env"
 
 
 def test_secret_values_are_never_shown_in_errors():
