@@ -127,17 +127,17 @@ def test_failures_across_chunks_are_added_up(ingest, tmp_path, capsys):
 
 
 @pytest.mark.parametrize(
-    ("name", "content", "message"),
+    ("name", "content", "message", "code"),
     [
-        ("rows.txt", b"", "use a .parquet, .csv, .jsonl or .json file"),
-        ("missing.parquet", None, "no such file"),
-        ("rows.jsonl", b'{"id": 1}\n{oops\n', "rows.jsonl:2: not JSON"),
-        ("rows.json", b'{"id": 1}', "expected a JSON array"),
-        ("rows.parquet", b"not parquet", "not a readable parquet file"),
-        ("rows.csv", b"a,b\n1,2,3\n", "not a readable csv file"),
+        ("rows.txt", b"", "use a .parquet, .csv, .jsonl or .json file", 2),  # usage errors,
+        ("missing.parquet", None, "no such file", 2),  # found before anything is sent
+        ("rows.jsonl", b'{"id": 1}\n{oops\n', "rows.jsonl:2: not JSON", 1),
+        ("rows.json", b'{"id": 1}', "expected a JSON array", 1),
+        ("rows.parquet", b"not parquet", "not a readable parquet file", 1),
+        ("rows.csv", b"a,b\n1,2,3\n", "not a readable csv file", 1),
     ],
 )
-def test_bad_files_are_named_in_one_line(ingest, tmp_path, name, content, message):
+def test_bad_files_are_named_in_one_line(ingest, tmp_path, name, content, message, code):
     # docs/reliability.md, bad input: a file the CLI cannot read is named, without a traceback
     path = tmp_path / name
     if content is not None:
@@ -149,7 +149,7 @@ def test_bad_files_are_named_in_one_line(ingest, tmp_path, name, content, messag
         timeout=120,
         check=False,
     )
-    assert result.returncode == 1
+    assert result.returncode == code
     assert "Traceback" not in result.stderr
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("hiveframe: ") and message in line

@@ -13,7 +13,7 @@ import orjson
 
 from hiveframe.cli._common import add_secret_param, http_options, seconds, whole
 from hiveframe.cli._progress import Progress
-from hiveframe.errors import DeliveryFailed, HiveFrameError
+from hiveframe.errors import ConfigError, DeliveryFailed, HiveFrameError
 
 if TYPE_CHECKING:
     from hiveframe.connectors import HTTPSink, WriteResult
@@ -98,9 +98,9 @@ def read_chunks(path: Path, records: int) -> Iterator[Any]:
     """The file's records, about ``records`` at a time: Arrow batches, or lists of dicts."""
     kind = _FORMATS.get(path.suffix.lower())
     if kind is None:
-        raise SystemExit(f"hiveframe: {path}: use a .parquet, .csv, .jsonl or .json file")
+        raise ConfigError("file", str(path), "use a .parquet, .csv, .jsonl or .json file")
     if not path.is_file():
-        raise SystemExit(f"hiveframe: {path}: no such file")
+        raise ConfigError("file", str(path), "no such file")
     return _chunks(path, kind, records)
 
 
