@@ -15,6 +15,7 @@ from hiveframe._protocol.content import UnsupportedEncoding
 from hiveframe.connectors import HTTPSink, HTTPSource
 from hiveframe.demo import Reply, Request
 from hiveframe.errors import (
+    BlockedDestinationError,
     CircuitOpenError,
     HTTPStatusError,
     ResponseDecodeError,
@@ -218,3 +219,15 @@ def test_an_oversized_event_names_the_stream(serve, clock):
         SSEEventTooLarge,
         max_event_bytes=1024,
     )
+
+
+def test_a_next_link_to_another_host_names_the_page_it_would_have_been(serve):
+    def first(request: Request) -> Reply:
+        link = f'<http://localhost:9/p2?key={KEY}>; rel="next"'
+        return Reply(200, {**JSON, "Link": link}, b'[{"id": 1}]')
+
+    server = serve({"/p1": first})
+    with pytest.raises(BlockedDestinationError) as info:
+        HTTPSource(server.url("/p1"), pagination="link").read()
+    assert info.value.page == 1
+    assert info.value.url == "http://localhost:9/p2?key=***" and KEY not in str(info.value)

@@ -162,7 +162,8 @@ class PollReader(PageReader):
         self, request: PageRequest, index: int, current_url: str, headers: Mapping[str, str]
     ) -> FetchedPage | None:
         # fetch(), except that a 304 Not Modified is answered before anything is decoded.
-        url, params = self._target(request, current_url)
+        with self.session.reporting(page=index):  # a next link the origin policy refuses
+            url, params = self._target(request, current_url)
         response = await self.session.request(
             self.plan.method,
             url,

@@ -29,7 +29,9 @@ def iterate_sync(make: Callable[[], AsyncIterator[T]]) -> Iterator[T]:
     """Iterate an async iterator from sync code, one item per step (no read-ahead).
 
     Closing the sync generator (``break``, garbage collection) closes the async one, so
-    connections are released.
+    connections are released. A ``KeyboardInterrupt`` (Ctrl-C, or SIGTERM in the CLI) that
+    interrupts the wait for an item propagates as it is: the step still running is cancelled
+    as the portal closes.
     """
     with start_blocking_portal() as portal:
         iterator = make()
@@ -45,11 +47,15 @@ def iterate_sync(make: Callable[[], AsyncIterator[T]]) -> Iterator[T]:
             if aclose is not None:
                 await aclose()
 
+        stepping = False
         try:
             while True:
+                stepping = True
                 more, item = portal.call(step)
+                stepping = False
                 if not more:
                     return
                 yield item  # type: ignore[misc]
         finally:
-            portal.call(close)
+            if not stepping:  # closing an async generator that is running raises RuntimeError
+                portal.call(close)

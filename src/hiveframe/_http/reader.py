@@ -96,7 +96,8 @@ class PageReader:
         deadline: float | None = None,
     ) -> FetchedPage:
         """Fetch and decode one page. ``headers`` adds per-request headers (conditional GETs)."""
-        url, params = self._target(request, current_url or self.plan.url)
+        with self.session.reporting(page=index):  # a next link the origin policy refuses
+            url, params = self._target(request, current_url or self.plan.url)
         response = await self.session.request(
             self.plan.method,
             url,

@@ -7,7 +7,8 @@ A mistake ends in one line on stderr, never a traceback. Exit codes:
   written, the ``http`` extra not installed, or a bug in HiveFrame);
 - ``2``: a usage error, found before any work: an argument argparse refuses (``--timeout
   nan``), or an option or output path HiveFrame refuses (a ``ConfigError``);
-- ``130``: interrupted (Ctrl-C).
+- ``130``: stopped by Ctrl-C (SIGINT), ``143``: stopped by SIGTERM, which commands handle
+  alike: ``stream`` delivers what it read and saves its checkpoint first (see ``_signals``).
 
 A bug (an exception that is not HiveFrame's nor the system's) says so in one line; with the
 environment variable ``HIVEFRAME_DEBUG=1`` every error shows its full traceback instead.
@@ -22,6 +23,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from hiveframe.cli import _demo, _read, _stream, _write
+from hiveframe.cli._signals import exit_code, stop_on_signals
 from hiveframe.errors import ConfigError, HiveFrameError
 
 __all__ = ["DEBUG_ENV", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_USAGE", "main"]
@@ -53,10 +55,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``hiveframe`` command; returns the exit code."""
     args = _parser().parse_args(argv)
     try:
-        code: int = args.run(args)
+        with stop_on_signals(getattr(args, "shutdown_timeout", 0.0)):
+            code: int = args.run(args)
         sys.stdout.flush()  # here, so that a closed stdout is caught below, not at exit
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as interrupt:  # Ctrl-C or SIGTERM
+        return exit_code(interrupt)
     except BrokenPipeError:  # stdout's reader went away (``| head``): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_FAILED

@@ -3,9 +3,12 @@
 Records go to ``-o out.jsonl`` (appended as JSON Lines, flushed and fsync-ed batch by batch),
 to ``--to URL`` (an HTTP sink), or to stdout. The position is checkpointed after each
 delivered batch, by default in ``.hiveframe/checkpoints/`` under a name derived from the
-source and the target, so running the same command again resumes where it stopped. Ctrl-C
-stops cleanly: what was read is delivered and the checkpoint saved; a second Ctrl-C stops at
-once.
+source and the target, so running the same command again resumes where it stopped.
+
+Ctrl-C and SIGTERM (how containers stop a program) stop cleanly: what was read is delivered
+and the checkpoint saved, for at most ``--shutdown-timeout`` seconds, then the stream stops
+at once; a second signal ends the process at once (see :mod:`hiveframe.cli._signals`). The
+exit code is then 130 (Ctrl-C) or 143 (SIGTERM).
 """
 
 from __future__ import annotations
@@ -21,8 +24,10 @@ import orjson
 
 from hiveframe._validate import check_output_path
 from hiveframe.cli._common import add_secret_param, http_options, pairs, seconds, whole
+from hiveframe.cli._signals import exit_code
 
 DEFAULT_CHECKPOINT_DIR = Path(".hiveframe") / "checkpoints"
+DEFAULT_SHUTDOWN_SECONDS = 10.0  # Docker's wait between SIGTERM and SIGKILL
 
 
 def add_parser(commands: Any) -> None:
@@ -49,6 +54,13 @@ def add_parser(commands: Any) -> None:
     stream.add_argument("--checkpoint-dir", type=Path, default=DEFAULT_CHECKPOINT_DIR)
     stream.add_argument("--no-checkpoint", action="store_true", help="start over every time")
     stream.add_argument("--name", help="checkpoint name (default: from URL and target)")
+    stream.add_argument(
+        "--shutdown-timeout",
+        type=seconds,
+        default=DEFAULT_SHUTDOWN_SECONDS,
+        metavar="SECONDS",
+        help="after Ctrl-C or SIGTERM, the longest wait to deliver what was read (default 10)",
+    )
 
 
 def _source(args: argparse.Namespace) -> Any:
@@ -122,17 +134,19 @@ def run(args: argparse.Namespace) -> int:
     if folder is not None:
         print(f"checkpoint: {folder / (query.name + '.json')}", file=sys.stderr)
     query.start()
+    code = 0
     try:
         while not query.await_termination(0.25):
             pass
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:  # Ctrl-C or SIGTERM
         print("stopping: delivering what was read, saving the checkpoint...", file=sys.stderr)
-        query.stop(graceful=True)
+        query.stop(graceful=True, timeout=args.shutdown_timeout)
         query.await_termination(0)
+        code = exit_code(interrupt)
     metrics = query.metrics
     print(
         f"{query.status.value}: {metrics.records_out:,} records delivered, "
         f"position {orjson.dumps(query.position).decode()}",
         file=sys.stderr,
     )
-    return 0
+    return code
