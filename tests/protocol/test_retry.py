@@ -182,6 +182,7 @@ def test_seeded_rng_makes_jitter_reproducible() -> None:
     policy = RetryConfig(total_timeout_seconds=None)
     first = run_failing_request(policy, clock=FakeClock(), rng=random.Random(42))
     second = run_failing_request(policy, clock=FakeClock(), rng=random.Random(42))
+    assert len(first[1]) == 4  # four jittered waits, not an empty list twice
     assert first == second
 
 
