@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import base64
+import time
 from urllib.parse import parse_qsl
 
 import orjson
 import pytest
 
-from hiveframe.connectors import HTTPSource, OAuth2ClientCredentials
+from hiveframe.connectors import HTTPSink, HTTPSource, OAuth2ClientCredentials
 from hiveframe.demo import Reply, Request
+from hiveframe.demo._ingest import IngestAPI
 from hiveframe.errors import AuthenticationError, TokenResponseError
+from hiveframe.resilience import RetryConfig
 
 RECORDS = [{"id": i} for i in range(1, 7)]
 
@@ -210,6 +213,68 @@ def test_oauth2_token_endpoint_errors(serve):
         assert "very-secret" not in str(info.value)
     assert len(server.requests_to("/refuse")) == 1  # invalid_client is not retried
     assert server.requests_to("/d") == []
+
+
+def test_oauth2_concurrent_requests_on_a_cold_cache_share_one_token_fetch(serve):
+    # docs/reliability.md test 31: 100 batches, up to 16 in flight, all start without a
+    # token. The token endpoint is slow, so a client without single-flight would ask many
+    # times while the first answer is on its way.
+    tokens = TokenServer(FakeClock())
+    ingest = IngestAPI()
+
+    def slow_token(request: Request) -> Reply:
+        time.sleep(0.2)  # the token endpoint is slow on purpose
+        return tokens.token(request)
+
+    def resource(request: Request) -> Reply:
+        if not tokens.valid(request):
+            return Reply(401, {"WWW-Authenticate": 'Bearer error="invalid_token"'}, b"{}")
+        return ingest.handle(request)
+
+    server = serve({"/token": slow_token, "/ingest": resource})
+    auth = OAuth2ClientCredentials(
+        server.url("/token"), "c", "s", clock=tokens.clock, allow_insecure_token_url=True
+    )
+    sink = HTTPSink(server.url("/ingest"), auth=auth, batch_size=1, max_in_flight=16)
+    result = sink.write([{"id": i} for i in range(100)])
+
+    assert result.records_delivered == 100
+    assert tokens.issued == ["tok-1"]
+    sent = [r.header("authorization") for r in server.requests_to("/ingest")]
+    assert len(sent) == 100 and set(sent) == {"Bearer tok-1"}
+
+
+def test_oauth2_token_endpoint_5xx_is_retried_and_other_token_types_are_refused(serve, clock):
+    # docs/reliability.md test 34
+    tokens = TokenServer(FakeClock())
+    unavailable = {"left": 1}
+
+    def flaky(request: Request) -> Reply:
+        if unavailable["left"]:
+            unavailable["left"] -= 1
+            return Reply(503, {"Content-Type": "application/json"}, b"{}")
+        return tokens.token(request)
+
+    def mac(request: Request) -> Reply:
+        body = b'{"access_token": "m-1", "token_type": "mac", "expires_in": 60}'
+        return Reply(200, {"Content-Type": "application/json"}, body)
+
+    server = serve({"/token": flaky, "/mac": mac, "/d": guarded(tokens.valid)})
+    retry = RetryConfig(jitter=False)
+    for path in ("/token", "/mac"):
+        auth = OAuth2ClientCredentials(
+            server.url(path), "c", "s", clock=tokens.clock, allow_insecure_token_url=True
+        )
+        source = HTTPSource(server.url("/d"), auth=auth, retry=retry, clock=clock)
+        if path == "/token":
+            assert source.read().count() == 6
+        else:
+            with pytest.raises(TokenResponseError, match="token_type 'mac' is not supported"):
+                source.read()
+    assert len(server.requests_to("/token")) == 2  # the 503, then the token
+    assert tokens.issued == ["tok-1"]
+    assert len(server.requests_to("/mac")) == 1  # refused, not retried
+    assert [r.header("authorization") for r in server.requests_to("/d")] == ["Bearer tok-1"]
 
 
 def test_client_secret_basic_encodes_per_rfc6749():
