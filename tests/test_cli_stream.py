@@ -131,3 +131,13 @@ def test_the_demo_shows_a_short_stream(demo, capsys):
     out = capsys.readouterr().out
     assert out.count("  sse  id=") == 5
     assert "poll 3 polls" in out and "checkpoint saved at since=" in out
+
+
+def test_forgetting_sse_on_an_event_stream_fails_at_once_saying_so(serve, tmp_path):
+    # docs/reliability.md test 48: not a poll that times out and retries forever.
+    server = serve(EventsAPI(initial=3, every_seconds=None).routes())
+    run = run_stream(server.url("/stream"), "-o", str(tmp_path / "out.jsonl"), "--no-checkpoint")
+    assert run.returncode == 2, run.stderr
+    line = run.stderr.splitlines()[-1]
+    assert line.startswith("hiveframe: error: stream_type=None") and "--sse" in line
+    assert len(server.requests_to("/stream")) == 1

@@ -35,6 +35,7 @@ from hiveframe._protocol.origin import (
     redirect_method,
     redirect_target,
 )
+from hiveframe._protocol.reconnect import is_event_stream
 from hiveframe._protocol.retry_after import parse_retry_after
 from hiveframe._protocol.secrets import SecretNames, SecretValues, drop_query_params, redact_url
 from hiveframe._validate import (
@@ -47,6 +48,7 @@ from hiveframe._validate import (
 from hiveframe.errors import (
     AuthenticationError,
     BlockedDestinationError,
+    ConfigError,
     ConnectError,
     DeadlineExceeded,
     HTTPError,
@@ -594,6 +596,16 @@ class Session:
                 max_body_bytes=self.config.max_body_bytes,
                 max_decompressed_bytes=self.config.max_decompressed_bytes,
             )
+            content_type = raw.headers.get("content-type")
+            if is_event_stream(content_type):
+                # It never ends: reading it whole would wait for the timeout, again per retry.
+                raise ConfigError(
+                    "stream_type",
+                    None,
+                    f"{self.redact(raw.url)} answered with an event stream (Content-Type "
+                    f"{content_type!r}), which does not end like a page: stream it with "
+                    "stream_type='sse' (hiveframe stream --sse)",
+                )
             declared = raw.headers.get("content-length")
             cap = self.config.max_body_bytes
             if declared and declared.isdigit() and int(declared) > cap:

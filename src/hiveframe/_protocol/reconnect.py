@@ -40,6 +40,7 @@ __all__ = [
     "ReconnectState",
     "SSEConfig",
     "Verdict",
+    "is_event_stream",
     "judge_response",
 ]
 
@@ -162,6 +163,17 @@ class Verdict(enum.Enum):
     FAILED = "failed"  # any other status, or not an event stream
 
 
+def is_event_stream(content_type: str | None) -> bool:
+    """Whether a Content-Type is ``text/event-stream`` (parameters and case ignored).
+
+    Examples
+    --------
+    >>> is_event_stream("text/event-stream; charset=utf-8"), is_event_stream("text/plain")
+    (True, False)
+    """
+    return (content_type or "").split(";", 1)[0].strip().lower() == EVENT_STREAM
+
+
 def judge_response(
     status: int, content_type: str | None, *, retry: RetryConfig, strict: bool
 ) -> Verdict:
@@ -189,8 +201,7 @@ def judge_response(
     <Verdict.CLOSED: 'closed'>
     """
     if status == 200:
-        essence = (content_type or "").split(";", 1)[0].strip().lower()
-        return Verdict.OPEN if essence == EVENT_STREAM else Verdict.FAILED
+        return Verdict.OPEN if is_event_stream(content_type) else Verdict.FAILED
     if status == 204:
         return Verdict.CLOSED
     if not strict and retry.is_retriable_status(status):
