@@ -8,6 +8,7 @@
     ├── HTTPError                             something went wrong talking to a server
     │   ├── TransportError                    no usable response (retriable)
     │   │   ├── ConnectError
+    │   │   │   └── NameResolutionError       the host name does not resolve (DNS)
     │   │   ├── ReadError                     connection dropped mid-response
     │   │   └── TimeoutError                  connect/read/write/pool timeout
     │   │       └── DeadlineExceeded          the whole-request or whole-read deadline
@@ -62,6 +63,7 @@ __all__ = [
     "HiveFrameWarning",
     "InsecureTLSWarning",
     "MissingExtraError",
+    "NameResolutionError",
     "PaginationError",
     "PaginationLimitReached",
     "PaginationLoopError",
@@ -173,6 +175,36 @@ class TransportError(HTTPError):
 
 class ConnectError(TransportError):
     """The connection could not be made (refused, DNS, TLS)."""
+
+
+class NameResolutionError(ConnectError):
+    """The host name could not be resolved (DNS), so nothing was sent.
+
+    It is not retried: a name that does not exist will not exist a backoff later (a typo,
+    ``nonexistent.invalid``). Only a failure the resolver calls temporary (``EAI_AGAIN``:
+    no answer from the DNS server) is retried, once.
+
+    Attributes
+    ----------
+    host
+        The name that did not resolve.
+    temporary
+        Whether the resolver called the failure temporary.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        host: str | None = None,
+        temporary: bool = False,
+        url: str | None = None,
+        page: int | None = None,
+        batch: int | None = None,
+    ) -> None:
+        self.host = host
+        self.temporary = temporary
+        super().__init__(message, url=url, page=page, batch=batch)
 
 
 class ReadError(TransportError):

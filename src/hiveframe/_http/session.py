@@ -25,7 +25,13 @@ from hiveframe._http.auth import Auth
 from hiveframe._http.clock import SYSTEM_CLOCK, Clock
 from hiveframe._http.response import Response, joined_headers
 from hiveframe._http.streamed import StreamedResponse, decoded_chunks
-from hiveframe._http.transport import RawResponse, Transport, TransportConfig, build_url
+from hiveframe._http.transport import (
+    RawResponse,
+    Transport,
+    TransportConfig,
+    build_url,
+    resolution_error,
+)
 from hiveframe._protocol.content import ACCEPT_ENCODING, BodyReader
 from hiveframe._protocol.origin import (
     REDIRECT_STATUSES,
@@ -53,6 +59,7 @@ from hiveframe.errors import (
     DeadlineExceeded,
     HTTPError,
     HTTPStatusError,
+    NameResolutionError,
     ResponseTooLarge,
     RetryExhausted,
     TooManyRedirects,
@@ -348,7 +355,7 @@ class Session:
                 refreshed = True
                 continue
             except (TransportError, HTTPStatusError) as exc:
-                if not self._retriable(exc, may_retry=may_retry):
+                if not self._retriable(exc, state, may_retry=may_retry):
                     raise
                 delay = self._retry_delay(exc, state)
                 if delay is None:
@@ -363,9 +370,13 @@ class Session:
             logger.debug("retrying %s %s in %.3fs", call.method, self.redact(call.target()), delay)
             await self._clock.sleep(delay)
 
-    def _retriable(self, exc: HTTPError, *, may_retry: bool) -> bool:
+    def _retriable(self, exc: HTTPError, state: RetryState, *, may_retry: bool) -> bool:
         if isinstance(exc, HTTPStatusError):
             return may_retry and self.config.retry.is_retriable_status(exc.status)
+        if isinstance(exc, NameResolutionError):
+            # A name that does not exist will not exist a backoff later; a resolver that did
+            # not answer (EAI_AGAIN) gets one more try.
+            return exc.temporary and state.attempts == 1
         # A request that never connected was never sent: safe to retry for any method.
         return may_retry or isinstance(exc, ConnectError)
 
@@ -513,10 +524,7 @@ class Session:
         try:
             infos = await loop.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
         except OSError as exc:
-            raise ConnectError(
-                f"cannot resolve redirect target {target.host!r}: {exc}",
-                url=self.redact(hop.target()),
-            ) from exc
+            raise resolution_error(target.host, exc, url=self.redact(hop.target())) from exc
         if not all(is_public_address(str(info[4][0])) for info in infos):
             raise BlockedDestinationError(
                 f"redirect to {target.host!r} refused: it is not a public address "

@@ -9,6 +9,7 @@ headers and the raw body chunks, and maps the engine's exceptions onto
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 import warnings
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -20,7 +21,13 @@ from multidict import CIMultiDictProxy
 from yarl import URL
 
 from hiveframe import errors
-from hiveframe.errors import ConnectError, InsecureTLSWarning, ReadError, TransportError
+from hiveframe.errors import (
+    ConnectError,
+    InsecureTLSWarning,
+    NameResolutionError,
+    ReadError,
+    TransportError,
+)
 
 USER_AGENT = "hiveframe"
 _CHUNK = 64 * 1024
@@ -139,7 +146,9 @@ def map_error(exc: BaseException, **where: Any) -> BaseException:
     """The HiveFrame error for an engine exception; anything unrecognised passes through."""
     detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     error: TransportError
-    if isinstance(exc, (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)):
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        error = resolution_error(exc.host, exc.os_error, **where)
+    elif isinstance(exc, (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)):
         error = ConnectError(f"could not connect ({detail})", **where)
     elif isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
         error = errors.TimeoutError(f"timed out waiting for the server ({detail})", **where)
@@ -148,3 +157,22 @@ def map_error(exc: BaseException, **where: Any) -> BaseException:
     else:
         return exc
     return error
+
+
+def resolution_error(host: str, cause: OSError, **where: Any) -> NameResolutionError:
+    """The error for ``host`` not resolving; ``cause`` is the resolver's ``socket.gaierror``.
+
+    Examples
+    --------
+    >>> error = socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    >>> resolution_error("api.invalid", error).temporary
+    False
+    """
+    temporary = cause.errno == socket.EAI_AGAIN
+    why = "the DNS server did not answer" if temporary else "no such name"
+    return NameResolutionError(
+        f"could not resolve host {host!r}: {why} ({cause.strerror or cause})",
+        host=host,
+        temporary=temporary,
+        **where,
+    )
