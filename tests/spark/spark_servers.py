@@ -16,10 +16,14 @@ class SlowPages:
     """The demo's ``{"items": [...], "total": N}`` offset endpoint, ``delay`` s per page.
 
     Counts requests in flight: one Spark partition fetches its pages one after another, so
-    ``max_in_flight >= 2`` shows that several partitions were fetching at once.
+    ``max_in_flight >= 2`` shows that several partitions were fetching at once. With
+    ``meet=n``, the n requests after the first (the driver's) wait for one another: they get
+    through only if n partitions fetch at once (no timing involved).
     """
 
-    def __init__(self, size: int, *, delay: float = 0.0, token: str | None = None) -> None:
+    def __init__(
+        self, size: int, *, delay: float = 0.0, token: str | None = None, meet: int = 0
+    ) -> None:
         self.api = DemoAPI(size, lambda: "")
         self.delay = delay
         self.token = token
@@ -27,6 +31,8 @@ class SlowPages:
         self.in_flight = 0
         self.max_in_flight = 0
         self._lock = threading.Lock()
+        self._meet = meet
+        self._barrier = threading.Barrier(meet, timeout=60) if meet > 1 else None
 
     def __call__(self, request: Request) -> Reply:
         if self.token is not None and request.header("authorization") != f"Bearer {self.token}":
@@ -35,7 +41,10 @@ class SlowPages:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
             self.offsets.append(int(request.query.get("offset", "0")))
+            barrier = self._barrier if 2 <= len(self.offsets) <= self._meet + 1 else None
         try:
+            if barrier is not None:
+                barrier.wait()
             time.sleep(self.delay)
             return self.api.offset_envelope(request)
         finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pyspark.errors import AnalysisException
 from pyspark.sql.types import ArrayType, LongType, StringType, StructType
 from spark_servers import SlowPages
 
@@ -11,7 +12,7 @@ from hiveframe.spark import read_source
 
 
 def test_a_planned_read_fetches_page_ranges_in_parallel_and_returns_every_record(spark, serve):
-    pages = SlowPages(1000, delay=0.1)
+    pages = SlowPages(1000, meet=2)
     server = serve({"/items": pages})
     df = (
         spark.read.format("hiveframe.http")
@@ -30,7 +31,7 @@ def test_a_planned_read_fetches_page_ranges_in_parallel_and_returns_every_record
     assert sorted(ids) == list(range(1, 1001))  # every record, none twice
     assert df.rdd.getNumPartitions() == 4
     # The driver fetched page 0 once (schema and total); the executors fetched each of the
-    # 20 pages once, two partitions at a time.
+    # 20 pages once, two partitions at a time (their first requests met at the server).
     assert sorted(pages.offsets) == sorted([0, *range(0, 1000, 50)])
     assert pages.max_in_flight >= 2
 
@@ -95,8 +96,8 @@ def test_read_source_reads_an_http_source_object(spark, demo):
 
 def test_a_bad_option_fails_on_the_driver_naming_it(spark, demo):
     reader = spark.read.format("hiveframe.http").options(url=demo.url("/data"), page_size="x")
-    with pytest.raises(Exception, match="page_size='x': expected an integer"):
+    with pytest.raises(AnalysisException, match="page_size='x': expected an integer"):
         reader.load()
     typo = spark.read.format("hiveframe.http").options(url=demo.url("/data"), pagnation="page")
-    with pytest.raises(Exception, match="pagnation"):
+    with pytest.raises(AnalysisException, match="pagnation"):
         typo.load()

@@ -1,7 +1,8 @@
 """Credentials reach the API from the executors, and nowhere else (docs/reliability.md test 36).
 
 Secrets are canaries: they must not appear in ``df.explain()``, in pickled partitions, in
-the pickled reader when passed by reference (``auth_*_env``), or in error messages.
+the pickled reader when passed by reference (``auth_*_env``), or in error messages; and a
+variable passed by reference must have a name Spark redacts in its UI and event log.
 """
 
 from __future__ import annotations
@@ -12,13 +13,16 @@ from typing import Any
 
 import orjson
 import pytest
+from pyspark.errors import AnalysisException, PythonException
 from pyspark.serializers import CloudPickleSerializer
 from pyspark.sql.datasource import CaseInsensitiveDict
 from spark_servers import SlowPages
 
 from conftest import CLIENT_SECRET_CANARY, CLIENT_SECRET_ENV, TOKEN_CANARY, TOKEN_ENV
 from hiveframe.demo import Reply, Request
+from hiveframe.errors import ConfigError
 from hiveframe.spark import HTTPDataSource
+from hiveframe.spark._options import SPARK_REDACTION, check_env_names
 
 CANARIES = (TOKEN_CANARY, CLIENT_SECRET_CANARY)
 PAGED = {"pagination": "offset", "pagination_total_path": "total", "data_path": "items"}
@@ -33,7 +37,9 @@ def _no_canary(blob: bytes | str) -> None:
 def _explained(df: Any, capsys: pytest.CaptureFixture[str]) -> str:
     df.explain(True)
     df.explain("formatted")
-    return capsys.readouterr().out + df._jdf.queryExecution().toString()
+    text = capsys.readouterr().out + df._jdf.queryExecution().toString()
+    assert "BatchScan" in text  # the plans were printed: there is something to search
+    return text
 
 
 def test_an_inline_token_reaches_the_api_but_not_the_plan(spark, serve, capsys):
@@ -46,9 +52,7 @@ def test_an_inline_token_reaches_the_api_but_not_the_plan(spark, serve, capsys):
         .load()
     )
     assert df.count() == 300
-    text = _explained(df, capsys)
-    assert "BatchScan" in text
-    _no_canary(text)
+    _no_canary(_explained(df, capsys))
 
 
 def test_secrets_by_reference_stay_out_of_the_pickled_reader_and_partitions(
@@ -107,10 +111,45 @@ def test_a_refused_credential_fails_the_job_without_showing_it(spark, serve):
         .options(auth_type="bearer", auth_token=TOKEN_CANARY, retry="false")
         .load()
     )
-    with pytest.raises(Exception) as info:
+    with pytest.raises(PythonException) as info:
         df.collect()
     assert "401" in str(info.value)
     _no_canary(str(info.value))
+
+
+def test_an_env_reference_spark_would_show_is_refused_before_any_request(spark, serve):
+    server = serve({})
+    by_reference = {"url": server.url("/items"), "auth_type": "bearer"}
+    reader = spark.read.format("hiveframe.http").options(**by_reference)
+    with pytest.raises(AnalysisException, match=r"rename the variable, e\.g\. HF_API_CRED_TOKEN"):
+        reader.option("auth_token_env", "HF_API_CRED").load()
+    writer = spark.range(3).write.format("hiveframe.http").options(**by_reference)
+    with pytest.raises(AnalysisException, match=r"spark\.executorEnv\.HF_API_CRED unmasked"):
+        writer.option("auth_token_env", "HF_API_CRED").mode("append").save()
+    assert not server.requests
+
+
+def test_the_name_check_agrees_with_sparks_own_regex_engine(spark):
+    # Spark redacts a key when its regex finds a match in it (java.util.regex); HiveFrame's
+    # fallback (Spark 3's default) must accept nothing this Spark's default would show.
+    jvm = spark.sparkContext._jvm
+    config = getattr(getattr(jvm.org.apache.spark.internal.config, "package$"), "MODULE$")
+    default = config.SECRET_REDACTION_PATTERN().defaultValueString()
+    names = ["HF_API_CRED", "HF_CLIENT_SECRET", "HF_API_CRED_TOKEN", "DB_Password", "PLAIN"]
+    names += ["S3_ACCESS_KEY", "S3_ACCESSKEY", "S3_ACCESS.KEY", "S3_ACCESS-KEY", "CREDENTIALS"]
+    accepted = {}
+    for regex in (SPARK_REDACTION, default):
+        java = jvm.java.util.regex.Pattern.compile(regex)
+        for name in names:
+            redacted = java.matcher(f"spark.executorEnv.{name}").find()
+            try:
+                check_env_names({"auth_token_env": name}, regex)
+            except ConfigError:
+                assert not redacted, (regex, name)
+            else:
+                assert redacted, (regex, name)
+                accepted.setdefault(regex, set()).add(name)
+    assert {"HF_CLIENT_SECRET", "S3_ACCESSKEY"} <= accepted[SPARK_REDACTION] <= accepted[default]
 
 
 class TokenEndpoint:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import pickle
 import threading
-import time
 from typing import Any
 
 import pytest
@@ -19,6 +18,7 @@ from pyspark.sql.types import LongType, StringType, StructField, StructType
 
 from hiveframe.demo._events import EventsAPI
 from hiveframe.spark import HTTPDataSource
+from waiting import eventually
 
 
 class Collected:
@@ -46,12 +46,8 @@ class Collected:
         with self._lock:
             return sorted(i for batch in self.batches.values() for i in batch)
 
-    def wait_for(self, count: int, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while len(self.ids) < count:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"got {len(self.ids)} of {count} records: {self.ids}")
-            time.sleep(0.05)
+    def wait_for(self, count: int) -> None:
+        eventually(lambda: len(self.ids) >= count, timeout=60.0)
 
     def replays_match(self) -> bool:
         """Every batch run more than once held the same records each time."""
@@ -73,6 +69,8 @@ def _run(spark, options: dict[str, str], checkpoint: str, sink: Collected):
 def test_a_stream_runs_in_micro_batches_and_resumes_from_its_checkpoint(
     spark, serve, tmp_path, kind
 ):
+    # docs/reliability.md test 13, under Spark: the restart resumes where Spark's checkpoint
+    # says the last micro-batch ended.
     events = EventsAPI(initial=5, every_seconds=None, heartbeat_seconds=0.5)
     server = serve(events.routes())
     if kind == "poll":
@@ -121,8 +119,9 @@ def test_a_stream_runs_in_micro_batches_and_resumes_from_its_checkpoint(
 
 @pytest.mark.parametrize("kind", ["poll", "sse"])
 def test_a_micro_batch_is_read_again_from_its_offsets(serve, kind):
-    # What Spark does after a restart for a batch it planned but did not commit: on an
-    # executor, a fresh (unpickled) reader replays (start, end] from the source.
+    # docs/reliability.md test 13, Spark variant. What Spark does after a restart for a batch
+    # it planned but did not commit: on an executor, a fresh (unpickled) reader replays
+    # (start, end] from the source, the same rows.
     events = EventsAPI(initial=6, every_seconds=None, heartbeat_seconds=0.5)
     server = serve(events.routes())
     if kind == "poll":
@@ -136,16 +135,20 @@ def test_a_micro_batch_is_read_again_from_its_offsets(serve, kind):
     schema = StructType([StructField("id", LongType()), StructField("order", StringType())])
     reader = source.simpleStreamReader(schema)
     start = reader.initialOffset()
-    deadline = time.monotonic() + 30
+    live: list[dict[str, Any]] = []
+    read: dict[str, Any] = {}
+
+    def arrived() -> bool:
+        batches, read["end"] = reader.read(start)
+        live.extend(row for batch in batches for row in batch.to_pylist())
+        return bool(live)
+
     try:
-        batches, end = reader.read(start)
-        while end == start and time.monotonic() < deadline:
-            time.sleep(0.05)
-            batches, end = reader.read(start)
+        eventually(arrived, timeout=30)
     finally:
         reader.stop()
-    live = [row for batch in batches for row in batch.to_pylist()]
-    assert [r["id"] for r in live] == list(range(1, len(live) + 1))
+    end = read["end"]
+    assert [r["id"] for r in live] == list(range(1, len(live) + 1))  # some of the 6, in order
     assert end["records"] == len(live) and end["position"]["kind"] == kind
 
     shipped = pickle.loads(CloudPickleSerializer().dumps(reader))  # no live stream inside
