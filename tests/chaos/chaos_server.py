@@ -146,8 +146,7 @@ class ChaosServer:
             self.errors.append((served[-1] if served else None, f"{type(exc).__name__}: {exc}"))
         finally:
             self._connections.discard(task)
-            if not writer.transport.is_closing():
-                writer.transport.abort()
+            writer.close()  # a FIN, unless a fault already reset the connection
 
     async def _one_exchange(
         self,

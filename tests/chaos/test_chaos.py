@@ -28,6 +28,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import re
+import socket
 import threading
 import time
 from collections import Counter
@@ -44,6 +46,7 @@ from chaos_scenario import (
     NUMBERED,
     STYLES,
     Expected,
+    Fault,
     Scenario,
     build_scenario,
     expected_outcome,
@@ -51,9 +54,11 @@ from chaos_scenario import (
     read_ahead_bound,
     worst_case_seconds,
 )
-from chaos_server import ChaosServer, describe_requests
+from chaos_server import ChaosServer, Run, describe_requests
 
 from hiveframe import errors
+from hiveframe._protocol.data_path import DataPath
+from hiveframe._protocol.decode import decode_body
 from hiveframe.connectors import (
     CursorPagination,
     HTTPSource,
@@ -435,3 +440,89 @@ def test_the_default_seeds_cover_every_style_format_fault_and_outcome() -> None:
     assert any(sc.empty_middle_pages() for sc in scenarios)
     assert {1, 8} <= {sc.concurrency for sc in scenarios if sc.style in NUMBERED}
     assert set(Counter(sc.mode for sc in scenarios)) == {"read", "iter", "aread"}
+
+
+# -- the server's faults are the faults their names promise --------------------------------
+
+
+def _probe(
+    server: ChaosServer, fault: Fault, *, chunked: bool = False, fmt: str = "json"
+) -> tuple[Scenario, bytes, str]:
+    """Serve page 0 of a small offset collection with ``fault`` on a raw socket.
+
+    Returns the scenario, what arrived and how the connection ended: ``fin``, ``reset``, or
+    ``silence`` (nothing more within a second, the connection still open).
+    """
+    sc = next(
+        sc
+        for sc in map(build_scenario, itertools.count())
+        if sc.style == "offset" and sc.fmt == fmt and sc.n_records > sc.page_size and not sc.gzip
+    )
+    sc.faults, sc.chunked, sc.close_after = {0: [fault]}, chunked, False
+    run = f"{sc.seed}-probe-{next(_runs)}"
+    server.runs[run] = Run(sc)
+    request = f"GET /r/{run}/items?offset=0&limit={sc.page_size} HTTP/1.1\r\nHost: chaos\r\n"
+    received = b""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=1.0) as conn:
+        conn.sendall(request.encode() + b"Connection: close\r\n\r\n")
+        try:
+            while chunk := conn.recv(65536):
+                received += chunk
+        except ConnectionResetError:
+            return sc, received, "reset"
+        except TimeoutError:
+            return sc, received, "silence"
+    return sc, received, "fin"
+
+
+@pytest.mark.parametrize(
+    ("fault", "chunked"),
+    [
+        (Fault("reset_head"), False),
+        (Fault("reset", cut=0.5), False),
+        (Fault("reset", cut=0.5), True),
+        (Fault("short"), False),
+        (Fault("short"), True),
+        (Fault("stall", where="head"), False),
+        (Fault("stall", where="body"), False),
+    ],
+    ids=str,
+)
+def test_the_chaos_server_faults_are_what_their_names_promise(
+    server: ChaosServer, fault: Fault, chunked: bool
+) -> None:
+    _, received, ending = _probe(server, fault, chunked=chunked)
+    head, _, body = received.partition(b"\r\n\r\n")
+    declared = re.search(rb"Content-Length: (\d+)", head)
+    kind = fault.kind
+    if kind == "reset_head":
+        assert (received, ending) == (b"", "reset")
+    elif kind == "reset":
+        assert ending == "reset"  # bytes sent before the RST may be dropped with it
+    elif kind == "short" and not chunked:
+        assert ending == "fin" and declared is not None
+        assert len(body) < int(declared.group(1))
+    elif kind == "short":
+        assert ending == "fin" and b"Transfer-Encoding: chunked" in head
+        assert not body.endswith(b"0\r\n\r\n")
+    elif kind == "stall":
+        assert ending == "silence"
+        if fault.where == "head":
+            assert received == b""
+        else:
+            assert declared is not None and len(body) < int(declared.group(1))
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("cut", [0.01, 0.5, 0.99])
+def test_a_truncated_page_is_complete_on_the_wire_and_cannot_decode(
+    server: ChaosServer, fmt: str, cut: float
+) -> None:
+    sc, received, ending = _probe(server, Fault("truncated", cut=cut), fmt=fmt)
+    head, _, body = received.partition(b"\r\n\r\n")
+    declared = re.search(rb"Content-Length: (\d+)", head)
+    assert ending == "fin" and declared is not None  # complete, then a clean close
+    assert len(body) == int(declared.group(1))
+    data_path = DataPath(sc.data_path) if sc.data_path else None
+    with pytest.raises(errors.ResponseDecodeError):
+        decode_body(body, fmt={"envelope": "json"}.get(fmt, fmt), data_path=data_path)
