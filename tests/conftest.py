@@ -8,6 +8,7 @@ timeout than the suite's default (``timeout`` in pyproject.toml).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,13 @@ pytest_plugins = ["pytester"]  # tests/test_suite_guards.py runs a small suite o
 SPARK_TIMEOUT_SECONDS = 600  # a first SparkSession on a busy 2-core machine is slow
 HANDLER_ERRORS = HandlerErrors()
 _TESTS = Path(__file__).resolve().parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # docs/spark.md passes a token by reference (auth_token_env="DEMO_API_TOKEN"). Spark's
+    # Python workers take their environment from the JVM when it starts, whichever test
+    # starts it first, so the variable is set before any test runs.
+    os.environ.setdefault("DEMO_API_TOKEN", "demo-token")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
