@@ -245,3 +245,33 @@ def test_a_value_the_docs_show_wrongly_fails_the_run(demo, tmp_path):
     assert run_python(post + "# body: [1]\n", page, 1, {}, demo) == 1
     with pytest.raises(AssertionError):
         run_python(post + "# body: [2]\n", page, 1, {}, demo)
+
+
+# -- docs/reliability.md --------------------------------------------------------------------
+
+RELIABILITY = ROOT / "docs" / "reliability.md"
+CITATION = re.compile(r"docs/reliability\.md,? tests? (\d+)(?:(?:-|, | and )(\d+))*")
+
+
+def test_reliability_promises_1_to_50_each_name_test_files_that_exist():
+    text = RELIABILITY.read_text()
+    promises = re.findall(r"^(\d+)\. \*\*(.+?)\*\*(.*?)(?=^\d+\. \*\*|^## |\Z)", text, re.M | re.S)
+    assert [int(number) for number, _, _ in promises] == list(range(1, 51))
+    for number, title, body in promises:
+        proof = body.partition("Proof:")[2]
+        cited = re.findall(r"`(tests/[^`]+)`", proof)
+        assert cited, f"promise {number} ({title}) names no test"
+        for path in cited:
+            assert (ROOT / path).exists(), f"promise {number} cites {path}, which does not exist"
+
+
+def test_tests_cite_promises_that_exist():
+    cited = {
+        (path.relative_to(ROOT), int(number))
+        for path in (ROOT / "tests").rglob("*.py")
+        for match in CITATION.finditer(path.read_text())
+        for number in match.groups()
+        if number is not None
+    }
+    assert cited  # the suite does cite the page
+    assert [c for c in cited if not 1 <= c[1] <= 50] == []
