@@ -193,8 +193,8 @@ _ORDERED = (
 class HTTPWriter(DataSourceArrowWriter):
     """Spark's batch writer: one ``HTTPSink`` per task.
 
-    Built on the driver, which so checks every option before any task starts; then pickled
-    to the tasks and to the commit.
+    Built on the driver, so every option is checked before any task starts; then pickled to
+    the tasks and to the commit.
 
     Parameters
     ----------
