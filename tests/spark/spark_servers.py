@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 import orjson
@@ -12,8 +11,8 @@ from hiveframe.demo import Reply, Request
 from hiveframe.demo._api import DemoAPI
 
 
-class SlowPages:
-    """The demo's ``{"items": [...], "total": N}`` offset endpoint, ``delay`` s per page.
+class OffsetPages:
+    """The demo's ``{"items": [...], "total": N}`` offset endpoint, counting what it serves.
 
     Counts requests in flight: one Spark partition fetches its pages one after another, so
     ``max_in_flight >= 2`` shows that several partitions were fetching at once. With
@@ -21,11 +20,8 @@ class SlowPages:
     through only if n partitions fetch at once (no timing involved).
     """
 
-    def __init__(
-        self, size: int, *, delay: float = 0.0, token: str | None = None, meet: int = 0
-    ) -> None:
+    def __init__(self, size: int, *, token: str | None = None, meet: int = 0) -> None:
         self.api = DemoAPI(size, lambda: "")
-        self.delay = delay
         self.token = token
         self.offsets: list[int] = []
         self.in_flight = 0
@@ -45,7 +41,6 @@ class SlowPages:
         try:
             if barrier is not None:
                 barrier.wait()
-            time.sleep(self.delay)
             return self.api.offset_envelope(request)
         finally:
             with self._lock:

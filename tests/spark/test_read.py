@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 from pyspark.errors import AnalysisException
 from pyspark.sql.types import ArrayType, LongType, StringType, StructType
-from spark_servers import SlowPages
+from spark_servers import OffsetPages
 
 from hiveframe.connectors import HTTPSource
 from hiveframe.spark import read_source
 
 
 def test_a_planned_read_fetches_page_ranges_in_parallel_and_returns_every_record(spark, serve):
-    pages = SlowPages(1000, meet=2)
+    pages = OffsetPages(1000, meet=2)
     server = serve({"/items": pages})
     df = (
         spark.read.format("hiveframe.http")

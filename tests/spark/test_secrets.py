@@ -16,7 +16,7 @@ import pytest
 from pyspark.errors import AnalysisException, PythonException
 from pyspark.serializers import CloudPickleSerializer
 from pyspark.sql.datasource import CaseInsensitiveDict
-from spark_servers import SlowPages
+from spark_servers import OffsetPages
 
 from conftest import CLIENT_SECRET_CANARY, CLIENT_SECRET_ENV, TOKEN_CANARY, TOKEN_ENV
 from hiveframe.demo import Reply, Request
@@ -43,7 +43,7 @@ def _explained(df: Any, capsys: pytest.CaptureFixture[str]) -> str:
 
 
 def test_an_inline_token_reaches_the_api_but_not_the_plan(spark, serve, capsys):
-    pages = SlowPages(300, token=TOKEN_CANARY)
+    pages = OffsetPages(300, token=TOKEN_CANARY)
     server = serve({"/items": pages})
     df = (
         spark.read.format("hiveframe.http")
@@ -59,7 +59,7 @@ def test_secrets_by_reference_stay_out_of_the_pickled_reader_and_partitions(
     spark, serve, monkeypatch
 ):
     monkeypatch.setenv(TOKEN_ENV, TOKEN_CANARY)  # planning runs here, in the test process
-    pages = SlowPages(300, token=TOKEN_CANARY)
+    pages = OffsetPages(300, token=TOKEN_CANARY)
     server = serve({"/items": pages})
     options = {"url": server.url("/items"), "page_size": "50", **PAGED}
     source = HTTPDataSource(
@@ -82,7 +82,7 @@ def test_secrets_by_reference_stay_out_of_the_pickled_reader_and_partitions(
 
 def test_oauth2_client_credentials_on_the_executors(spark, serve, capsys):
     tokens = TokenEndpoint()
-    pages = SlowPages(1000, token="issued-token-1")
+    pages = OffsetPages(1000, token="issued-token-1")
     server = serve({"/items": pages, "/token": tokens})
     df = (
         spark.read.format("hiveframe.http")
@@ -103,7 +103,7 @@ def test_oauth2_client_credentials_on_the_executors(spark, serve, capsys):
 
 
 def test_a_refused_credential_fails_the_job_without_showing_it(spark, serve):
-    server = serve({"/items": SlowPages(100, token="the-right-one")})
+    server = serve({"/items": OffsetPages(100, token="the-right-one")})
     df = (
         spark.read.format("hiveframe.http")
         .schema("id BIGINT")
