@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from clocks import FakeClock
-from handler_errors import HandlerErrors
+from handler_errors import HANDLER_ERRORS
 from hiveframe.demo import DemoServer, LoopbackServer
 from hiveframe.demo._server import Handler
 
@@ -25,7 +25,6 @@ ServerFactory = Callable[[Mapping[str, Handler]], LoopbackServer]
 pytest_plugins = ["pytester"]  # tests/test_suite_guards.py runs a small suite of its own
 
 SPARK_TIMEOUT_SECONDS = 600  # a first SparkSession on a busy 2-core machine is slow
-HANDLER_ERRORS = HandlerErrors()
 _TESTS = Path(__file__).resolve().parent
 
 

@@ -86,3 +86,7 @@ class HandlerErrors:
         text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         with self._lock:
             self._errors.append(HandlerError(path, exc, text))
+
+
+HANDLER_ERRORS = HandlerErrors()
+"""The one record of the test session (``conftest.py`` wraps every server's routes with it)."""

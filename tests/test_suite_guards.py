@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import HANDLER_ERRORS
 from faults import FaultyCollection
+from handler_errors import HANDLER_ERRORS
 from hiveframe.demo import Reply
 
 TESTS = Path(__file__).resolve().parent
