@@ -15,17 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from spark_canaries import CLIENT_SECRET_CANARY, CLIENT_SECRET_ENV, TOKEN_CANARY, TOKEN_ENV
 
 # Without the 'spark' extra there is nothing to test here (CI installs it with '.[test]').
 if importlib.util.find_spec("pyspark") is None:
     collect_ignore_glob = ["test_*.py"]
 
-# Secrets the tests pass by reference (auth_*_env), given to Spark's Python workers with
-# spark.executorEnv.* (names matching Spark's redaction regex, so Spark masks them).
-TOKEN_ENV = "HIVEFRAME_SPARK_TEST_TOKEN"
-TOKEN_CANARY = "canary-token-5f2c9d"
-CLIENT_SECRET_ENV = "HIVEFRAME_SPARK_TEST_CLIENT_SECRET"
-CLIENT_SECRET_CANARY = "canary-client-secret-8e1a7b"
 MASTER = "local[2,2]"
 
 

@@ -16,9 +16,9 @@ import pytest
 from pyspark.errors import AnalysisException, PythonException
 from pyspark.serializers import CloudPickleSerializer
 from pyspark.sql.datasource import CaseInsensitiveDict
+from spark_canaries import CLIENT_SECRET_CANARY, CLIENT_SECRET_ENV, TOKEN_CANARY, TOKEN_ENV
 from spark_servers import OffsetPages
 
-from conftest import CLIENT_SECRET_CANARY, CLIENT_SECRET_ENV, TOKEN_CANARY, TOKEN_ENV
 from hiveframe.demo import Reply, Request
 from hiveframe.errors import ConfigError
 from hiveframe.spark import HTTPDataSource
