@@ -451,7 +451,7 @@ def _probe(
     """Serve page 0 of a small offset collection with ``fault`` on a raw socket.
 
     Returns the scenario, what arrived and how the connection ended: ``fin``, ``reset``, or
-    ``silence`` (nothing more within a second, the connection still open).
+    ``silence`` (nothing more for half a second, the connection still open).
     """
     sc = next(
         sc
@@ -463,7 +463,7 @@ def _probe(
     server.runs[run] = Run(sc)
     request = f"GET /r/{run}/items?offset=0&limit={sc.page_size} HTTP/1.1\r\nHost: chaos\r\n"
     received = b""
-    with socket.create_connection(("127.0.0.1", server.port), timeout=1.0) as conn:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=0.5) as conn:
         conn.sendall(request.encode() + b"Connection: close\r\n\r\n")
         try:
             while chunk := conn.recv(65536):
