@@ -76,6 +76,8 @@ class FaultyCollection:
             # "Connection: close" makes the server close the socket after the reply: a FIN.
             headers = {**JSON, "Content-Length": str(len(body)), "Connection": "close"}
             return Reply(200, headers, iter([cut]))
+        if fault == "drop":
+            return Reply(200, dict(JSON), ABORT)
         if fault == "chunked_reset":
             return Reply(200, dict(JSON), iter([body[: len(body) // 2], ABORT]))
         if fault == "stall":

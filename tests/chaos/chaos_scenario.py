@@ -376,13 +376,8 @@ def expected_outcome(sc: Scenario) -> Expected:
     return walk(sc)[0]
 
 
-def walk(sc: Scenario, *, hidden_retry: bool = False) -> tuple[Expected, dict[int, int]]:
-    """The outcome, and how many requests each page costs, under the retry budget.
-
-    ``hidden_retry`` models aiohttp's own retry: a GET whose connection drops before the
-    response head (``reset_head``) is sent once more at once, inside one HiveFrame attempt
-    (``aiohttp.ClientSession._retry_connection``, RFC 9112 section 9.3.1).
-    """
+def walk(sc: Scenario) -> tuple[Expected, dict[int, int]]:
+    """The outcome, and how many requests each page costs, under the retry budget."""
     budget = sc.max_attempts
     requests: dict[int, int] = {}
     empty_run = 0
@@ -393,9 +388,6 @@ def walk(sc: Scenario, *, hidden_retry: bool = False) -> tuple[Expected, dict[in
         for attempt in range(1, budget + 1):
             fault = next(schedule, None)
             sent += 1
-            if hidden_retry and fault is not None and fault.kind == "reset_head":
-                fault = next(schedule, None)
-                sent += 1
             requests[page] = sent
             if fault is None:
                 break
@@ -431,30 +423,6 @@ def walk(sc: Scenario, *, hidden_retry: bool = False) -> tuple[Expected, dict[in
     return Expected(), requests
 
 
-def hidden_retry_matters(sc: Scenario) -> bool:
-    """Whether aiohttp's own retry (see :func:`walk`) makes the chaos test fail for ``sc``.
-
-    It fails when a page is asked for more than ``max_attempts`` times, or when the outcome
-    under the hidden retry is not one the oracle accepts (another error, another page,
-    another attempt count in ``RetryExhausted``).
-    """
-    strict, _ = walk(sc)
-    loose, requests = walk(sc, hidden_retry=True)
-    repeated = {k for k, fs in sc.faults.items() if any(f.kind == "repeat" for f in fs)}
-    if any(n > sc.max_attempts for k, n in requests.items() if k not in repeated):
-        return True
-    if loose.error is None:
-        return strict.error is not None and not strict.also_ok
-    raised = loose.error  # a status that is not retried is raised as it is
-    if raised not in (strict.error, *strict.also) or loose.page != strict.page:
-        return True
-    if raised == "RetryExhausted":
-        assert loose.fault is not None and strict.fault is not None
-        same_cause = _cause_kind(loose.fault) == _cause_kind(strict.fault)
-        return loose.attempt != strict.attempt or not same_cause
-    return False
-
-
 def read_ahead_bound(sc: Scenario) -> int:
     """The most distinct pages a successful offset/page read of ``sc`` may ask for.
 
@@ -467,14 +435,6 @@ def read_ahead_bound(sc: Scenario) -> int:
         return n
     k = n - 1
     return n + min(sc.concurrency, 1 << ((k + 2).bit_length() - 2)) - 1
-
-
-def _cause_kind(fault: Fault) -> tuple[str, int | None]:
-    if fault.kind in ("reset", "reset_head", "short"):
-        return ("read", None)
-    if fault.kind == "stall":
-        return ("timeout", None)
-    return ("status", fault.status)
 
 
 def worst_case_seconds(sc: Scenario) -> float:

@@ -50,7 +50,6 @@ from chaos_scenario import (
     Scenario,
     build_scenario,
     expected_outcome,
-    hidden_retry_matters,
     read_ahead_bound,
     worst_case_seconds,
 )
@@ -289,13 +288,6 @@ def _budget_problems(sc: Scenario, log: list[str]) -> list[str]:
     ]
 
 
-HIDDEN_RETRY = (
-    "library bug hidden_retry: aiohttp resends a GET whose connection drops before the "
-    "response head (ClientSession._retry_connection), outside RetryConfig: a page is asked "
-    "for more than max_attempts times, and the outcome follows that extra attempt"
-)
-
-
 def hints(sc: Scenario, expected: Expected) -> list[str]:
     """What in the scenario a failure may come from, for the report."""
     found = []
@@ -307,8 +299,6 @@ def hints(sc: Scenario, expected: Expected) -> list[str]:
         )
     if sc.style in NUMBERED and expected.error == "PaginationLoopError":
         found.append("a full page repeating the one before must raise PaginationLoopError")
-    if hidden_retry_matters(sc):
-        found.append(HIDDEN_RETRY)
     return found
 
 
@@ -365,16 +355,7 @@ def _clean_answer_retried(sc: Scenario, log: list[str]) -> str:
 # -- the tests -----------------------------------------------------------------------------
 
 
-def _seed_param(seed: int) -> Any:
-    # Seeds that run into a known, not yet fixed library bug are expected to fail, strictly:
-    # the day the bug is fixed they pass and say so.
-    marks = []
-    if hidden_retry_matters(build_scenario(seed)):
-        marks.append(pytest.mark.xfail(strict=True, reason=HIDDEN_RETRY))
-    return pytest.param(seed, id=f"seed{seed}", marks=marks)
-
-
-@pytest.mark.parametrize("seed", [_seed_param(seed) for seed in SEEDS])
+@pytest.mark.parametrize("seed", [pytest.param(seed, id=f"seed{seed}") for seed in SEEDS])
 def test_chaos_seed(server: ChaosServer, seed: int) -> None:
     sc = build_scenario(seed)
     expected = expected_outcome(sc)

@@ -155,6 +155,24 @@ def test_a_page_cut_short_without_retries_is_a_read_error(serve, clock, fault):
     assert info.value.page == 1
 
 
+def test_a_connection_dropped_before_the_reply_is_retried_only_by_the_retry_policy(
+    serve, clock
+):
+    # docs/reliability.md test 3. Page 1 goes over a kept-alive connection that the server
+    # drops before answering; the HTTP library must not resend the GET on its own (that
+    # resend would pass the retry budget, the rate limiter and the breaker unseen).
+    collection = FaultyCollection(25, {10: ["drop", "drop"]})
+    server = serve({"/c": collection})
+    with pytest.raises(ReadError) as info:
+        read_ids(server, clock, retry=None)
+    assert info.value.page == 1
+    assert collection.attempts == {0: 1, 10: 1}
+    collection = FaultyCollection(25, {10: ["drop", "drop"]})
+    server = serve({"/c": collection})
+    assert read_ids(server, clock, retry=FAST) == list(range(1, 26))
+    assert collection.attempts == {0: 1, 10: 3, 20: 1}
+
+
 def test_cursor_pagination_with_faults_goes_on_from_the_retried_page(serve, clock):
     # docs/reliability.md test 9: 5 pages of 100; the third fails twice with a 503.
     failures = {"c2": 2}

@@ -110,6 +110,11 @@ class Transport:
             headers={"User-Agent": USER_AGENT},
             skip_auto_headers=("Accept-Encoding",),
         )
+        # aiohttp resends an idempotent request on its own when a kept-alive connection drops
+        # before the response head. That resend would pass the retry budget, the rate limiter
+        # and the breaker unseen (and send a PUT twice), so the session's retry policy is the
+        # only one. There is no public switch for it (aiohttp 3.14).
+        self._session._retry_connection = False
         return self
 
     async def __aexit__(self, *exc: object) -> None:
