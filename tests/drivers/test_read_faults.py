@@ -155,9 +155,7 @@ def test_a_page_cut_short_without_retries_is_a_read_error(serve, clock, fault):
     assert info.value.page == 1
 
 
-def test_a_connection_dropped_before_the_reply_is_retried_only_by_the_retry_policy(
-    serve, clock
-):
+def test_a_connection_dropped_before_the_reply_is_retried_only_by_the_retry_policy(serve, clock):
     # docs/reliability.md test 3. Page 1 goes over a kept-alive connection that the server
     # drops before answering; the HTTP library must not resend the GET on its own (that
     # resend would pass the retry budget, the rate limiter and the breaker unseen).
