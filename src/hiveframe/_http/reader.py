@@ -3,8 +3,9 @@
 :class:`ReadPlan` is the validated, picklable description of what to read (built by
 ``HTTPSource``, shipped to Spark executors as is). :class:`PageReader` runs it inside one
 :class:`~hiveframe._http.session.Session`: one page at a time (:meth:`PageReader.fetch`) for
-callers that plan pages themselves (Spark partitions, polling streams), or the whole
-paginated read (:meth:`PageReader.pages`).
+callers that plan pages themselves (polling streams), the whole paginated read
+(:meth:`PageReader.pages`), or a range of its pages (:meth:`PageReader.page_range`, one
+Spark partition's share), with the same concurrency.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from hiveframe._protocol.pagination import (
 )
 from hiveframe.errors import (
     BlockedDestinationError,
+    PaginationError,
     PaginationLimitReached,
     PaginationWarning,
     ResponseDecodeError,
@@ -96,9 +98,24 @@ class PageReader:
         deadline: float | None = None,
     ) -> FetchedPage:
         """Fetch and decode one page. ``headers`` adds per-request headers (conditional GETs)."""
+        response = await self.request_page(
+            request, index, current_url=current_url, headers=headers, deadline=deadline
+        )
+        return self.decode(response, request, index)
+
+    async def request_page(
+        self,
+        request: PageRequest,
+        index: int,
+        *,
+        current_url: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        deadline: float | None = None,
+    ) -> Response:
+        """The response to one page's request, not decoded yet (:meth:`decode` does that)."""
         with self.session.reporting(page=index):  # a next link the origin policy refuses
             url, params = self._target(request, current_url or self.plan.url)
-        response = await self.session.request(
+        return await self.session.request(
             self.plan.method,
             url,
             params=params,
@@ -107,7 +124,6 @@ class PageReader:
             page=index,
             deadline=deadline,
         )
-        return self.decode(response, request, index)
 
     def decode(self, response: Response, request: PageRequest, index: int) -> FetchedPage:
         """Turn one response into a page; decode errors name the URL and the page."""
@@ -126,13 +142,18 @@ class PageReader:
         return FetchedPage(table, page)
 
     async def pages(
-        self, paginator: Paginator | None, *, deadline: float | None = None
+        self,
+        paginator: Paginator | None,
+        *,
+        deadline: float | None = None,
+        first: FetchedPage | None = None,
     ) -> AsyncIterator[pa.Table]:
         """Every page of the read in order, empty ones skipped, up to ``max_pages``.
 
         Paginators that know page N's request up front (offset, page number) are fetched
         with up to ``plan.concurrency`` pages in flight, after a slow start
-        (:meth:`Paginator.window`); the others one after another.
+        (:meth:`Paginator.window`); the others one after another. ``first`` is page 0 if it
+        was fetched already (to plan the read): it is used, not fetched again.
 
         Raises
         ------
@@ -142,9 +163,43 @@ class PageReader:
             The paginator cannot go on; the error names the page and its redacted URL.
         """
         if paginator is not None and paginator.prefetchable and self.plan.concurrency > 1:
-            pages = self._prefetched(paginator, deadline)
+            pages = self._prefetched(paginator, deadline, first=first)
         else:
-            pages = self._sequential(paginator, deadline)
+            pages = self._sequential(paginator, deadline, first=first)
+        async for table in self._tables(pages):
+            yield table
+
+    async def page_range(
+        self,
+        paginator: Paginator,
+        start: int,
+        stop: int,
+        *,
+        known: bool,
+        first: FetchedPage | None = None,
+        deadline: float | None = None,
+    ) -> AsyncIterator[pa.Table]:
+        """Pages ``[start, stop)`` of a prefetchable read (one share of a planned read).
+
+        Fetched and committed as :meth:`pages` does, with up to ``plan.concurrency`` pages
+        in flight: all of them from page ``start`` on when the pages are ``known`` to exist
+        (a total the API reported), else after a slow start from page ``start``. The range
+        ends at ``stop`` or at the read's last page, whichever comes first. ``first`` is
+        page ``start`` if it was fetched already.
+
+        Raises
+        ------
+        PaginationError
+            As for :meth:`pages`; also when the API moves differently from the plan (a page
+            with more records than asked), since the ranges of a plan would then overlap.
+        """
+        pages = self._prefetched(
+            paginator, deadline, start=start, stop=stop, known=known, first=first
+        )
+        async for table in self._tables(pages):
+            yield table
+
+    async def _tables(self, pages: AsyncIterator[FetchedPage]) -> AsyncIterator[pa.Table]:
         guard = DriftGuard() if self.plan.schema_drift == "strict" else None
         with self.session.reporting():  # a next link or cursor may echo a secret
             async for fetched in pages:
@@ -161,6 +216,7 @@ class PageReader:
         start: PageRequest | None = None,
         index: int = 0,
         current_url: str | None = None,
+        first: FetchedPage | None = None,
     ) -> AsyncIterator[FetchedPage]:
         request: PageRequest | None = start or (paginator.first() if paginator else PageRequest())
         current_url = current_url or self.plan.url
@@ -168,7 +224,12 @@ class PageReader:
             if not self._within_limit(index):
                 self._stop_at_limit(index, current_url)
                 return
-            fetched = await self.fetch(request, index, current_url=current_url, deadline=deadline)
+            if first is not None:
+                fetched, first = first, None
+            else:
+                fetched = await self.fetch(
+                    request, index, current_url=current_url, deadline=deadline
+                )
             yield fetched
             if paginator is None:
                 return
@@ -177,18 +238,29 @@ class PageReader:
             index += 1
 
     async def _prefetched(
-        self, paginator: Paginator, deadline: float | None
+        self,
+        paginator: Paginator,
+        deadline: float | None,
+        *,
+        start: int = 0,
+        stop: int | None = None,
+        known: bool = False,
+        first: FetchedPage | None = None,
     ) -> AsyncIterator[FetchedPage]:
         # Pages are fetched ahead, but committed strictly in order through advance(), which
         # applies every stop rule; pages fetched past the end are dropped. The window of
         # pages in flight slow-starts (the first page goes alone, so a one-page read costs
-        # one request) and never reaches past a total the API reported.
-        in_flight: dict[int, asyncio.Task[FetchedPage]] = {}
-        index = 0
+        # one request) and never reaches past a total the API reported, nor past ``stop``;
+        # pages known to exist go ``concurrency`` at a time from the start.
+        in_flight: dict[int, asyncio.Future[FetchedPage]] = {}
+        index = start
         current_url = self.plan.url
+        if first is not None:
+            in_flight[start] = asyncio.get_running_loop().create_future()
+            in_flight[start].set_result(first)
 
         def launch(upto: int) -> None:
-            for i in range(index, upto):
+            for i in range(index, upto if stop is None else min(upto, stop)):
                 if i not in in_flight and self._within_limit(i):
                     request = paginator.first() if i == 0 else paginator.request_at(i)
                     in_flight[i] = asyncio.ensure_future(self.fetch(request, i, deadline=deadline))
@@ -198,7 +270,9 @@ class PageReader:
                 if not self._within_limit(index):
                     self._stop_at_limit(index, current_url)
                     return
-                launch(index + paginator.window(index, self.plan.concurrency))
+                concurrency = self.plan.concurrency
+                ahead = concurrency if known else paginator.window(index - start, concurrency)
+                launch(index + ahead)
                 fetched = await in_flight.pop(index)
                 yield fetched
                 current_url = fetched.page.url
@@ -206,9 +280,18 @@ class PageReader:
                 if nxt is None:
                     return
                 index += 1
+                if index == stop:
+                    return
                 if nxt != paginator.request_at(index):
-                    # The API moved differently than planned (e.g. more records than asked):
-                    # drop the speculation and go on one page at a time from its answer.
+                    # The API moved differently than planned (e.g. more records than asked).
+                    if stop is not None:  # a range cannot follow it into the next range
+                        with self.session.reporting(current_url, page=index - 1):
+                            raise PaginationError(
+                                "the API sent more records than page_size asks for, so the "
+                                "page ranges of a planned read would overlap: set page_size "
+                                "to the number of records the API sends per page"
+                            )
+                    # Drop the speculation and go on one page at a time from its answer.
                     rest = self._sequential(
                         paginator, deadline, start=nxt, index=index, current_url=current_url
                     )
