@@ -16,7 +16,7 @@ from hiveframe.errors import ConfigError
 from hiveframe.resilience import RetryConfig
 from hiveframe.spark._datasource import session_class
 from hiveframe.spark._options import parse_count, parse_seconds, sink_kwargs, source_kwargs
-from hiveframe.spark._plan import SEQUENTIAL, PageRange, page_count, split
+from hiveframe.spark._plan import SEQUENTIAL, Layout, PageCount, PageRange, page_count, plan
 from hiveframe.spark._source import OptionsRef
 
 URL = "https://api.example.com/items"
@@ -171,9 +171,9 @@ def test_env_references_must_name_variables_that_spark_redacts(monkeypatch):
 def test_the_registered_format_checks_names_against_the_sessions_regex(monkeypatch):
     monkeypatch.setenv("HF_API_CRED", "x")
     options = {"url": URL, "auth_type": "bearer", "auth_token_env": "HF_API_CRED"}
-    session_class("(?i)cred")(options).writer(None, False)  # accepted: the session redacts it
+    session_class("(?i)cred", 2)(options).writer(None, False)  # accepted: the session redacts it
     with pytest.raises(ConfigError) as info:
-        session_class(None)(options).writer(None, False)
+        session_class(None, 2)(options).writer(None, False)
     assert info.value.option == "auth_token_env"
 
 
@@ -219,33 +219,105 @@ def _first(config, document: object, records: int = 10) -> Page:
 @pytest.mark.parametrize(("total", "pages"), [(95, 10), (100, 10), (101, 11), (10, 1), (7, 1)])
 def test_page_counts_follow_the_paginators_own_stop_rule(total, pages):
     offset = OffsetPagination(page_size=10, total_path="total")
-    assert page_count(offset, None, _first(offset, {"total": total})) == pages
-    assert page_count(offset, 4, _first(offset, {"total": total})) == min(pages, 4)
+    # known: the total says the pages exist, so a task fetches them all at once
+    assert page_count(offset, None, _first(offset, {"total": total})) == (pages, True)
+    assert page_count(offset, 4, _first(offset, {"total": total})) == (min(pages, 4), True)
     huge = _first(offset, {"total": 10**12})
-    assert page_count(offset, None, huge) == 10**11  # found in O(log n) probes
+    assert page_count(offset, None, huge) == (10**11, True)  # found in O(log n) probes
 
 
 def test_page_counts_without_a_total():
     offset = OffsetPagination(page_size=10)
-    assert page_count(offset, 7, None) == 7
-    assert page_count(offset, 7, _first(offset, {})) == 7
-    assert page_count(offset, None, _first(offset, {})) is None  # must follow the paginator
-    assert page_count(offset, None, _first(offset, {}, records=3)) == 1  # a short first page
+    assert page_count(offset, 7, None) == PageCount(7, known=False)  # allowed, not promised
+    assert page_count(offset, 7, _first(offset, {})) == (7, False)
+    assert page_count(offset, None, _first(offset, {})) == (None, False)  # follow the paginator
+    assert page_count(offset, None, _first(offset, {}, records=3)) == (1, True)  # a short page
     pages = PagePagination(total_pages_path="meta.pages", page_size=10)
-    assert page_count(pages, None, _first(pages, {"meta": {"pages": 3}})) == 3
-    assert page_count(None, 5, None) is None  # one request
+    assert page_count(pages, None, _first(pages, {"meta": {"pages": 3}})) == (3, True)
+    assert page_count(None, 5, None) == (None, False)  # one request
 
 
-def test_pages_are_split_into_contiguous_ranges():
-    ranges = split(10, 4)
-    assert [(r.start, r.stop) for r in ranges] == [(0, 2), (2, 5), (5, 8), (8, 10)]
-    assert [r.index for r in ranges] == [0, 1, 2, 3]
-    assert len(split(500, None)) == 200
-    assert split(3, 8) == [PageRange(0, 0, 1), PageRange(1, 1, 2), PageRange(2, 2, 3)]
-    assert split(None, 4) == [SEQUENTIAL]
-    assert pickle.loads(pickle.dumps(ranges[1])) == ranges[1]
-    with pytest.raises(ConfigError):
-        split(10, 0)
+def _bounds(partitions: list[PageRange]) -> list[tuple[int, int | None]]:
+    assert [p.index for p in partitions] == list(range(len(partitions)))
+    return [(p.start, p.stop) for p in partitions]
+
+
+def test_pages_are_split_into_contiguous_ranges_two_per_task_at_once_by_default():
+    known = PageCount(500, known=True)
+    default = plan(known, Layout(parallelism=3))
+    # two per task that runs at once, contiguous, covering every page once
+    bounds = [(0, 83), (83, 167), (167, 250), (250, 333), (333, 417), (417, 500)]
+    assert _bounds(default) == bounds
+    assert {p.known for p in default} == {True} and {p.tasks_at_once for p in default} == {3}
+
+    assert _bounds(plan(PageCount(10, True), Layout(num_partitions=4))) == [
+        (0, 2),
+        (2, 5),
+        (5, 8),
+        (8, 10),
+    ]
+    assert _bounds(plan(PageCount(10, True), Layout(pages_per_partition=4))) == [
+        (0, 4),
+        (4, 8),
+        (8, 10),
+    ]
+    few = plan(PageCount(3, False), Layout(num_partitions=8, parallelism=16))
+    assert few == [PageRange(i, i, i + 1, tasks_at_once=3) for i in range(3)]  # <= the pages
+    # A rate limit: one partition per task at once (more would wait for the budget).
+    assert len(plan(known, Layout(parallelism=3), rate_limited=True)) == 3
+    assert plan(PageCount(None, False), Layout(num_partitions=4)) == [SEQUENTIAL]
+    assert pickle.loads(pickle.dumps(default[1])) == default[1]
+
+
+def test_the_first_page_goes_to_the_partition_that_starts_with_it():
+    from hiveframe.spark._plan import ShippedPage
+
+    first = ShippedPage(200, (("content-type", "application/json"),), b"[]", URL)
+    parts = plan(PageCount(20, True), Layout(num_partitions=4), first=first)
+    assert [p.first for p in parts] == [first, None, None, None]
+    assert plan(PageCount(None, False), Layout(), first=first) == [
+        PageRange(0, 0, None, first=first)
+    ]
+
+
+def test_partition_by_makes_one_partition_per_set_of_parameters():
+    from hiveframe.spark._plan import partition_params
+
+    by = partition_params([{"since": "2024-01", "region": "eu"}, {"since": 2024}])
+    assert by == ((("region", "eu"), ("since", "2024-01")), (("since", "2024"),))
+    parts = plan(PageCount(None, False), Layout(partition_by=by, parallelism=8))
+    assert [(p.start, p.stop, p.params, p.tasks_at_once) for p in parts] == [
+        (0, None, by[0], 2),
+        (0, None, by[1], 2),
+    ]
+    for bad in ([], {"since": "x"}, ["since"], "since", [{"since": 1}, None], [{1: "x"}]):
+        with pytest.raises(ConfigError) as info:
+            partition_params(bad)
+        assert info.value.option == "partition_by"
+
+
+@pytest.mark.parametrize(
+    ("layout", "named"),
+    [
+        ({"num_partitions": 0}, "num_partitions"),
+        ({"pages_per_partition": 0}, "pages_per_partition"),
+        ({"num_partitions": 2, "pages_per_partition": 5}, "pages_per_partition"),
+        ({"partition_by": ((),), "num_partitions": 2}, "num_partitions"),
+        ({"partition_by": ((),), "pages_per_partition": 2}, "pages_per_partition"),
+    ],
+)
+def test_one_way_of_splitting_at_a_time(layout, named):
+    with pytest.raises(ConfigError) as info:
+        Layout(**layout)
+    assert info.value.option == named
+
+
+def test_a_rate_limit_is_shared_by_the_tasks_that_run_at_once():
+    from hiveframe.spark._plan import task_share
+
+    assert task_share(50.0, 1, 2) == (25.0, 1)
+    assert task_share(50.0, 10, 4) == (12.5, 2)
+    assert task_share(5.0, 1, 1) == (5.0, 1)
 
 
 def test_the_public_namespace():
@@ -332,7 +404,7 @@ def test_max_pages_means_what_it_means_for_http_source_and_plans_honour_the_defa
     from hiveframe._protocol.pagination import DEFAULT_MAX_PAGES
     from hiveframe.connectors import HTTPSource
     from hiveframe.errors import PaginationLimitReached
-    from hiveframe.spark._read import count_pages
+    from hiveframe.spark._read import FirstPage, survey
     from hiveframe.spark._source import SourceSpec
 
     assert source_kwargs({"url": URL, "max_pages": "3"})["max_pages"] == 3
@@ -344,7 +416,7 @@ def test_max_pages_means_what_it_means_for_http_source_and_plans_honour_the_defa
     def planned(total: int, **options: object) -> int | None:
         source = HTTPSource(URL + "?api_key=hunter2", pagination=offset, **options)
         first = FetchedPage(pa.table({}), _first(offset, {"total": total}))
-        return count_pages(SourceSpec.of(source), first)
+        return survey(SourceSpec.of(source), Layout(), FirstPage(first, None)).count.pages
 
     assert planned(10 * DEFAULT_MAX_PAGES) == DEFAULT_MAX_PAGES
     with pytest.raises(PaginationLimitReached) as info:

@@ -16,8 +16,16 @@ from typing import Any, ClassVar, TypeVar
 from pyspark.sql.datasource import DataSource
 
 from hiveframe.errors import ConfigError
-from hiveframe.spark._options import parse_count, parse_seconds
-from hiveframe.spark._read import HTTPReader, SourceRef, count_pages, fetch_first_page, resolve
+from hiveframe.spark._options import parse_count, parse_json, parse_seconds
+from hiveframe.spark._plan import DEFAULT_PARALLELISM, Layout, partition_params
+from hiveframe.spark._read import (
+    HTTPReader,
+    SourceRef,
+    fetch_first_page,
+    resolve,
+    survey,
+    with_params,
+)
 from hiveframe.spark._schema import arrow_schema, spark_schema
 from hiveframe.spark._source import OptionsRef, SourceSpec
 from hiveframe.spark._stream import HTTPStreamReader, first_event_schema
@@ -44,6 +52,7 @@ class HTTPDataSource(DataSource):
     _format: ClassVar[str] = FORMAT
     _spec: ClassVar[SourceSpec | None] = None  # set on the per-source classes of read_source
     _redaction: ClassVar[str | None] = None  # the session's spark.redaction.regex (register)
+    _parallelism: ClassVar[int | None] = None  # the session's defaultParallelism (register)
 
     @classmethod
     def name(cls) -> str:
@@ -64,9 +73,12 @@ class HTTPDataSource(DataSource):
             if not isinstance(source, OptionsRef):
                 raise ConfigError("stream_type", "sse", _SSE_IS_A_STREAM)
             return spark_schema(first_event_schema(source.http_source()))
-        first = fetch_first_page(spec)
-        self._pages = (count_pages(spec, first),)  # pickled with this object, for reader()
-        return spark_schema(first.table.schema)
+        layout = self._layout()
+        by = layout.partition_by
+        first = fetch_first_page(with_params(spec, by[0]) if by else spec)
+        # Pickled with this object, for reader(): the plan and its first page, not refetched.
+        self._survey = survey(spec, layout, first)
+        return spark_schema(first.fetched.table.schema)
 
     def reader(self, schema: Any) -> HTTPReader:
         source = self._source()
@@ -76,8 +88,8 @@ class HTTPDataSource(DataSource):
         return HTTPReader(
             source,
             arrow_schema(schema),
-            num_partitions=self._num_partitions(),
-            pages=getattr(self, "_pages", None),
+            layout=self._layout(),
+            survey=getattr(self, "_survey", None),
         )
 
     def simpleStreamReader(self, schema: Any) -> HTTPStreamReader:
@@ -116,7 +128,8 @@ class HTTPDataSource(DataSource):
         """
         if overwrite:
             raise ConfigError("mode", "overwrite", "an HTTP sink can only append: use 'append'")
-        return HTTPWriter(self._options_ref())  # checks the options, here on the driver
+        # Checks the options, here on the driver.
+        return HTTPWriter(self._options_ref(), tasks_at_once=self._tasks_at_once())
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -128,15 +141,24 @@ class HTTPDataSource(DataSource):
     def _options_ref(self) -> OptionsRef:
         return OptionsRef(self.options, redaction=self._redaction)
 
-    def _num_partitions(self) -> int | None:
-        return self._option("num_partitions", parse_count)
+    def _layout(self) -> Layout:
+        by = self.options.get("partition_by")
+        return Layout(
+            num_partitions=self._option("num_partitions", parse_count),
+            pages_per_partition=self._option("pages_per_partition", parse_count),
+            partition_by=None if by is None else partition_params(parse_json("partition_by", by)),
+            parallelism=self._tasks_at_once(),
+        )
+
+    def _tasks_at_once(self) -> int:
+        return self._parallelism or DEFAULT_PARALLELISM
 
     def _option(self, name: str, parse: Callable[[str, str], T]) -> T | None:
         text = self.options.get(name)
         return None if text is None else parse(name, text)
 
 
-def session_class(redaction: str | None) -> type[HTTPDataSource]:
+def session_class(redaction: str | None, parallelism: int | None) -> type[HTTPDataSource]:
     """The format's class for one session: ``*_env`` names are checked against its regex.
 
     Pickled by value into Spark's plans, as the classes of :func:`source_class` are.
@@ -145,22 +167,27 @@ def session_class(redaction: str | None) -> type[HTTPDataSource]:
     ----------
     redaction
         The session's ``spark.redaction.regex``, or None when it keeps Spark's default.
+    parallelism
+        The session's ``defaultParallelism`` (tasks at once), which sizes the plans and
+        shares the rate limits; None: :data:`~hiveframe.spark._plan.DEFAULT_PARALLELISM`.
     """
-    attributes = {"_redaction": redaction, "__module__": __name__}
+    attributes = {"_redaction": redaction, "_parallelism": parallelism, "__module__": __name__}
     return type("SessionHTTPDataSource", (HTTPDataSource,), attributes)
 
 
-def source_class(spec: SourceSpec) -> type[HTTPDataSource]:
+def source_class(spec: SourceSpec, parallelism: int | None) -> type[HTTPDataSource]:
     """A data source class bound to one ``HTTPSource``, under a name of its own.
 
     The class (with the spec) is pickled by value into Spark's plan, so no option has to
     carry a pickled object (an option that unpickles would run code chosen by whoever can
-    set options, SQL users included).
+    set options, SQL users included). ``parallelism`` as for :func:`session_class`.
     """
     with _names_lock:
         number = next(_names)
-    return type(
-        "HTTPSourceDataSource",
-        (HTTPDataSource,),
-        {"_format": f"{FORMAT}.source{number}", "_spec": spec, "__module__": __name__},
-    )
+    attributes = {
+        "_format": f"{FORMAT}.source{number}",
+        "_spec": spec,
+        "_parallelism": parallelism,
+        "__module__": __name__,
+    }
+    return type("HTTPSourceDataSource", (HTTPDataSource,), attributes)

@@ -42,7 +42,14 @@ from hiveframe.resilience import CircuitBreaker, RateLimiter, RetryConfig
 
 # Options of the Spark adapter itself, not of HTTPSource / HTTPSink.
 SPARK_READ_OPTIONS = frozenset(
-    {"schema", "num_partitions", "max_records_per_batch", "replay_timeout_seconds"}
+    {
+        "schema",
+        "num_partitions",
+        "pages_per_partition",
+        "partition_by",
+        "max_records_per_batch",
+        "replay_timeout_seconds",
+    }
 )
 SPARK_WRITE_OPTIONS = frozenset(
     {"dead_letter", "summary_path", "row_order", "row_order_memory_bytes", "delivery_journal"}

@@ -2,12 +2,16 @@
 
 :class:`HTTPReader` is pickled into the query plan. It holds a source reference (options or
 a :class:`~hiveframe.spark._source.SourceSpec`), the Arrow schema the batches must have and
-the partition count; sessions are opened inside :meth:`HTTPReader.read`, once per task.
+the :class:`~hiveframe.spark._plan.Layout`; sessions are opened inside
+:meth:`HTTPReader.read`, once per task. A task fetches its pages as a one-process read
+does (``concurrency`` in flight, committed in order), with its share of the rate limit,
+and hands each page to Spark as soon as it is committed.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, replace
 
 import pyarrow as pa
 from pyspark.sql.datasource import DataSourceReader, InputPartition
@@ -15,9 +19,22 @@ from pyspark.sql.datasource import DataSourceReader, InputPartition
 from hiveframe._http.clock import SYSTEM_CLOCK
 from hiveframe._http.portal import iterate_sync, run_sync
 from hiveframe._http.reader import FetchedPage, PageReader
+from hiveframe._http.response import Response, joined_headers
+from hiveframe._http.session import Session
 from hiveframe._protocol.pagination import PageRequest
 from hiveframe.errors import PaginationLimitReached
-from hiveframe.spark._plan import PageRange, needs_first_page, page_count, split
+from hiveframe.spark._plan import (
+    SHIP_BYTES,
+    Layout,
+    PageCount,
+    PageRange,
+    Params,
+    ShippedPage,
+    needs_first_page,
+    page_count,
+    plan,
+    task_share,
+)
 from hiveframe.spark._schema import conform_batch
 from hiveframe.spark._source import OptionsRef, SourceSpec
 
@@ -29,20 +46,53 @@ def resolve(ref: SourceRef) -> SourceSpec:
     return ref.resolve() if isinstance(ref, OptionsRef) else ref
 
 
-def fetch_first_page(spec: SourceSpec) -> FetchedPage:
+def with_params(spec: SourceSpec, params: Params) -> SourceSpec:
+    """The read of one ``partition_by`` partition: the source with its query parameters."""
+    if not params:
+        return spec
+    return replace(spec, plan=replace(spec.plan, params={**spec.plan.params, **dict(params)}))
+
+
+def task_spec(spec: SourceSpec, part: PageRange) -> SourceSpec:
+    """What one task reads with: its partition's parameters, its share of the rate limit."""
+    spec = with_params(spec, part.params)
+    if spec.rate_limit is None:
+        return spec
+    return replace(spec, rate_limit=task_share(*spec.rate_limit, part.tasks_at_once))
+
+
+@dataclass(frozen=True)
+class FirstPage:
+    """Page 0 as the driver fetched it: decoded, and as it travels to the task reading it
+    (None when larger than :data:`~hiveframe.spark._plan.SHIP_BYTES`)."""
+
+    fetched: FetchedPage
+    shipped: ShippedPage | None
+
+
+@dataclass(frozen=True)
+class Survey:
+    """What planning learned before any task ran: the page count, and the first page."""
+
+    count: PageCount
+    first: ShippedPage | None = None
+
+
+def fetch_first_page(spec: SourceSpec) -> FirstPage:
     """Fetch page 0 (for the schema, or the total that sizes the plan)."""
 
-    async def fetch() -> FetchedPage:
-        pagination = spec.plan.pagination
-        request = pagination.start_paginator().first() if pagination else PageRequest()
+    async def fetch() -> FirstPage:
+        request = _first_request(spec)
         async with spec.session() as session:
-            return await PageReader(spec.plan, session).fetch(request, 0)
+            reader = PageReader(spec.plan, session)
+            response = await reader.request_page(request, 0)
+            return FirstPage(reader.decode(response, request, 0), _ship(response, session))
 
     return run_sync(fetch)
 
 
-def count_pages(spec: SourceSpec, first: FetchedPage | None = None) -> int | None:
-    """The read's page count if known up front; fetches the first page if it holds a total.
+def survey(spec: SourceSpec, layout: Layout, first: FirstPage | None = None) -> Survey:
+    """What the plan needs: the page count, fetching the first page if it holds a total.
 
     Raises
     ------
@@ -50,35 +100,54 @@ def count_pages(spec: SourceSpec, first: FetchedPage | None = None) -> int | Non
         The total promises more pages than the default page cap (no ``max_pages`` given),
         as a read one page after another would find out when it got there.
     """
-    plan = spec.plan
-    if first is None and needs_first_page(plan.pagination, plan.max_pages):
+    if layout.partition_by is not None:  # each partition is a read of its own
+        return Survey(PageCount(None, known=False), first.shipped if first else None)
+    read = spec.plan
+    if first is None and needs_first_page(read.pagination, read.max_pages):
         first = fetch_first_page(spec)
-    pages = page_count(plan.pagination, plan.max_pages, first.page if first else None)
-    cap = plan.page_cap if plan.max_pages is None else None
-    if pages is not None and cap is not None and pages > cap:
-        raise PaginationLimitReached(cap, url=spec.session().redact(plan.url), page=cap)
-    return pages
+    count = page_count(read.pagination, read.max_pages, first.fetched.page if first else None)
+    cap = read.page_cap if read.max_pages is None else None
+    if count.pages is not None and cap is not None and count.pages > cap:
+        raise PaginationLimitReached(cap, url=spec.session().redact(read.url), page=cap)
+    return Survey(count, first.shipped if first else None)
 
 
-async def read_range(spec: SourceSpec, part: PageRange) -> AsyncIterator[pa.Table]:
-    """The non-empty pages of one partition, decoded into the plan's schema."""
+async def read_partition(spec: SourceSpec, part: PageRange) -> AsyncIterator[pa.Table]:
+    """The non-empty pages of one partition, decoded into the plan's schema, in order."""
     clock = SYSTEM_CLOCK
     deadline = clock.monotonic() + spec.deadline_seconds if spec.deadline_seconds else None
     pagination = spec.plan.pagination
+    paginator = pagination.start_paginator() if pagination else None
     async with spec.session() as session:
         reader = PageReader(spec.plan, session)
-        if part.stop is None or pagination is None:
-            paginator = pagination.start_paginator() if pagination else None
-            async for table in reader.pages(paginator, deadline=deadline):
-                yield table
-            return
-        paginator = pagination.start_paginator()
-        for index in range(part.start, part.stop):
-            fetched = await reader.fetch(paginator.request_at(index), index, deadline=deadline)
-            if fetched.table.num_rows:
-                yield fetched.table
-            if paginator.is_last(fetched.page):
-                return  # the read ends inside this range; later pages are past the end
+        first = None
+        if part.first is not None:
+            first = reader.decode(_unship(part.first), _first_request(spec), 0)
+        if part.stop is None or paginator is None:
+            pages = reader.pages(paginator, deadline=deadline, first=first)
+        else:
+            pages = reader.page_range(
+                paginator, part.start, part.stop, known=part.known, first=first, deadline=deadline
+            )
+        async for table in pages:
+            yield table
+
+
+def _first_request(spec: SourceSpec) -> PageRequest:
+    pagination = spec.plan.pagination
+    return pagination.start_paginator().first() if pagination else PageRequest()
+
+
+def _ship(response: Response, session: Session) -> ShippedPage | None:
+    if len(response.content) > SHIP_BYTES:
+        return None
+    headers = tuple((k, v) for k, v in response.headers.items() if k.lower() != "set-cookie")
+    url = session.redact(response.url)
+    return ShippedPage(response.status_code, headers, response.content, url)
+
+
+def _unship(page: ShippedPage) -> Response:
+    return Response(page.status, joined_headers(dict(page.headers)), page.content, page.url)
 
 
 class HTTPReader(DataSourceReader):
@@ -90,11 +159,11 @@ class HTTPReader(DataSourceReader):
         Where to read from; resolved in each process that uses it.
     schema
         The Arrow schema of the Spark schema; every page is decoded into it.
-    num_partitions
-        The most partitions a planned read uses (default: one per page, at most 200).
-    pages
-        ``(page count,)`` when the driver already learned it from the first page (while
-        inferring the schema); None to find out when planning.
+    layout
+        How to split the read, and how many tasks Spark runs at once.
+    survey
+        What the driver learned from the first page while inferring the schema; None to
+        find out when planning.
     """
 
     def __init__(
@@ -102,27 +171,27 @@ class HTTPReader(DataSourceReader):
         source: SourceRef,
         schema: pa.Schema,
         *,
-        num_partitions: int | None = None,
-        pages: tuple[int | None] | None = None,
+        layout: Layout,
+        survey: Survey | None = None,
     ) -> None:
         self.source = source
         self.schema = schema
-        self.num_partitions = num_partitions
-        self.pages = pages
+        self.layout = layout
+        self.survey = survey
 
     def partitions(self) -> list[PageRange]:
         """Page ranges, planned on the driver (see :mod:`hiveframe.spark._plan`)."""
-        if self.pages is not None:
-            return split(self.pages[0], self.num_partitions)
         spec = resolve(self.source).with_schema(self.schema)
-        return split(count_pages(spec), self.num_partitions)
+        found = self.survey or survey(spec, self.layout)
+        limited = spec.rate_limit is not None
+        return plan(found.count, self.layout, first=found.first, rate_limited=limited)
 
     def read(self, partition: InputPartition) -> Iterator[pa.RecordBatch]:
-        """Fetch the partition's pages and yield them as Arrow record batches."""
+        """Fetch the partition's pages and yield them as Arrow record batches as they come."""
         if not isinstance(partition, PageRange):
             raise TypeError(f"expected a PageRange partition, got {type(partition).__name__}")
-        spec = resolve(self.source).with_schema(self.schema)
+        spec = task_spec(resolve(self.source).with_schema(self.schema), partition)
         part = partition
-        for table in iterate_sync(lambda: read_range(spec, part)):
+        for table in iterate_sync(lambda: read_partition(spec, part)):
             for batch in table.to_batches():
                 yield conform_batch(batch, self.schema)

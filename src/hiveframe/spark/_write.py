@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +35,11 @@ from hiveframe._validate import check_choice
 from hiveframe.connectors._sink import SinkWriter
 from hiveframe.connectors._sink_outcome import WriteResult
 from hiveframe.errors import ConfigError
+from hiveframe.resilience import RateLimiter
 from hiveframe.spark._journal import TaskJournal, journal_folder, unreported_deliveries
 from hiveframe.spark._options import parse_count
 from hiveframe.spark._order import MEMORY_BYTES, ContentOrder
+from hiveframe.spark._plan import task_share
 from hiveframe.spark._source import OptionsRef
 
 logger = logging.getLogger("hiveframe.spark")
@@ -134,6 +137,10 @@ class WriteSummary:
         least* ``records_delivered`` records.
     dead_letter_paths
         The dead-letter files that hold failed batches.
+    seconds
+        Wall time from the write's start (planned on the driver) to its commit or abort.
+    records_per_second
+        ``records_delivered`` per second of ``seconds``: the write's throughput.
     """
 
     status: str
@@ -150,6 +157,8 @@ class WriteSummary:
     unfinished_partitions: int = 0
     records_delivered_by_failed_attempts: int | None = None
     dead_letter_paths: tuple[str, ...] = ()
+    seconds: float = 0.0
+    records_per_second: float = 0.0
 
     @classmethod
     def of(
@@ -158,10 +167,12 @@ class WriteSummary:
         *,
         status: str = "committed",
         by_failed_attempts: int | None = None,
+        seconds: float = 0.0,
     ) -> WriteSummary:
         """Add up the reports (``None`` stands for a partition whose task did not finish).
 
-        ``by_failed_attempts`` is what the journal says attempts without a report delivered.
+        ``by_failed_attempts`` is what the journal says attempts without a report delivered;
+        ``seconds`` how long the write took.
         """
         reports = [m for m in messages if isinstance(m, DeliveryReport)]
         totals = {name: sum(getattr(r, name) for r in reports) for name in _TOTALS}
@@ -172,6 +183,8 @@ class WriteSummary:
             unfinished_partitions=len(messages) - len(reports),
             records_delivered_by_failed_attempts=by_failed_attempts,
             dead_letter_paths=paths,
+            seconds=seconds,
+            records_per_second=totals["records_delivered"] / seconds if seconds > 0 else 0.0,
             **totals,
         )
 
@@ -200,6 +213,10 @@ class HTTPWriter(DataSourceArrowWriter):
     ----------
     options
         The write's options (secrets masked in ``repr``).
+    tasks_at_once
+        How many tasks Spark runs at once (``defaultParallelism``): each task sends at
+        most ``rate_limit / tasks_at_once`` requests per second, so the write as a whole
+        keeps to ``rate_limit``.
 
     Raises
     ------
@@ -208,8 +225,10 @@ class HTTPWriter(DataSourceArrowWriter):
         ``row_order_memory_bytes``, ``delivery_journal``).
     """
 
-    def __init__(self, options: OptionsRef) -> None:
+    def __init__(self, options: OptionsRef, *, tasks_at_once: int) -> None:
         self.options = options
+        self.tasks_at_once = tasks_at_once
+        self.started = time.time()  # wall clock: the commit runs in another process
         sink = options.sink()
         order = options.get("row_order")
         if order is None and sink.options.ordered:
@@ -232,6 +251,11 @@ class HTTPWriter(DataSourceArrowWriter):
         """
         partition, attempt, task_id = _task()
         sink = self.options.sink(dead_letter=self._dead_letter_file(partition, attempt))
+        limiter = sink.session_config.rate_limiter
+        if limiter is not None:  # this task's share of the write's rate limit
+            rate, burst = task_share(limiter.rate, limiter.burst, self.tasks_at_once)
+            shared = RateLimiter(rate, burst=burst)
+            sink.session_config = replace(sink.session_config, rate_limiter=shared)
         with ExitStack() as stack:
             journal = None
             if self.journal is not None:
@@ -267,7 +291,10 @@ class HTTPWriter(DataSourceArrowWriter):
                 m.journal_path for m in messages if isinstance(m, DeliveryReport) and m.journal_path
             }
             by_failed = unreported_deliveries(self.journal, self.write_id, reported)
-        return WriteSummary.of(messages, status=status, by_failed_attempts=by_failed)
+        seconds = time.time() - self.started
+        return WriteSummary.of(
+            messages, status=status, by_failed_attempts=by_failed, seconds=seconds
+        )
 
     def _dead_letter_file(self, partition: int, attempt: int) -> Path | None:
         folder = self.options.get("dead_letter")
@@ -310,9 +337,9 @@ def _task() -> tuple[int, int, int]:
 def _describe(summary: WriteSummary) -> str:
     text = (
         f"{summary.records_delivered} of {summary.records_sent} records delivered in "
-        f"{summary.batches_sent} batches by {summary.tasks} tasks "
-        f"({summary.records_failed} failed, {summary.records_dead_lettered} dead-lettered, "
-        f"{summary.retries} retries)"
+        f"{summary.batches_sent} batches by {summary.tasks} tasks in {summary.seconds:.1f} s "
+        f"({summary.records_per_second:,.0f} records/s; {summary.records_failed} failed, "
+        f"{summary.records_dead_lettered} dead-lettered, {summary.retries} retries)"
     )
     if summary.records_skipped:
         text += (
