@@ -26,11 +26,10 @@ from hiveframe.cli import _demo, _read, _stream, _write
 from hiveframe.cli._signals import exit_code, stop_on_signals
 from hiveframe.errors import ConfigError, HiveFrameError
 
-__all__ = ["DEBUG_ENV", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_USAGE", "main"]
+__all__ = ["DEBUG_ENV", "EXIT_FAILED", "EXIT_USAGE", "main"]
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
 DEBUG_ENV = "HIVEFRAME_DEBUG"
 
 _COMMANDS = (_read, _write, _stream, _demo)
