@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from hiveframe._protocol.secrets import is_secret_name, redact_url
+from hiveframe._secrets import is_secret_name, redact_url
 from hiveframe.errors import ConfigError
 
 HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP field name (RFC 9110 §5.1)

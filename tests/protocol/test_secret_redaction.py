@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from hiveframe._protocol.secrets import (
+from hiveframe._secrets import (
     SecretNames,
     SecretValues,
     drop_query_params,

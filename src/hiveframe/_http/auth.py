@@ -21,7 +21,7 @@ from hiveframe._protocol.oauth import (
     build_token_request,
     parse_token_response,
 )
-from hiveframe._protocol.secrets import Secret, redact_url
+from hiveframe._secrets import Secret, redact_url
 from hiveframe._validate import check_http_url, require_bool, require_seconds
 from hiveframe.errors import ConfigError
 

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from hiveframe._protocol.secrets import redact_url
+from hiveframe._secrets import redact_url
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ from hiveframe._protocol.origin import (
 )
 from hiveframe._protocol.reconnect import is_event_stream
 from hiveframe._protocol.retry_after import parse_retry_after
-from hiveframe._protocol.secrets import SecretNames, SecretValues, drop_query_params, redact_url
+from hiveframe._secrets import SecretNames, SecretValues, drop_query_params, redact_url
 from hiveframe._validate import (
     check_verify,
     optional_seconds,

@@ -44,7 +44,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from hiveframe._protocol.data_path import DataPath, DecodeFault, records_of
-from hiveframe._protocol.secrets import redact_url
+from hiveframe._secrets import redact_url
 from hiveframe.errors import ConfigError, DataPathError, ResponseDecodeError
 
 __all__ = [

@@ -17,7 +17,7 @@ from urllib.parse import urljoin
 
 from hiveframe._protocol.data_path import MissingSegment, split_dotted_path, walk_dotted
 from hiveframe._protocol.link_header import find_next_link
-from hiveframe._protocol.secrets import redact_url
+from hiveframe._secrets import redact_url
 from hiveframe.errors import PaginationError, PaginationLoopError
 
 if TYPE_CHECKING:

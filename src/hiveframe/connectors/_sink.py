@@ -32,7 +32,7 @@ from hiveframe._protocol.batching import (
     RowReader,
     input_items,
 )
-from hiveframe._protocol.secrets import redact_url
+from hiveframe._secrets import redact_url
 from hiveframe.connectors._sink_options import SinkOptions
 from hiveframe.connectors._sink_outcome import (
     DeadLetterFile,

@@ -29,8 +29,8 @@ from hiveframe._protocol.pagination import (
 )
 from hiveframe._protocol.poll import DEFAULT_DEDUPE_WINDOW
 from hiveframe._protocol.reconnect import DEFAULT_IDLE_TIMEOUT_SECONDS, ReconnectConfig
-from hiveframe._protocol.secrets import redact_url
 from hiveframe._protocol.sse import DEFAULT_MAX_EVENT_BYTES
+from hiveframe._secrets import redact_url
 from hiveframe._validate import (
     check_choice,
     check_headers,

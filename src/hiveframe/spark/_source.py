@@ -30,7 +30,7 @@ from hiveframe._http.auth import Auth
 from hiveframe._http.clock import SYSTEM_CLOCK
 from hiveframe._http.reader import ReadPlan
 from hiveframe._http.session import Session, SessionConfig
-from hiveframe._protocol.secrets import REDACTED, Secret
+from hiveframe._secrets import REDACTED, Secret
 from hiveframe.resilience import CircuitBreaker, RateLimiter
 from hiveframe.spark._options import SPARK_REDACTION, check_env_names, sink_kwargs, source_kwargs
 
@@ -109,7 +109,7 @@ class OptionsRef:
     """Spark options kept as given; :meth:`resolve` builds the source where it runs.
 
     Values of options whose names match Spark's default redaction regex are held as
-    :class:`~hiveframe._protocol.secrets.Secret`, so ``repr`` never shows them.
+    :class:`~hiveframe._secrets.Secret`, so ``repr`` never shows them.
 
     Parameters
     ----------
