@@ -14,15 +14,18 @@ import asyncio
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import orjson
 import pyarrow as pa
 
+from hiveframe._http.offload import BatchDecoder
 from hiveframe._http.response import Response
 from hiveframe._http.session import Session
-from hiveframe._protocol.arrow import records_to_table, table_digest
+from hiveframe._protocol.arrow import table_digest
+from hiveframe._protocol.columnar import PageBody, PageTable, decode_pages, page_table
 from hiveframe._protocol.data_path import DataPath
 from hiveframe._protocol.decode import DecodedPage, decode_body, resolve_format
 from hiveframe._protocol.drift import DriftGuard
@@ -87,6 +90,11 @@ class PageReader:
         self.session = session
         self._limit = plan.max_pages if plan.max_pages is not None else plan.page_cap
         self._digests = plan.pagination is not None and plan.pagination.compares_pages
+        self._offload = BatchDecoder(
+            partial(
+                decode_pages, data_path=plan.data_path, schema=plan.schema, digests=self._digests
+            )
+        )
 
     async def fetch(
         self,
@@ -129,17 +137,38 @@ class PageReader:
         """Turn one response into a page; decode errors name the URL and the page."""
         with self.session.reporting(response.url, page=index):
             decoded = self._decode(response)
-            table = self._table(decoded)
+            table = page_table(decoded, self.plan.schema)
+            digest = table_digest(table) if self._digests else None
+        return self._fetched(response, request, index, PageTable(decoded.document, table, digest))
+
+    async def _fetch_ahead(
+        self, request: PageRequest, index: int, deadline: float | None, *, inline: bool
+    ) -> FetchedPage:
+        """:meth:`fetch` for a page fetched ahead: decoded in the worker thread, in a batch
+        with the pages waiting there (see :mod:`~hiveframe._http.offload`); ``inline``
+        (the read's first page) and pages for a custom ``parser`` decode here."""
+        response = await self.request_page(request, index, deadline=deadline)
+        if inline or self.plan.parser is not None:
+            return self.decode(response, request, index)
+        with self.session.reporting(response.url, page=index):
+            fmt = resolve_format(self.plan.response_format, response.headers.get("content-type"))
+            body = PageBody(response.content, fmt, self.session.redact(response.url))
+            decoded = await self._offload.decode(body)
+        return self._fetched(response, request, index, decoded)
+
+    def _fetched(
+        self, response: Response, request: PageRequest, index: int, decoded: PageTable
+    ) -> FetchedPage:
         page = Page(
             index=index,
             request=request,
             url=response.url,
             headers=response.headers,
             document=decoded.document,
-            record_count=table.num_rows,
-            digest=table_digest(table) if self._digests else None,
+            record_count=decoded.table.num_rows,
+            digest=decoded.digest,
         )
-        return FetchedPage(table, page)
+        return FetchedPage(decoded.table, page)
 
     async def pages(
         self,
@@ -263,7 +292,8 @@ class PageReader:
             for i in range(index, upto if stop is None else min(upto, stop)):
                 if i not in in_flight and self._within_limit(i):
                     request = paginator.first() if i == 0 else paginator.request_at(i)
-                    in_flight[i] = asyncio.ensure_future(self.fetch(request, i, deadline=deadline))
+                    fetch = self._fetch_ahead(request, i, deadline, inline=i == start)
+                    in_flight[i] = asyncio.ensure_future(fetch)
 
         try:
             while True:
@@ -351,13 +381,6 @@ class PageReader:
             ) from exc
         document = _document_or_none(response) if plan.pagination is not None else None
         return DecodedPage(document=document, records=records)
-
-    def _table(self, decoded: DecodedPage) -> pa.Table:
-        schema = self.plan.schema
-        if decoded.table is not None:
-            table = decoded.table
-            return table.select(schema.names).cast(schema) if schema else table
-        return records_to_table(decoded.records, schema=schema)
 
 
 def _document_or_none(response: Response) -> Any:

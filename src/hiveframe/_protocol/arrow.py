@@ -54,6 +54,7 @@ __all__ = [
     "batch_to_json_lines",
     "column_to_text",
     "concat_tables",
+    "conform_inferred",
     "records_to_table",
     "table_digest",
 ]
@@ -104,7 +105,19 @@ def records_to_table(
     >>> records_to_table([{"id": 1}, {"id": "b7"}]).column("id").to_pylist()
     ['1', 'b7']
     """
-    table = _infer_table([_as_row(record) for record in records])
+    return conform_inferred(
+        _infer_table([_as_row(record) for record in records]), schema, page=page
+    )
+
+
+def conform_inferred(
+    table: pa.Table, schema: pa.Schema | None, *, page: int | None = None
+) -> pa.Table:
+    """A table inferred from records, in ``schema``: what :func:`records_to_table` returns.
+
+    ``table`` is what :func:`records_to_table` gives the records without a schema (the
+    columnar decoder builds such tables from the bytes); ``None`` leaves it as it is.
+    """
     if schema is None:
         return table
     return _conform_tables([table], schema, pages=[page])

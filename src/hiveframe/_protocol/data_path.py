@@ -122,6 +122,11 @@ class DataPath:
         """The path as given."""
         return self._expression
 
+    @property
+    def dotted(self) -> tuple[str, ...] | None:
+        """The segments of a dotted path; ``None`` for JSONPath."""
+        return None if self._query is not None else self._segments
+
     def __repr__(self) -> str:
         return f"DataPath({self._expression!r})"
 
