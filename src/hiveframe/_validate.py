@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import enum
 import math
 import os
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 import orjson
@@ -17,6 +18,18 @@ from hiveframe.errors import ConfigError
 
 HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP field name (RFC 9110 §5.1)
 _BAD_HEADER_VALUE = re.compile(r"[\r\n\x00]")
+
+
+class _NotGiven(enum.Enum):
+    """Marks an option the user did not pass, where ``None`` has a meaning of its own."""
+
+    NOT_GIVEN = "NOT_GIVEN"
+
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+
+NOT_GIVEN: Final = _NotGiven.NOT_GIVEN
 
 
 def check_http_url(url: Any, option: str) -> str:
@@ -82,6 +95,16 @@ def optional_seconds(option: str, value: object, *, positive: bool = True) -> fl
         return require_seconds(option, value, positive=positive)
     except ConfigError as exc:
         raise ConfigError(option, value, f"{exc.reason}, or None for no limit") from None
+
+
+def require_multiplier(option: str, value: object) -> float:
+    """A backoff multiplier: a finite number >= 1, as a float."""
+    reason = "must be a finite number >= 1 (waits never shrink)"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(option, value, reason)
+    if not (math.isfinite(value) and value >= 1):
+        raise ConfigError(option, value, reason)
+    return float(value)
 
 
 def require_bool(option: str, value: object) -> bool:

@@ -15,7 +15,8 @@ import time
 import pytest
 
 from hiveframe.errors import CircuitOpenError, ConfigError
-from hiveframe.resilience import BreakerStats, CircuitBreaker, Permit
+from hiveframe.resilience import BreakerStats, CircuitBreaker
+from hiveframe.resilience._breaker import Permit
 
 
 class FakeClock:

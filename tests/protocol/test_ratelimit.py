@@ -7,7 +7,8 @@ import threading
 import pytest
 
 from hiveframe.errors import ConfigError
-from hiveframe.resilience import RateLimiter, rate_limiter_from_option
+from hiveframe.resilience import RateLimiter
+from hiveframe.resilience._options import rate_limiter_from_option
 
 
 class FakeClock:

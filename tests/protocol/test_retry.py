@@ -8,9 +8,11 @@ import random
 import pytest
 
 import hiveframe.resilience as resilience
+from hiveframe._validate import NOT_GIVEN
 from hiveframe.errors import ConfigError, RetryAfterTooLong
-from hiveframe.resilience import DEFAULT_RETRY, RetryConfig, RetryState, retry_from_option
-from hiveframe.resilience._retry import NOT_GIVEN
+from hiveframe.resilience import DEFAULT_RETRY, RetryConfig
+from hiveframe.resilience._options import retry_from_option
+from hiveframe.resilience._retry import RetryState
 
 
 class FakeClock:
@@ -397,7 +399,14 @@ def test_start_returns_a_fresh_state() -> None:
     assert state.config == RetryConfig()
 
 
-def test_public_namespace_is_sorted_and_importable() -> None:
-    assert resilience.__all__ == sorted(resilience.__all__)
+def test_public_namespace_is_what_users_construct() -> None:
+    # The option helpers, RetryState and Permit are the session's business, not the user's.
+    assert resilience.__all__ == [
+        "BreakerStats",
+        "CircuitBreaker",
+        "DEFAULT_RETRY",
+        "RateLimiter",
+        "RetryConfig",
+    ]
     for name in resilience.__all__:
         assert hasattr(resilience, name)

@@ -66,7 +66,8 @@ from hiveframe.errors import (
     TransportError,
     _RequestError,
 )
-from hiveframe.resilience import CircuitBreaker, RateLimiter, RetryConfig, RetryState
+from hiveframe.resilience import CircuitBreaker, RateLimiter, RetryConfig
+from hiveframe.resilience._retry import RetryState
 
 logger = logging.getLogger("hiveframe.http")
 

@@ -25,12 +25,11 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from hiveframe._protocol.sse import DEFAULT_MAX_EVENT_BYTES
-from hiveframe._validate import require_bool, require_int, require_seconds
+from hiveframe._validate import require_bool, require_int, require_multiplier, require_seconds
 from hiveframe.errors import ConfigError
-from hiveframe.resilience import RetryConfig, RetryState
-from hiveframe.resilience._retry import _require_multiplier
 
 __all__ = [
     "DEFAULT_IDLE_TIMEOUT_SECONDS",
@@ -38,6 +37,8 @@ __all__ = [
     "SSE_FORMATS",
     "ReconnectConfig",
     "ReconnectState",
+    "RetryBudget",
+    "RetryPolicy",
     "SSEConfig",
     "Verdict",
     "is_event_stream",
@@ -88,7 +89,7 @@ class ReconnectConfig:
     def __post_init__(self) -> None:
         require_seconds("initial_delay_seconds", self.initial_delay_seconds)
         require_seconds("max_delay_seconds", self.max_delay_seconds)
-        _require_multiplier("multiplier", self.multiplier)
+        require_multiplier("multiplier", self.multiplier)
         if self.max_reconnects is not None:
             require_int("max_reconnects", self.max_reconnects, minimum=0)
 
@@ -154,6 +155,26 @@ class SSEConfig:
         require_bool("strict_sse", self.strict)
 
 
+class RetryBudget(Protocol):
+    """The retries of one run of retriable statuses (a ``RetryState``)."""
+
+    def record_attempt(self) -> None: ...
+
+    def next_delay(self, *, retry_after: float | None = None) -> float | None: ...
+
+    def limit_reached(self) -> str: ...
+
+
+class RetryPolicy(Protocol):
+    """What reconnecting asks of the source's retry policy, a
+    :class:`~hiveframe.resilience.RetryConfig`: a protocol, as this module is below the
+    policies (they know nothing of SSE; this knows nothing of how they decide)."""
+
+    def is_retriable_status(self, status: int) -> bool: ...
+
+    def start(self, *, clock: Callable[[], float]) -> RetryBudget: ...
+
+
 class Verdict(enum.Enum):
     """What the head of an SSE response means."""
 
@@ -175,7 +196,7 @@ def is_event_stream(content_type: str | None) -> bool:
 
 
 def judge_response(
-    status: int, content_type: str | None, *, retry: RetryConfig, strict: bool
+    status: int, content_type: str | None, *, retry: RetryPolicy, strict: bool
 ) -> Verdict:
     """Classify an SSE response by its status and Content-Type (WHATWG §9.2.3).
 
@@ -193,6 +214,7 @@ def judge_response(
 
     Examples
     --------
+    >>> from hiveframe.resilience import RetryConfig
     >>> judge_response(200, "text/event-stream; charset=utf-8", retry=RetryConfig(), strict=False)
     <Verdict.OPEN: 'open'>
     >>> judge_response(503, None, retry=RetryConfig(), strict=False)
@@ -227,6 +249,7 @@ class ReconnectState:
 
     Examples
     --------
+    >>> from hiveframe.resilience import RetryConfig
     >>> state = ReconnectState(ReconnectConfig(max_reconnects=1), RetryConfig())
     >>> state.opened(); state.event()
     >>> state.after_end(retry_ms=2000)
@@ -238,7 +261,7 @@ class ReconnectState:
     def __init__(
         self,
         config: ReconnectConfig | None,
-        retry: RetryConfig,
+        retry: RetryPolicy,
         *,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -250,7 +273,7 @@ class ReconnectState:
         self.attempts = 0  # connection attempts in a row that brought no event
         self.limit: str | None = None  # the limit that made it give up, for the error
         self._evented = False  # the current connection brought an event
-        self._status_retries: RetryState | None = None
+        self._status_retries: RetryBudget | None = None
 
     def opened(self) -> None:
         """A 200 event stream is open: a later retriable status starts a fresh budget."""

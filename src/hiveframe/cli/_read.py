@@ -12,11 +12,10 @@ import pyarrow as pa
 
 from hiveframe._frame import DataFrame
 from hiveframe._protocol.arrow import concat_tables
-from hiveframe._validate import check_output_path
+from hiveframe._validate import NOT_GIVEN, check_output_path
 from hiveframe.cli._common import add_secret_param, http_options, pairs, seconds, whole
 from hiveframe.cli._progress import Progress
 from hiveframe.errors import ConfigError
-from hiveframe.resilience._retry import NOT_GIVEN
 
 _WRITERS = {".parquet": "parquet", ".csv": "csv", ".jsonl": "json", ".ndjson": "json"}
 

@@ -33,6 +33,7 @@ from hiveframe._protocol.batching import (
     input_items,
 )
 from hiveframe._secrets import redact_url
+from hiveframe._validate import NOT_GIVEN, _NotGiven
 from hiveframe.connectors._sink_options import SinkOptions
 from hiveframe.connectors._sink_outcome import (
     DeadLetterFile,
@@ -44,7 +45,6 @@ from hiveframe.connectors._sink_outcome import (
 )
 from hiveframe.errors import HiveFrameError
 from hiveframe.resilience import CircuitBreaker, RateLimiter, RetryConfig
-from hiveframe.resilience._retry import NOT_GIVEN, _NotGiven
 
 logger = logging.getLogger("hiveframe.sink")
 

@@ -16,6 +16,7 @@ from hiveframe._protocol.batching import (
 )
 from hiveframe._validate import (
     HEADER_NAME,
+    _NotGiven,
     check_headers,
     check_http_url,
     check_method,
@@ -25,14 +26,12 @@ from hiveframe._validate import (
     require_int,
 )
 from hiveframe.errors import ConfigError
-from hiveframe.resilience import (
-    RateLimiter,
-    RetryConfig,
+from hiveframe.resilience import RateLimiter, RetryConfig
+from hiveframe.resilience._options import (
     breaker_from_option,
     rate_limiter_from_option,
     retry_from_option,
 )
-from hiveframe.resilience._retry import _NotGiven
 
 _METHODS = ("POST", "PUT", "PATCH")
 _FORMATS = {"json": "json", "ndjson": "ndjson", "jsonl": "ndjson"}

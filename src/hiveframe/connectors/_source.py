@@ -32,6 +32,8 @@ from hiveframe._protocol.reconnect import DEFAULT_IDLE_TIMEOUT_SECONDS, Reconnec
 from hiveframe._protocol.sse import DEFAULT_MAX_EVENT_BYTES
 from hiveframe._secrets import redact_url
 from hiveframe._validate import (
+    NOT_GIVEN,
+    _NotGiven,
     check_choice,
     check_headers,
     check_http_url,
@@ -45,15 +47,12 @@ from hiveframe._validate import (
 )
 from hiveframe.connectors._stream_options import stream_options
 from hiveframe.errors import ConfigError
-from hiveframe.resilience import (
-    CircuitBreaker,
-    RateLimiter,
-    RetryConfig,
+from hiveframe.resilience import CircuitBreaker, RateLimiter, RetryConfig
+from hiveframe.resilience._options import (
     breaker_from_option,
     rate_limiter_from_option,
     retry_from_option,
 )
-from hiveframe.resilience._retry import NOT_GIVEN, _NotGiven
 
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "QUERY"})
 

@@ -18,8 +18,8 @@ from hiveframe._protocol.reconnect import (
     SSEConfig,
 )
 from hiveframe._protocol.sse import DEFAULT_MAX_EVENT_BYTES
+from hiveframe._validate import NOT_GIVEN, _NotGiven
 from hiveframe.errors import ConfigError
-from hiveframe.resilience._retry import NOT_GIVEN, _NotGiven
 
 STREAM_TYPES = ("sse", "poll")
 _POLL_ONLY: dict[str, Any] = {

@@ -13,29 +13,14 @@ Example
 >>> limiter = RateLimiter(5, burst=2)
 """
 
-from hiveframe.resilience._breaker import (
-    BreakerStats,
-    CircuitBreaker,
-    Permit,
-    breaker_from_option,
-)
-from hiveframe.resilience._ratelimit import RateLimiter, rate_limiter_from_option
-from hiveframe.resilience._retry import (
-    DEFAULT_RETRY,
-    RetryConfig,
-    RetryState,
-    retry_from_option,
-)
+from hiveframe.resilience._breaker import BreakerStats, CircuitBreaker
+from hiveframe.resilience._ratelimit import RateLimiter
+from hiveframe.resilience._retry import DEFAULT_RETRY, RetryConfig
 
 __all__ = [
     "BreakerStats",
     "CircuitBreaker",
     "DEFAULT_RETRY",
-    "Permit",
     "RateLimiter",
     "RetryConfig",
-    "RetryState",
-    "breaker_from_option",
-    "rate_limiter_from_option",
-    "retry_from_option",
 ]

@@ -518,10 +518,3 @@ class CircuitBreaker:
             return self.call(fn, *args, **kwargs)
 
         return wrapper
-
-
-def breaker_from_option(value: object) -> CircuitBreaker | None:
-    """The ``circuit_breaker=`` option: a :class:`CircuitBreaker` (shared as is) or ``None``."""
-    if value is not None and not isinstance(value, CircuitBreaker):
-        raise ConfigError("circuit_breaker", value, "a hiveframe.resilience.CircuitBreaker")
-    return value

@@ -129,26 +129,3 @@ class RateLimiter:
 
     def __repr__(self) -> str:
         return f"<RateLimiter rate={self._rate:g}/s burst={self._burst}>"
-
-
-def rate_limiter_from_option(value: float | RateLimiter | None) -> RateLimiter | None:
-    """Turn a user's ``rate_limit=`` option into a limiter.
-
-    Parameters
-    ----------
-    value
-        ``None``: no limit. A number: requests per second, burst 1. A :class:`RateLimiter`:
-        itself, so several sources and sinks can share one.
-
-    Raises
-    ------
-    ConfigError
-        ``value`` is anything else, or not a positive number (``option="rate_limit"``).
-    """
-    if value is None or isinstance(value, RateLimiter):
-        return value
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(
-            "rate_limit", value, "expected requests per second, a RateLimiter, or None"
-        )
-    return RateLimiter(value)

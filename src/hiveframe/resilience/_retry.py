@@ -8,7 +8,6 @@ A server's ``Retry-After`` (RFC 9110 §10.2.3) is a floor that jitter may only a
 
 from __future__ import annotations
 
-import enum
 import math
 import random
 import time
@@ -17,7 +16,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any, Final
 
-from hiveframe._validate import require_bool, require_int, require_seconds
+from hiveframe._validate import require_bool, require_int, require_multiplier, require_seconds
 from hiveframe.errors import ConfigError, RetryAfterTooLong
 
 Clock = Callable[[], float]
@@ -27,18 +26,6 @@ DEFAULT_RETRY_METHODS: Final = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIO
 
 # Used when no RNG is injected. ``random.Random`` methods are safe to share between threads.
 _SHARED_RNG: Final = random.Random()
-
-
-class _NotGiven(enum.Enum):
-    """Marks an option the user did not pass, where ``None`` has a meaning of its own."""
-
-    NOT_GIVEN = "NOT_GIVEN"
-
-    def __repr__(self) -> str:
-        return "NOT_GIVEN"
-
-
-NOT_GIVEN: Final = _NotGiven.NOT_GIVEN
 
 
 def _status_set(option: str, value: object) -> frozenset[int]:
@@ -130,7 +117,7 @@ class RetryConfig:
         self._normalize("initial_delay_seconds", require_seconds)
         self._normalize("max_delay_seconds", require_seconds)
         self._normalize("max_retry_after_seconds", require_seconds)
-        self._normalize("multiplier", _require_multiplier)
+        self._normalize("multiplier", require_multiplier)
         self._normalize("retry_statuses", _status_set)
         self._normalize("retry_methods", _method_set)
         for flag in ("jitter", "respect_retry_after", "retry_non_idempotent"):
@@ -194,15 +181,6 @@ class RetryConfig:
             The per-request counter that answers "retry, and after how long?".
         """
         return RetryState(self, clock=clock, rng=rng)
-
-
-def _require_multiplier(option: str, value: object) -> float:
-    reason = "must be a finite number >= 1 (waits never shrink)"
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(option, value, reason)
-    if not (math.isfinite(value) and value >= 1):
-        raise ConfigError(option, value, reason)
-    return float(value)
 
 
 def _require_positive_seconds(option: str, value: object) -> float:
@@ -316,27 +294,3 @@ class RetryState:
 
 
 DEFAULT_RETRY: Final = RetryConfig()
-_NO_RETRY: Final = RetryConfig(max_attempts=1)
-
-
-def retry_from_option(value: RetryConfig | _NotGiven | None = NOT_GIVEN) -> RetryConfig:
-    """Turn a user's ``retry=`` option into a policy.
-
-    Parameters
-    ----------
-    value
-        Not given: :data:`DEFAULT_RETRY`. ``None``: no retries (one attempt). A
-        :class:`RetryConfig`: itself.
-
-    Raises
-    ------
-    ConfigError
-        ``value`` is anything else (``option="retry"``).
-    """
-    if value is NOT_GIVEN:
-        return DEFAULT_RETRY
-    if value is None:
-        return _NO_RETRY
-    if isinstance(value, RetryConfig):
-        return value
-    raise ConfigError("retry", value, "expected a RetryConfig, or None for no retries")

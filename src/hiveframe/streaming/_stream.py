@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from hiveframe._validate import optional_seconds, require_int
+from hiveframe._validate import NOT_GIVEN, _NotGiven, optional_seconds, require_int
 from hiveframe.errors import ConfigError
-from hiveframe.resilience._retry import NOT_GIVEN, _NotGiven
 from hiveframe.streaming._config import StreamMetrics, StreamStatus, check_batching
 from hiveframe.streaming._runner import Runner, Step
 from hiveframe.streaming._sinks import BatchSink, FunctionSink, sink_for
