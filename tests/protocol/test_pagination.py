@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import doctest
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 import hiveframe._protocol.link_header as link_header_module
 import hiveframe._protocol.pagination as pagination_module
+import hiveframe._protocol.paginators as paginators_module
 from hiveframe._protocol.link_header import find_next_link, parse_link_header
 from hiveframe._protocol.pagination import (
     DEFAULT_PAGE_SIZE,
@@ -17,13 +19,18 @@ from hiveframe._protocol.pagination import (
     LinkPagination,
     NextUrlPagination,
     OffsetPagination,
-    Page,
     PagePagination,
-    PageRequest,
     PaginationConfig,
+)
+from hiveframe._protocol.paginators import (
+    PAGINATORS,
+    Page,
+    PageRequest,
     Paginator,
-    make_paginator,
+    config_class,
     pagination_from_options,
+    resume_paginator,
+    start_paginator,
 )
 from hiveframe.errors import ConfigError, PaginationError, PaginationLoopError
 
@@ -67,7 +74,7 @@ def run(paginator: Paginator, answers: list[dict[str, Any]]) -> list[PageRequest
 
 
 def test_offset_pages_until_a_partial_last_page():
-    paginator = OffsetPagination(page_size=100).start_paginator()
+    paginator = start_paginator(OffsetPagination(page_size=100))
     requests = run(paginator, [{"count": 100}, {"count": 100}, {"count": 50}])
     assert [dict(r.params) for r in requests] == [
         {"offset": "0", "limit": "100"},
@@ -78,18 +85,18 @@ def test_offset_pages_until_a_partial_last_page():
 
 
 def test_offset_stops_on_an_empty_first_page():
-    paginator = OffsetPagination(page_size=100).start_paginator()
+    paginator = start_paginator(OffsetPagination(page_size=100))
     assert len(run(paginator, [{"count": 0}])) == 1
 
 
 def test_offset_stops_on_an_exactly_full_last_page_by_the_empty_page_after_it():
-    requests = run(OffsetPagination(page_size=10).start_paginator(), [{"count": 10}, {"count": 0}])
+    requests = run(start_paginator(OffsetPagination(page_size=10)), [{"count": 10}, {"count": 0}])
     assert len(requests) == 2
 
 
 def test_offset_custom_names_skip_take_and_start():
     config = OffsetPagination(offset_param="skip", limit_param="take", page_size=25, start=5)
-    requests = run(config.start_paginator(), [{"count": 25}, {"count": 3}])
+    requests = run(start_paginator(config), [{"count": 25}, {"count": 3}])
     assert [dict(r.params) for r in requests] == [
         {"skip": "5", "take": "25"},
         {"skip": "30", "take": "25"},
@@ -97,40 +104,40 @@ def test_offset_custom_names_skip_take_and_start():
 
 
 def test_offset_default_page_size_is_sent():
-    assert OffsetPagination().start_paginator().first().params == {
+    assert start_paginator(OffsetPagination()).first().params == {
         "offset": "0",
         "limit": str(DEFAULT_PAGE_SIZE),
     }
 
 
 def test_offset_stops_when_the_reported_total_is_reached():
-    paginator = OffsetPagination(page_size=10, total_path="meta.total").start_paginator()
+    paginator = start_paginator(OffsetPagination(page_size=10, total_path="meta.total"))
     answers = [{"count": 10, "document": {"meta": {"total": 20}}}] * 2
     assert len(run(paginator, answers)) == 2
 
 
 def test_offset_total_may_be_a_numeric_string_and_may_be_missing():
-    paginator = OffsetPagination(page_size=10, total_path="total").start_paginator()
+    paginator = start_paginator(OffsetPagination(page_size=10, total_path="total"))
     answers = [{"count": 10, "document": {}}, {"count": 10, "document": {"total": "20"}}]
     assert len(run(paginator, answers)) == 2
 
 
 def test_offset_total_that_is_not_a_count_is_an_error():
-    paginator = OffsetPagination(page_size=10, total_path="total").start_paginator()
+    paginator = start_paginator(OffsetPagination(page_size=10, total_path="total"))
     bad = page(paginator, paginator.first(), document={"total": {"n": 1}})
     with pytest.raises(PaginationError, match="total_path"):
         paginator.advance(bad)
 
 
 def test_offset_advances_by_what_arrived_when_a_server_sends_more_than_asked():
-    paginator = OffsetPagination(page_size=10).start_paginator()
+    paginator = start_paginator(OffsetPagination(page_size=10))
     nxt = paginator.advance(page(paginator, paginator.first(), count=15))
     assert nxt is not None
     assert nxt.params["offset"] == "15"
 
 
 def test_offset_is_prefetchable_and_is_last_is_pure():
-    paginator = OffsetPagination(page_size=100).start_paginator()
+    paginator = start_paginator(OffsetPagination(page_size=100))
     assert paginator.prefetchable
     requests = [paginator.request_at(i) for i in range(4)]
     assert [r.params["offset"] for r in requests] == ["0", "100", "200", "300"]
@@ -144,7 +151,7 @@ def test_offset_is_prefetchable_and_is_last_is_pure():
 
 def test_request_at_a_negative_index_is_refused():
     with pytest.raises(PaginationError):
-        OffsetPagination().start_paginator().request_at(-1)
+        start_paginator(OffsetPagination()).request_at(-1)
 
 
 @pytest.mark.parametrize(
@@ -154,7 +161,7 @@ def test_request_at_a_negative_index_is_refused():
 def test_a_page_with_the_records_of_the_page_before_is_a_loop(config, total):
     # docs/reliability.md test 42: an API that ignores the offset or page number sends the
     # same full page again; even a total that would end the read does not hide it.
-    paginator = config.start_paginator()
+    paginator = start_paginator(config)
     answer = {"count": 10, "document": {"n": total}, "digest": b"same records"}
     with pytest.raises(PaginationLoopError) as info:
         run(paginator, [answer, answer])
@@ -164,7 +171,7 @@ def test_a_page_with_the_records_of_the_page_before_is_a_loop(config, total):
 
 
 def test_pages_with_different_records_and_empty_pages_are_not_loops():
-    paginator = OffsetPagination(page_size=10).start_paginator()
+    paginator = start_paginator(OffsetPagination(page_size=10))
     answers = [{"count": 10, "digest": b"a"}, {"count": 10, "digest": b"b"}]
     answers += [{"count": 10, "digest": b"a"}, {"count": 0, "digest": b"none"}]
     assert len(run(paginator, answers)) == 4  # only the page right before counts
@@ -183,7 +190,7 @@ def test_an_empty_page_before_the_reported_total_ends_the_read_with_a_shortfall(
 ):
     # docs/reliability.md test 43: offset and page styles end on an empty page, and say so
     # when the API's own total promised more.
-    paginator = config.start_paginator()
+    paginator = start_paginator(config)
     answers = [{"count": 10, "document": document}, {"count": 0, "document": document}]
     assert len(run(paginator, answers)) == 2
     assert paginator.shortfall is not None
@@ -199,14 +206,14 @@ def test_an_empty_page_before_the_reported_total_ends_the_read_with_a_shortfall(
     ],
 )
 def test_no_shortfall_without_a_total_or_when_the_read_is_complete(answers):
-    paginator = OffsetPagination(page_size=10, total_path="total").start_paginator()
+    paginator = start_paginator(OffsetPagination(page_size=10, total_path="total"))
     run(paginator, answers)
     assert paginator.shortfall is None
 
 
 def test_the_read_ahead_window_slow_starts_and_doubles_up_to_concurrency():
     # docs/reliability.md test 49: 1, 1, 2, 2, 2, 2, 4 (x8), 8 ... pages in flight.
-    paginator = OffsetPagination(page_size=10).start_paginator()
+    paginator = start_paginator(OffsetPagination(page_size=10))
     windows = [paginator.window(i, 8) for i in range(32)]
     assert windows == [1, 1] + [2] * 4 + [4] * 8 + [8] * 18
     assert [paginator.window(i, 3) for i in range(8)] == [1, 1, 2, 2, 2, 2, 3, 3]
@@ -216,7 +223,7 @@ def test_the_read_ahead_window_slow_starts_and_doubles_up_to_concurrency():
 def test_pages_requested_past_the_end_stay_within_the_stated_bound(concurrency):
     # The driver keeps pages [k, k + window(k)) in flight once k pages came back full, so a
     # read of n pages requests max(k + window(k)) over k < n pages: n plus the waste below.
-    paginator = PagePagination(page_size=10).start_paginator()
+    paginator = start_paginator(PagePagination(page_size=10))
     for n in range(1, 300):
         requested = max(k + paginator.window(k, concurrency) for k in range(n))
         waste = min(2 ** (n + 1).bit_length() // 4, concurrency) - 1
@@ -226,7 +233,7 @@ def test_pages_requested_past_the_end_stay_within_the_stated_bound(concurrency):
 
 
 def test_a_reported_total_opens_the_window_to_the_pages_it_leaves():
-    paginator = OffsetPagination(page_size=10, total_path="total").start_paginator()
+    paginator = start_paginator(OffsetPagination(page_size=10, total_path="total"))
     first = page(paginator, paginator.first(), count=10, document={"total": 45})
     paginator.advance(first)
     assert [paginator.window(i, 8) for i in range(1, 5)] == [4, 3, 2, 1]  # offsets 10..40
@@ -238,7 +245,7 @@ def test_a_reported_total_opens_the_window_to_the_pages_it_leaves():
 
 def test_page_numbers_with_per_page_until_a_partial_page():
     config = PagePagination(size_param="per_page", page_size=50)
-    requests = run(config.start_paginator(), [{"count": 50}, {"count": 7}])
+    requests = run(start_paginator(config), [{"count": 50}, {"count": 7}])
     assert [dict(r.params) for r in requests] == [
         {"page": "1", "per_page": "50"},
         {"page": "2", "per_page": "50"},
@@ -247,30 +254,30 @@ def test_page_numbers_with_per_page_until_a_partial_page():
 
 def test_page_zero_based_and_fixed_page_size_without_a_size_param():
     config = PagePagination(size_param=None, page_size=20, start=0)
-    requests = run(config.start_paginator(), [{"count": 20}, {"count": 19}])
+    requests = run(start_paginator(config), [{"count": 20}, {"count": 19}])
     assert [dict(r.params) for r in requests] == [{"page": "0"}, {"page": "1"}]
 
 
 def test_page_with_unknown_size_stops_only_on_an_empty_page():
-    paginator = PagePagination(size_param=None).start_paginator()
+    paginator = start_paginator(PagePagination(size_param=None))
     assert paginator.first().params == {"page": "1"}
     assert len(run(paginator, [{"count": 3}, {"count": 1}, {"count": 0}])) == 3
 
 
 def test_page_stops_at_total_pages():
-    paginator = PagePagination(total_pages_path="total_pages", page_size=10).start_paginator()
+    paginator = start_paginator(PagePagination(total_pages_path="total_pages", page_size=10))
     answers = [{"count": 10, "document": {"total_pages": 3}}] * 3
     assert [r.params["page"] for r in run(paginator, answers)] == ["1", "2", "3"]
 
 
 def test_page_stops_when_a_record_total_is_covered():
-    paginator = PagePagination(total_path="total", page_size=10).start_paginator()
+    paginator = start_paginator(PagePagination(total_path="total", page_size=10))
     answers = [{"count": 10, "document": {"total": 30}}] * 3
     assert len(run(paginator, answers)) == 3
 
 
 def test_page_request_at_counts_pages():
-    paginator = PagePagination(start=1).start_paginator()
+    paginator = start_paginator(PagePagination(start=1))
     assert paginator.request_at(4).params["page"] == "5"
 
 
@@ -278,7 +285,7 @@ def test_page_request_at_counts_pages():
 
 
 def test_cursor_from_a_dotted_path_until_it_is_null():
-    paginator = CursorPagination(cursor_path="meta.next").start_paginator()
+    paginator = start_paginator(CursorPagination(cursor_path="meta.next"))
     answers = [
         {"document": {"meta": {"next": "c2"}}},
         {"document": {"meta": {"next": "c3"}}},
@@ -290,12 +297,12 @@ def test_cursor_from_a_dotted_path_until_it_is_null():
 
 @pytest.mark.parametrize("document", [{}, {"next_cursor": ""}, {"next_cursor": "  "}])
 def test_cursor_missing_or_empty_stops(document):
-    paginator = CursorPagination().start_paginator()
+    paginator = start_paginator(CursorPagination())
     assert paginator.advance(page(paginator, paginator.first(), document=document)) is None
 
 
 def test_cursor_does_not_stop_on_a_short_page():
-    paginator = CursorPagination(size_param="limit", page_size=100).start_paginator()
+    paginator = start_paginator(CursorPagination(size_param="limit", page_size=100))
     nxt = paginator.advance(
         page(paginator, paginator.first(), count=3, document={"next_cursor": "c2"})
     )
@@ -304,7 +311,7 @@ def test_cursor_does_not_stop_on_a_short_page():
 
 def test_cursor_follows_an_empty_page_that_has_a_cursor():
     # docs/reliability.md test 43: [1, 2] -> [] with a cursor -> [3, 4] loses nothing.
-    paginator = CursorPagination().start_paginator()
+    paginator = start_paginator(CursorPagination())
     answers = [
         {"count": 2, "document": {"next_cursor": "a"}},
         {"count": 0, "document": {"next_cursor": "b"}},
@@ -315,7 +322,7 @@ def test_cursor_follows_an_empty_page_that_has_a_cursor():
 
 
 def test_an_empty_page_whose_cursor_is_its_own_ends_the_read():
-    paginator = CursorPagination().start_paginator()
+    paginator = start_paginator(CursorPagination())
     answers = [
         {"count": 2, "document": {"next_cursor": "a"}},
         {"count": 0, "document": {"next_cursor": "a"}},  # "poll again from here"
@@ -337,7 +344,7 @@ def test_an_empty_page_whose_cursor_is_its_own_ends_the_read():
 )
 def test_more_empty_pages_in_a_row_than_max_empty_pages_is_an_error(config, answer):
     # docs/reliability.md test 43: a bounded run of empty pages, then a clear error.
-    paginator = config.start_paginator()
+    paginator = start_paginator(config)
     counts = [5, 0, 0, 5, 0, 0, 0]  # a full page resets the run; the third empty one fails
     requests = [paginator.first()]
     with pytest.raises(PaginationError) as info:
@@ -351,34 +358,34 @@ def test_more_empty_pages_in_a_row_than_max_empty_pages_is_an_error(config, answ
 
 
 def test_max_empty_pages_zero_refuses_any_empty_page_that_points_onward():
-    paginator = CursorPagination(max_empty_pages=0).start_paginator()
+    paginator = start_paginator(CursorPagination(max_empty_pages=0))
     empty = page(paginator, paginator.first(), count=0, document={"next_cursor": "b"})
     with pytest.raises(PaginationError, match="1 empty page in a row"):
         paginator.advance(empty)
 
 
 def test_cursor_from_a_header_in_any_case():
-    paginator = CursorPagination(cursor_header="X-Next-Cursor").start_paginator()
+    paginator = start_paginator(CursorPagination(cursor_header="X-Next-Cursor"))
     for headers in ({"x-next-cursor": "abc"}, {"X-NEXT-CURSOR": "abc"}):
         nxt = paginator.advance(page(paginator, paginator.first(), headers=headers))
         assert nxt == PageRequest(params={"cursor": "abc"})
-        paginator = CursorPagination(cursor_header="X-Next-Cursor").start_paginator()
+        paginator = start_paginator(CursorPagination(cursor_header="X-Next-Cursor"))
 
 
 def test_cursor_may_be_an_integer():
-    paginator = CursorPagination(cursor_param="since_id").start_paginator()
+    paginator = start_paginator(CursorPagination(cursor_param="since_id"))
     nxt = paginator.advance(page(paginator, paginator.first(), document={"next_cursor": 42}))
     assert nxt == PageRequest(params={"since_id": "42"})
 
 
 def test_cursor_that_is_an_object_is_an_error():
-    paginator = CursorPagination().start_paginator()
+    paginator = start_paginator(CursorPagination())
     with pytest.raises(PaginationError, match="cursor_path"):
         paginator.advance(page(paginator, paginator.first(), document={"next_cursor": {}}))
 
 
 def test_cursor_path_on_a_response_that_is_not_json_is_an_error():
-    paginator = CursorPagination().start_paginator()
+    paginator = start_paginator(CursorPagination())
     not_json = Page(
         index=0, request=paginator.first(), url=BASE, headers={}, document=None, record_count=5
     )
@@ -387,7 +394,7 @@ def test_cursor_path_on_a_response_that_is_not_json_is_an_error():
 
 
 def test_a_repeated_cursor_raises_a_loop_error_naming_the_page():
-    paginator = CursorPagination().start_paginator()
+    paginator = start_paginator(CursorPagination())
     answers = [
         {"document": {"next_cursor": "c2"}},
         {"document": {"next_cursor": "c3"}},
@@ -400,7 +407,7 @@ def test_a_repeated_cursor_raises_a_loop_error_naming_the_page():
 
 
 def test_a_cursor_pointing_at_itself_is_a_loop():
-    paginator = CursorPagination().start_paginator()
+    paginator = start_paginator(CursorPagination())
     first = paginator.advance(page(paginator, paginator.first(), document={"next_cursor": "x"}))
     assert first is not None
     with pytest.raises(PaginationLoopError):
@@ -409,7 +416,7 @@ def test_a_cursor_pointing_at_itself_is_a_loop():
 
 def test_a_repeated_cursor_shaped_like_a_url_is_redacted():
     secret = "https://api.test/items?cursor=2&api_key=hunter2"
-    paginator = CursorPagination().start_paginator()
+    paginator = start_paginator(CursorPagination())
     answers = [{"document": {"next_cursor": secret}}] * 2
     with pytest.raises(PaginationLoopError) as info:
         run(paginator, answers)
@@ -417,7 +424,7 @@ def test_a_repeated_cursor_shaped_like_a_url_is_redacted():
 
 
 def test_cursor_is_not_prefetchable():
-    paginator = CursorPagination().start_paginator()
+    paginator = start_paginator(CursorPagination())
     assert not paginator.prefetchable
     with pytest.raises(TypeError):
         paginator.request_at(1)
@@ -429,7 +436,7 @@ def test_cursor_is_not_prefetchable():
 
 
 def test_link_follows_rel_next_and_resolves_relative_urls():
-    paginator = LinkPagination().start_paginator()
+    paginator = start_paginator(LinkPagination())
     first = paginator.first()
     assert first == PageRequest()
     headers = {"link": '</v1/items?page=2>; rel="next", </v1/items?page=9>; rel="last"'}
@@ -438,20 +445,20 @@ def test_link_follows_rel_next_and_resolves_relative_urls():
 
 
 def test_link_stops_without_a_next_rel():
-    paginator = LinkPagination().start_paginator()
+    paginator = start_paginator(LinkPagination())
     headers = {"Link": '<https://api.test/v1/items?page=1>; rel="prev first"'}
     assert paginator.advance(page(paginator, paginator.first(), headers=headers)) is None
-    paginator = LinkPagination().start_paginator()
+    paginator = start_paginator(LinkPagination())
     assert paginator.advance(page(paginator, paginator.first())) is None
 
 
 def test_link_sends_a_page_size_on_the_first_request():
     config = LinkPagination(size_param="per_page", page_size=30)
-    assert config.start_paginator().first().params == {"per_page": "30"}
+    assert start_paginator(config).first().params == {"per_page": "30"}
 
 
 def test_a_repeated_next_link_is_a_loop():
-    paginator = LinkPagination().start_paginator()
+    paginator = start_paginator(LinkPagination())
     one, two = BASE + "?page=1", BASE + "?page=2"
     nxt = paginator.advance(
         page(paginator, paginator.first(), url=one, headers={"link": f"<{two}>; rel=next"})
@@ -500,7 +507,7 @@ def test_parse_link_header_keeps_params_unquoted_and_lowercased():
 def test_several_link_headers_joined_by_commas_are_all_read():
     # httpx.Headers.get joins repeated headers with ", ".
     joined = '<https://a.test/p>; rel="prev", <https://a.test/n>; rel="next"'
-    paginator = LinkPagination().start_paginator()
+    paginator = start_paginator(LinkPagination())
     nxt = paginator.advance(page(paginator, paginator.first(), headers={"link": joined}))
     assert nxt == PageRequest(url="https://a.test/n")
 
@@ -509,7 +516,7 @@ def test_several_link_headers_joined_by_commas_are_all_read():
 
 
 def test_next_url_absolute_and_relative_until_null():
-    paginator = NextUrlPagination(next_url_path="links.next").start_paginator()
+    paginator = start_paginator(NextUrlPagination(next_url_path="links.next"))
     answers = [
         {"document": {"links": {"next": "https://api.test/v1/items?page=2"}}},
         {"document": {"links": {"next": "items?page=3"}}, "url": BASE + "?page=2"},
@@ -524,7 +531,7 @@ def test_next_url_absolute_and_relative_until_null():
 
 
 def test_a_repeated_next_url_is_a_loop_and_credentials_are_redacted():
-    paginator = NextUrlPagination().start_paginator()
+    paginator = start_paginator(NextUrlPagination())
     one = BASE + "?page=1&api_key=hunter2"
     two = BASE + "?page=2&api_key=hunter2"
     nxt = paginator.advance(page(paginator, paginator.first(), url=one, document={"next": two}))
@@ -537,7 +544,7 @@ def test_a_repeated_next_url_is_a_loop_and_credentials_are_redacted():
 
 def test_next_url_with_a_page_size_for_the_first_request():
     config = NextUrlPagination(size_param="limit", page_size=25)
-    assert config.start_paginator().first().params == {"limit": "25"}
+    assert start_paginator(config).first().params == {"limit": "25"}
 
 
 # -- position and resume ----------------------------------------------------------------------
@@ -569,23 +576,22 @@ def test_next_url_with_a_page_size_for_the_first_request():
     ],
 )
 def test_position_round_trips_through_json_and_resumes_at_the_next_request(config, answers):
-    paginator = make_paginator(config)
+    paginator = start_paginator(config)
     request = paginator.first()
     for index, answer in enumerate(answers):
         request = paginator.advance(page(paginator, request, index=index, **answer))
     position = json.loads(json.dumps(paginator.position()))
-    resumed = make_paginator(config, position)
-    assert resumed.first() == request
-    assert config.resume_paginator(position).first() == request
+    assert resume_paginator(config, position).first() == request
 
 
 def test_resumed_offset_counts_request_at_from_the_saved_offset():
-    paginator = OffsetPagination(page_size=10).resume_paginator(
+    paginator = resume_paginator(
+        OffsetPagination(page_size=10),
         {
             "version": 1,
             "style": "offset",
             "next": {"url": None, "params": {"offset": "30", "limit": "10"}},
-        }
+        },
     )
     assert paginator.request_at(0).params["offset"] == "30"
     assert paginator.request_at(2).params["offset"] == "50"
@@ -593,8 +599,8 @@ def test_resumed_offset_counts_request_at_from_the_saved_offset():
 
 def test_resumed_cursor_detects_a_loop_back_to_the_saved_cursor():
     config = CursorPagination()
-    resumed = config.resume_paginator(
-        {"version": 1, "style": "cursor", "next": {"url": None, "params": {"cursor": "c5"}}}
+    resumed = resume_paginator(
+        config, {"version": 1, "style": "cursor", "next": {"url": None, "params": {"cursor": "c5"}}}
     )
     with pytest.raises(PaginationLoopError):
         resumed.advance(page(resumed, resumed.first(), document={"next_cursor": "c5"}))
@@ -602,11 +608,11 @@ def test_resumed_cursor_detects_a_loop_back_to_the_saved_cursor():
 
 def test_position_of_a_finished_read_resumes_to_nothing():
     config = OffsetPagination(page_size=10)
-    paginator = config.start_paginator()
+    paginator = start_paginator(config)
     assert paginator.advance(page(paginator, paginator.first(), count=3)) is None
     position = paginator.position()
     assert position["next"] is None
-    resumed = config.resume_paginator(position)
+    resumed = resume_paginator(config, position)
     assert resumed.exhausted
     with pytest.raises(PaginationError):
         resumed.first()
@@ -625,7 +631,7 @@ def test_position_of_a_finished_read_resumes_to_nothing():
 )
 def test_a_position_from_elsewhere_is_a_config_error(position):
     with pytest.raises(ConfigError) as info:
-        OffsetPagination().resume_paginator(position)
+        resume_paginator(OffsetPagination(), position)
     assert info.value.option == "position"
 
 
@@ -710,6 +716,26 @@ def test_unknown_pagination_is_named(value):
     assert "'offset', 'page', 'cursor', 'link', 'next_url'" in info.value.reason
 
 
+def test_every_style_has_one_config_class_and_one_paginator():
+    styles = [config.style for config in PAGINATORS]
+    assert styles == ["offset", "page", "cursor", "link", "next_url"]
+    for config, runner in PAGINATORS.items():
+        assert config_class(f" {config.style.upper()} ") is config
+        assert runner.style == config.style
+    assert config_class("bogus") is None
+
+
+def test_a_config_subclass_runs_with_its_base_styles_paginator():
+    @dataclass(frozen=True, kw_only=True)
+    class Skip(OffsetPagination):
+        offset_param: str = "skip"
+
+    assert start_paginator(Skip(page_size=5)).request_at(1).params == {
+        "skip": "5",
+        "limit": "5",
+    }
+
+
 @pytest.mark.parametrize("size", [0, -5, "100", 1.0, True])
 def test_bad_page_size_is_named(size):
     with pytest.raises(ConfigError) as info:
@@ -729,7 +755,7 @@ def test_page_size_on_a_link_config_without_size_param_is_refused():
     assert info.value.option == "page_size"
 
 
-@pytest.mark.parametrize("module", [pagination_module, link_header_module])
+@pytest.mark.parametrize("module", [pagination_module, paginators_module, link_header_module])
 def test_docstring_examples_run(module):
     results = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert results.attempted > 0

@@ -10,7 +10,8 @@ import re
 
 import pytest
 
-from hiveframe._protocol.pagination import OffsetPagination, Page, PagePagination
+from hiveframe._protocol.pagination import OffsetPagination, PagePagination
+from hiveframe._protocol.paginators import Page, start_paginator
 from hiveframe.connectors import BearerAuth, OAuth2ClientCredentials
 from hiveframe.errors import ConfigError
 from hiveframe.resilience import RetryConfig
@@ -212,7 +213,7 @@ def test_sink_options():
 
 
 def _first(config, document: object, records: int = 10) -> Page:
-    request = config.start_paginator().first()
+    request = start_paginator(config).first()
     return Page(0, request, URL, {}, document, record_count=records)
 
 

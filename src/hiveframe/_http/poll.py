@@ -24,7 +24,12 @@ from hiveframe._http.clock import Clock
 from hiveframe._http.reader import FetchedPage, PageReader, ReadPlan
 from hiveframe._http.session import Session
 from hiveframe._protocol.emission import Emission, Resume, SourceStats
-from hiveframe._protocol.pagination import PageRequest, Paginator
+from hiveframe._protocol.paginators import (
+    PageRequest,
+    Paginator,
+    resume_paginator,
+    start_paginator,
+)
 from hiveframe._protocol.poll import PollConfig, PollState
 from hiveframe.errors import (
     AuthenticationError,
@@ -153,9 +158,9 @@ class PollReader(PageReader):
         if pagination is None:
             return None, PageRequest(), 0
         if state.page is not None:
-            paginator = pagination.resume_paginator(state.page["next"])
+            paginator = resume_paginator(pagination, state.page["next"])
             return paginator, paginator.first(), int(state.page["index"])
-        paginator = pagination.start_paginator()
+        paginator = start_paginator(pagination)
         return paginator, paginator.first(), 0
 
     async def _fetch_fresh(

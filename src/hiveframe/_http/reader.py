@@ -30,13 +30,8 @@ from hiveframe._protocol.data_path import DataPath
 from hiveframe._protocol.decode import DecodedPage, decode_body, resolve_format
 from hiveframe._protocol.drift import DriftGuard
 from hiveframe._protocol.origin import credentials_may_follow, origin_of
-from hiveframe._protocol.pagination import (
-    DEFAULT_MAX_PAGES,
-    Page,
-    PageRequest,
-    PaginationConfig,
-    Paginator,
-)
+from hiveframe._protocol.pagination import DEFAULT_MAX_PAGES, PaginationConfig
+from hiveframe._protocol.paginators import Page, PageRequest, Paginator
 from hiveframe.errors import (
     BlockedDestinationError,
     PaginationError,

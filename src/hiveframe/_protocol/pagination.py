@@ -1,10 +1,11 @@
-"""Pagination: the configs users pass, and the sans-I/O state machines that run them.
+"""Pagination configs: the options of each style, as users pass them.
 
 A config (:class:`OffsetPagination`, :class:`PagePagination`, :class:`CursorPagination`,
-:class:`LinkPagination`, :class:`NextUrlPagination`) is frozen and validated when built. A
-read asks it for a fresh :class:`Paginator`; the driver fetches ``paginator.first()``, wraps
-the response in a :class:`Page` and calls ``paginator.advance(page)`` for the next request,
-until that returns ``None``. No I/O happens here.
+:class:`LinkPagination`, :class:`NextUrlPagination`) is plain data, frozen and validated when
+built. The state machines that run them are in :mod:`hiveframe._protocol.paginators`
+(``start_paginator(config)``): the driver fetches ``paginator.first()``, wraps the response
+in a ``Page`` and calls ``paginator.advance(page)`` for the next request, until that returns
+``None``. No I/O happens in either module.
 
 Stop rules, checked by ``advance``:
 
@@ -31,30 +32,17 @@ request up front, the pure ``is_last(page)`` tells the concurrent driver which f
 page ended the read, and ``window(i, concurrency)`` how many pages to have in flight (a
 slow start, or what a reported total leaves). Call ``advance`` on each page as it is
 committed so that ``position()`` and the checks above follow. ``position()`` is plain JSON;
-``config.resume_paginator(position)`` rebuilds a paginator whose ``first()`` is the saved
+``resume_paginator(config, position)`` rebuilds a paginator whose ``first()`` is the saved
 next request.
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from typing import Any, ClassVar
+from abc import ABC
+from dataclasses import dataclass
+from typing import ClassVar
 
 from hiveframe._protocol.data_path import split_dotted_path
-from hiveframe._protocol.paginators import (
-    DEFAULT_PAGE_SIZE,
-    POSITION_VERSION,
-    Page,
-    PageRequest,
-    Paginator,
-    _CursorPaginator,
-    _LinkPaginator,
-    _NextUrlPaginator,
-    _OffsetPaginator,
-    _PagePaginator,
-)
 from hiveframe._validate import optional_int, require_int
 from hiveframe.errors import ConfigError
 
@@ -62,22 +50,17 @@ __all__ = [
     "DEFAULT_MAX_EMPTY_PAGES",
     "DEFAULT_MAX_PAGES",
     "DEFAULT_PAGE_SIZE",
-    "PAGINATION_STYLES",
     "CursorPagination",
     "LinkPagination",
     "NextUrlPagination",
     "OffsetPagination",
-    "Page",
     "PagePagination",
-    "PageRequest",
     "PaginationConfig",
-    "Paginator",
-    "make_paginator",
-    "pagination_from_options",
 ]
 
 
-PAGINATION_STYLES = ("offset", "page", "cursor", "link", "next_url")
+DEFAULT_PAGE_SIZE = 100
+"""The page size sent when a style sends one and the user gave none."""
 
 DEFAULT_MAX_PAGES = 100_000
 """The page cap of a read whose ``max_pages`` is not given; more pages raise
@@ -98,14 +81,15 @@ class PaginationConfig(ABC):
     page_size: int | None = None
 
     def __post_init__(self) -> None:
-        _check_page_size(self.page_size)
-        if self.page_size is not None and self._size_param is None and not self._size_optional:
+        optional_int("page_size", self.page_size, minimum=1)
+        if self.page_size is not None and self.size_param_name is None and not self._size_optional:
             raise ConfigError(
                 "page_size", self.page_size, "set size_param to the query parameter that sends it"
             )
 
     @property
-    def _size_param(self) -> str | None:
+    def size_param_name(self) -> str | None:
+        """The query parameter that sends the page size, if this config sends one."""
         return getattr(self, "size_param", None)
 
     @property
@@ -113,36 +97,17 @@ class PaginationConfig(ABC):
         """The page size in use: ``page_size``, else :data:`DEFAULT_PAGE_SIZE` if one is sent."""
         if self.page_size is not None:
             return self.page_size
-        return DEFAULT_PAGE_SIZE if self._size_param is not None else None
+        return DEFAULT_PAGE_SIZE if self.size_param_name is not None else None
 
-    def _size_params(self) -> dict[str, str]:
+    def size_params(self) -> dict[str, str]:
+        """The query parameter sending the page size, with its value (none if not sent)."""
         size = self.effective_page_size
-        name = self._size_param
+        name = self.size_param_name
         return {name: str(size)} if name is not None and size is not None else {}
 
-    def start_paginator(self) -> Paginator:
-        """A fresh paginator for one read, starting at the first page."""
-        return self._paginator(self._initial_request())
-
-    def resume_paginator(self, position: Mapping[str, Any]) -> Paginator:
-        """A paginator that continues from ``position`` (from :meth:`Paginator.position`).
-
-        Its ``first()`` is the saved next request: verbatim for cursor, link and next-URL
-        styles; for offset and page styles, the saved offset or page number with this
-        config's parameters. Cursors and URLs seen before the save are not remembered.
-
-        Raises
-        ------
-        ConfigError
-            ``option="position"`` when the position was not saved by this style.
-        """
-        return self._paginator(_saved_request(position, self.style))
-
-    @abstractmethod
-    def _initial_request(self) -> PageRequest: ...
-
-    @abstractmethod
-    def _paginator(self, first: PageRequest | None) -> Paginator: ...
+    def first_params(self) -> dict[str, str]:
+        """The query parameters of a read's first page."""
+        return self.size_params()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -167,9 +132,8 @@ class OffsetPagination(PaginationConfig):
 
     Examples
     --------
-    >>> p = OffsetPagination(offset_param="skip", limit_param="take", page_size=50)
-    >>> p.start_paginator().request_at(2).params
-    {'skip': '100', 'take': '50'}
+    >>> OffsetPagination(offset_param="skip", limit_param="take", page_size=50).first_params()
+    {'skip': '0', 'take': '50'}
     """
 
     style: ClassVar[str] = "offset"
@@ -188,14 +152,11 @@ class OffsetPagination(PaginationConfig):
         super().__post_init__()
 
     @property
-    def _size_param(self) -> str | None:
+    def size_param_name(self) -> str | None:
         return self.limit_param
 
-    def _initial_request(self) -> PageRequest:
-        return PageRequest(params={self.offset_param: str(self.start), **self._size_params()})
-
-    def _paginator(self, first: PageRequest | None) -> Paginator:
-        return _OffsetPaginator(self, _saved_number(first, self.offset_param))
+    def first_params(self) -> dict[str, str]:
+        return {self.offset_param: str(self.start), **self.size_params()}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -220,7 +181,7 @@ class PagePagination(PaginationConfig):
 
     Examples
     --------
-    >>> PagePagination(size_param="per_page").start_paginator().first().params
+    >>> PagePagination(size_param="per_page").first_params()
     {'page': '1', 'per_page': '100'}
     """
 
@@ -246,11 +207,8 @@ class PagePagination(PaginationConfig):
                 "total_path", self.total_path, "needs page_size to count pages from records"
             )
 
-    def _initial_request(self) -> PageRequest:
-        return PageRequest(params={self.page_param: str(self.start), **self._size_params()})
-
-    def _paginator(self, first: PageRequest | None) -> Paginator:
-        return _PagePaginator(self, _saved_number(first, self.page_param))
+    def first_params(self) -> dict[str, str]:
+        return {self.page_param: str(self.start), **self.size_params()}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -286,11 +244,8 @@ class CursorPagination(_FollowingPagination):
 
     Examples
     --------
-    >>> p = CursorPagination(cursor_path="meta.next").start_paginator()
-    >>> page = Page(index=0, request=p.first(), url="https://api.test/items",
-    ...             headers={}, document={"meta": {"next": "c2"}}, record_count=10)
-    >>> p.advance(page)
-    PageRequest(url=None, params={'cursor': 'c2'})
+    >>> CursorPagination(cursor_path="meta.next", size_param="limit").first_params()
+    {'limit': '100'}
     """
 
     style: ClassVar[str] = "cursor"
@@ -309,12 +264,6 @@ class CursorPagination(_FollowingPagination):
             raise ConfigError("cursor_path", None, "set cursor_path or cursor_header")
         super().__post_init__()
 
-    def _initial_request(self) -> PageRequest:
-        return PageRequest(params=self._size_params())
-
-    def _paginator(self, first: PageRequest | None) -> Paginator:
-        return _CursorPaginator(self, first)
-
 
 @dataclass(frozen=True, kw_only=True)
 class LinkPagination(_FollowingPagination):
@@ -331,7 +280,7 @@ class LinkPagination(_FollowingPagination):
 
     Examples
     --------
-    >>> LinkPagination(size_param="per_page", page_size=50).start_paginator().first().params
+    >>> LinkPagination(size_param="per_page", page_size=50).first_params()
     {'per_page': '50'}
     """
 
@@ -342,12 +291,6 @@ class LinkPagination(_FollowingPagination):
     def __post_init__(self) -> None:
         _check_name("size_param", self.size_param, optional=True)
         super().__post_init__()
-
-    def _initial_request(self) -> PageRequest:
-        return PageRequest(params=self._size_params())
-
-    def _paginator(self, first: PageRequest | None) -> Paginator:
-        return _LinkPaginator(self, first)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -366,11 +309,8 @@ class NextUrlPagination(_FollowingPagination):
 
     Examples
     --------
-    >>> p = NextUrlPagination(next_url_path="links.next").start_paginator()
-    >>> page = Page(index=0, request=p.first(), url="https://api.test/v1/items?page=1",
-    ...             headers={}, document={"links": {"next": "?page=2"}}, record_count=10)
-    >>> p.advance(page).url
-    'https://api.test/v1/items?page=2'
+    >>> NextUrlPagination(next_url_path="links.next").first_params()
+    {}
     """
 
     style: ClassVar[str] = "next_url"
@@ -382,79 +322,6 @@ class NextUrlPagination(_FollowingPagination):
         _check_path("next_url_path", self.next_url_path, optional=False)
         _check_name("size_param", self.size_param, optional=True)
         super().__post_init__()
-
-    def _initial_request(self) -> PageRequest:
-        return PageRequest(params=self._size_params())
-
-    def _paginator(self, first: PageRequest | None) -> Paginator:
-        return _NextUrlPaginator(self, first)
-
-
-def make_paginator(
-    config: PaginationConfig, position: Mapping[str, Any] | None = None
-) -> Paginator:
-    """A paginator for one read: fresh, or resumed from a saved :meth:`Paginator.position`.
-
-    Same as ``config.start_paginator()`` / ``config.resume_paginator(position)``.
-    """
-    return config.start_paginator() if position is None else config.resume_paginator(position)
-
-
-def pagination_from_options(
-    pagination: str | PaginationConfig | None, page_size: int | None
-) -> PaginationConfig | None:
-    """Turn the ``pagination``/``page_size`` options into a config (``None``: one request).
-
-    The strings use conventional parameter names: ``"offset"`` (``offset``/``limit``),
-    ``"page"`` (``page``/``page_size``), ``"cursor"`` (``cursor`` from ``next_cursor``),
-    ``"link"`` and ``"next_url"`` (``next``). With a ``page_size``, the cursor and next-URL
-    styles send it as ``limit`` and the link style as ``per_page``. A ``page_size`` given
-    with a config object overrides the config's.
-
-    Raises
-    ------
-    ConfigError
-        ``option="pagination"`` for an unknown style; ``option="page_size"`` for a size that
-        is not a positive int, or one given without pagination.
-
-    Examples
-    --------
-    >>> pagination_from_options("link", 50)
-    LinkPagination(page_size=50, max_empty_pages=10, size_param='per_page')
-    """
-    _check_page_size(page_size)
-    if pagination is None:
-        if page_size is not None:
-            raise ConfigError("page_size", page_size, "has no effect without pagination=...")
-        return None
-    if isinstance(pagination, PaginationConfig):
-        return pagination if page_size is None else replace(pagination, page_size=page_size)
-    style = pagination.strip().lower() if isinstance(pagination, str) else None
-    if style not in PAGINATION_STYLES:
-        raise ConfigError(
-            "pagination",
-            pagination,
-            "expected one of 'offset', 'page', 'cursor', 'link', 'next_url' "
-            "or a pagination config object",
-        )
-    return _config_for_style(style, page_size)
-
-
-def _config_for_style(style: str, page_size: int | None) -> PaginationConfig:
-    if style == "offset":
-        return OffsetPagination(page_size=page_size)
-    if style == "page":
-        return PagePagination(page_size=page_size)
-    sized = page_size is not None
-    if style == "cursor":
-        return CursorPagination(page_size=page_size, size_param="limit" if sized else None)
-    if style == "link":
-        return LinkPagination(page_size=page_size, size_param="per_page" if sized else None)
-    return NextUrlPagination(page_size=page_size, size_param="limit" if sized else None)
-
-
-def _check_page_size(value: object) -> None:
-    optional_int("page_size", value, minimum=1)
 
 
 def _check_start(value: object) -> None:
@@ -471,41 +338,3 @@ def _check_name(option: str, value: object, *, optional: bool = False) -> None:
 def _check_path(option: str, value: object, *, optional: bool = True) -> None:
     if value is not None or not optional:
         split_dotted_path(value, option)
-
-
-# -- paginators ------------------------------------------------------------------------------
-
-
-def _saved_request(position: Mapping[str, Any], style: str) -> PageRequest | None:
-    ok = isinstance(position, Mapping) and position.get("version") == POSITION_VERSION
-    if not ok or position.get("style") != style:
-        found = position.get("style") if isinstance(position, Mapping) else type(position).__name__
-        raise ConfigError(
-            "position", found, f"expected a version-1 position saved by {style!r} pagination"
-        )
-    saved = position.get("next")
-    if saved is None:
-        return None
-    if isinstance(saved, Mapping):
-        url, params = saved.get("url"), saved.get("params", {})
-        if (url is None or isinstance(url, str)) and _is_str_mapping(params):
-            return PageRequest(url=url, params=dict(params))
-    raise ConfigError("position", style, "the saved next request is malformed")
-
-
-def _is_str_mapping(value: object) -> bool:
-    return isinstance(value, Mapping) and all(
-        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-    )
-
-
-def _saved_number(request: PageRequest | None, param: str) -> int | None:
-    if request is None:
-        return None
-    number = request.params.get(param, "")
-    if not number.isdecimal():
-        raise ConfigError("position", param, f"the saved request has no integer {param!r}")
-    return int(number)
-
-
-# -- RFC 8288 Link header --------------------------------------------------------------------

@@ -1,9 +1,11 @@
-"""The sans-I/O state machines behind the pagination configs of :mod:`.pagination`.
+"""The sans-I/O state machines that run the pagination configs of :mod:`.pagination`.
 
-A read asks its config for a fresh :class:`Paginator`; the driver fetches
-``paginator.first()``, wraps the response in a :class:`Page` and calls
-``paginator.advance(page)`` for the next request, until that returns ``None``. The stop rules
-are listed in :mod:`hiveframe._protocol.pagination`. No I/O happens here.
+A read gets a fresh :class:`Paginator` from :func:`start_paginator` (or
+:func:`resume_paginator`); the driver fetches ``paginator.first()``, wraps the response in a
+:class:`Page` and calls ``paginator.advance(page)`` for the next request, until that returns
+``None``. The stop rules are listed in :mod:`hiveframe._protocol.pagination`. No I/O happens
+here. :data:`PAGINATORS` is the one map from a config class to the paginator that runs it;
+style names are looked up in it (:func:`config_class`).
 """
 
 from __future__ import annotations
@@ -11,26 +13,25 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any, ClassVar, Final
 from urllib.parse import urljoin
 
 from hiveframe._protocol.data_path import MissingSegment, split_dotted_path, walk_dotted
 from hiveframe._protocol.link_header import find_next_link
+from hiveframe._protocol.pagination import (
+    DEFAULT_PAGE_SIZE,
+    CursorPagination,
+    LinkPagination,
+    NextUrlPagination,
+    OffsetPagination,
+    PagePagination,
+    PaginationConfig,
+)
 from hiveframe._secrets import redact_url
-from hiveframe.errors import PaginationError, PaginationLoopError
-
-if TYPE_CHECKING:
-    from hiveframe._protocol.pagination import (
-        CursorPagination,
-        LinkPagination,
-        NextUrlPagination,
-        OffsetPagination,
-        PagePagination,
-    )
-
-DEFAULT_PAGE_SIZE = 100
-"""The page size sent when a style sends one and the user gave none."""
+from hiveframe._validate import optional_int
+from hiveframe.errors import ConfigError, PaginationError, PaginationLoopError
 
 POSITION_VERSION = 1
 _MAX_SHOWN = 80
@@ -84,11 +85,11 @@ class Page:
     digest: bytes | None = None
 
 
-# -- configs ---------------------------------------------------------------------------------
+# -- paginators ------------------------------------------------------------------------------
 
 
 class Paginator(ABC):
-    """The state of one paginated read. Build it with ``config.start_paginator()``.
+    """The state of one paginated read. Build it with :func:`start_paginator`.
 
     Attributes
     ----------
@@ -104,7 +105,7 @@ class Paginator(ABC):
     style: ClassVar[str]
     prefetchable: ClassVar[bool] = False
 
-    def __init__(self, first: PageRequest | None) -> None:
+    def __init__(self, config: PaginationConfig, first: PageRequest | None) -> None:
         self._first = first
         self._next = first
         self.shortfall: str | None = None
@@ -174,16 +175,19 @@ class _NumberedPaginator(Paginator):
     _unit: ClassVar[str]
 
     def __init__(
-        self, config: OffsetPagination | PagePagination, number_param: str, base: int | None
+        self,
+        config: OffsetPagination | PagePagination,
+        number_param: str,
+        first: PageRequest | None,
     ) -> None:
         self._number_param = number_param
-        self._base = base
+        self._base = base = _saved_number(first, number_param)
         self._start = config.start
         self._page_size = config.effective_page_size
-        self._size_params = config._size_params()
+        self._size_params = config.size_params()
         self._digest: bytes | None = None  # of the page before
         self._total: int | None = None  # as the page before reported it
-        super().__init__(None if base is None else self._request(base))
+        super().__init__(config, None if base is None else self._request(base))
 
     def _request(self, number: int) -> PageRequest:
         return PageRequest(params={self._number_param: str(number), **self._size_params})
@@ -252,9 +256,9 @@ class _OffsetPaginator(_NumberedPaginator):
     style = "offset"
     _unit = "records"
 
-    def __init__(self, config: OffsetPagination, base: int | None) -> None:
+    def __init__(self, config: OffsetPagination, first: PageRequest | None) -> None:
         self._config = config
-        super().__init__(config, config.offset_param, base)
+        super().__init__(config, config.offset_param, first)
 
     @property
     def _step(self) -> int:
@@ -278,9 +282,9 @@ class _PagePaginator(_NumberedPaginator):
 
     _step = 1
 
-    def __init__(self, config: PagePagination, base: int | None) -> None:
+    def __init__(self, config: PagePagination, first: PageRequest | None) -> None:
         self._config = config
-        super().__init__(config, config.page_param, base)
+        super().__init__(config, config.page_param, first)
 
     def _next_number(self, page: Page) -> int:
         return self._number(page) + 1
@@ -334,7 +338,7 @@ class _CursorPaginator(Paginator):
     def __init__(self, config: CursorPagination, first: PageRequest | None) -> None:
         self._config = config
         self._onward = _Onward(config.max_empty_pages)
-        super().__init__(first)
+        super().__init__(config, first)
 
     def _after(self, page: Page) -> PageRequest | None:
         cursor = self._cursor(page)
@@ -342,7 +346,7 @@ class _CursorPaginator(Paginator):
         sent = page.request.params.get(config.cursor_param)
         if cursor is None or not self._onward.follows(sent, cursor, page):
             return None
-        return PageRequest(params={config.cursor_param: cursor, **config._size_params()})
+        return PageRequest(params={config.cursor_param: cursor, **config.size_params()})
 
     def _cursor(self, page: Page) -> str | None:
         if self._config.cursor_header is not None:
@@ -357,7 +361,7 @@ class _UrlPaginator(Paginator):
         self, config: LinkPagination | NextUrlPagination, first: PageRequest | None
     ) -> None:
         self._onward = _Onward(config.max_empty_pages)
-        super().__init__(first)
+        super().__init__(config, first)
 
     def _after(self, page: Page) -> PageRequest | None:
         link = self._next_link(page)
@@ -439,4 +443,129 @@ def _shown(value: str) -> str:
     return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
 
 
-# -- positions -------------------------------------------------------------------------------
+# -- configs and positions -------------------------------------------------------------------
+
+PAGINATORS: Final[Mapping[type[PaginationConfig], type[Paginator]]] = MappingProxyType(
+    {
+        OffsetPagination: _OffsetPaginator,
+        PagePagination: _PagePaginator,
+        CursorPagination: _CursorPaginator,
+        LinkPagination: _LinkPaginator,
+        NextUrlPagination: _NextUrlPaginator,
+    }
+)
+"""Which paginator runs which pagination config; its keys are the styles there are."""
+
+# With a page_size given by style name, the parameter that sends it (offset and page styles
+# have their own; the others send none by default).
+_SIZE_PARAMS_BY_STYLE = {"cursor": "limit", "link": "per_page", "next_url": "limit"}
+
+
+def start_paginator(config: PaginationConfig) -> Paginator:
+    """A fresh paginator for one read of ``config``, starting at the first page.
+
+    Examples
+    --------
+    >>> start_paginator(OffsetPagination(page_size=50)).request_at(2).params
+    {'offset': '100', 'limit': '50'}
+    """
+    return _runner(config)(config, PageRequest(params=config.first_params()))
+
+
+def resume_paginator(config: PaginationConfig, position: Mapping[str, Any]) -> Paginator:
+    """A paginator that continues from ``position`` (from :meth:`Paginator.position`).
+
+    Its ``first()`` is the saved next request: verbatim for cursor, link and next-URL
+    styles; for offset and page styles, the saved offset or page number with this
+    config's parameters. Cursors and URLs seen before the save are not remembered.
+
+    Raises
+    ------
+    ConfigError
+        ``option="position"`` when the position was not saved by this style.
+    """
+    return _runner(config)(config, _saved_request(position, config.style))
+
+
+def config_class(style: str) -> type[PaginationConfig] | None:
+    """The config class of a style name (``"offset"``, ``"next_url"``...; any case and
+    surrounding space), or ``None`` for a name that is no style."""
+    wanted = style.strip().lower()
+    return next((config for config in PAGINATORS if config.style == wanted), None)
+
+
+def pagination_from_options(
+    pagination: str | PaginationConfig | None, page_size: int | None
+) -> PaginationConfig | None:
+    """Turn the ``pagination``/``page_size`` options into a config (``None``: one request).
+
+    The strings use conventional parameter names: ``"offset"`` (``offset``/``limit``),
+    ``"page"`` (``page``/``page_size``), ``"cursor"`` (``cursor`` from ``next_cursor``),
+    ``"link"`` and ``"next_url"`` (``next``). With a ``page_size``, the cursor and next-URL
+    styles send it as ``limit`` and the link style as ``per_page``. A ``page_size`` given
+    with a config object overrides the config's.
+
+    Raises
+    ------
+    ConfigError
+        ``option="pagination"`` for an unknown style; ``option="page_size"`` for a size that
+        is not a positive int, or one given without pagination.
+
+    Examples
+    --------
+    >>> pagination_from_options("link", 50)
+    LinkPagination(page_size=50, max_empty_pages=10, size_param='per_page')
+    """
+    optional_int("page_size", page_size, minimum=1)
+    if pagination is None:
+        if page_size is not None:
+            raise ConfigError("page_size", page_size, "has no effect without pagination=...")
+        return None
+    if isinstance(pagination, PaginationConfig):
+        return pagination if page_size is None else replace(pagination, page_size=page_size)
+    config = config_class(pagination) if isinstance(pagination, str) else None
+    if config is None:
+        styles = ", ".join(repr(kind.style) for kind in PAGINATORS)
+        raise ConfigError(
+            "pagination", pagination, f"expected one of {styles} or a pagination config object"
+        )
+    options: dict[str, Any] = {"page_size": page_size}
+    if page_size is not None and config.style in _SIZE_PARAMS_BY_STYLE:
+        options["size_param"] = _SIZE_PARAMS_BY_STYLE[config.style]
+    return config(**options)
+
+
+def _runner(config: PaginationConfig) -> type[Paginator]:
+    return next(PAGINATORS[kind] for kind in type(config).__mro__ if kind in PAGINATORS)
+
+
+def _saved_request(position: Mapping[str, Any], style: str) -> PageRequest | None:
+    ok = isinstance(position, Mapping) and position.get("version") == POSITION_VERSION
+    if not ok or position.get("style") != style:
+        found = position.get("style") if isinstance(position, Mapping) else type(position).__name__
+        raise ConfigError(
+            "position", found, f"expected a version-1 position saved by {style!r} pagination"
+        )
+    saved = position.get("next")
+    if saved is None:
+        return None
+    if isinstance(saved, Mapping):
+        url, params = saved.get("url"), saved.get("params", {})
+        if (url is None or isinstance(url, str)) and _is_str_mapping(params):
+            return PageRequest(url=url, params=dict(params))
+    raise ConfigError("position", style, "the saved next request is malformed")
+
+
+def _is_str_mapping(value: object) -> bool:
+    return isinstance(value, Mapping) and all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    )
+
+
+def _saved_number(request: PageRequest | None, param: str) -> int | None:
+    if request is None:
+        return None
+    number = request.params.get(param, "")
+    if not number.isdecimal():
+        raise ConfigError("position", param, f"the saved request has no integer {param!r}")
+    return int(number)

@@ -22,11 +22,8 @@ from hiveframe._protocol.data_path import DataPath
 from hiveframe._protocol.decode import validate_response_format
 from hiveframe._protocol.drift import DRIFT_POLICIES
 from hiveframe._protocol.emission import Emission, SourceStats
-from hiveframe._protocol.pagination import (
-    DEFAULT_MAX_PAGES,
-    PaginationConfig,
-    pagination_from_options,
-)
+from hiveframe._protocol.pagination import DEFAULT_MAX_PAGES, PaginationConfig
+from hiveframe._protocol.paginators import pagination_from_options, start_paginator
 from hiveframe._protocol.poll import DEFAULT_DEDUPE_WINDOW
 from hiveframe._protocol.reconnect import DEFAULT_IDLE_TIMEOUT_SECONDS, ReconnectConfig
 from hiveframe._protocol.sse import DEFAULT_MAX_EVENT_BYTES
@@ -531,7 +528,7 @@ class HTTPSource:
                 "stream_type", "sse", "an SSE source is read with stream(), or a StreamProcessor"
             )
         pagination = self.plan.pagination
-        paginator = pagination.start_paginator() if pagination else None
+        paginator = start_paginator(pagination) if pagination else None
         deadline = self.clock.monotonic() + self.deadline_seconds if self.deadline_seconds else None
         async with self.session() as session:
             async for table in PageReader(self.plan, session).pages(paginator, deadline=deadline):

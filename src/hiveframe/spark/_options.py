@@ -27,14 +27,7 @@ from typing import Any
 
 import orjson
 
-from hiveframe._protocol.pagination import (
-    CursorPagination,
-    LinkPagination,
-    NextUrlPagination,
-    OffsetPagination,
-    PagePagination,
-    PaginationConfig,
-)
+from hiveframe._protocol.paginators import config_class
 from hiveframe._protocol.reconnect import ReconnectConfig
 from hiveframe._validate import require_int, require_seconds
 from hiveframe.errors import ConfigError
@@ -64,16 +57,6 @@ _AUTH_KEYS = {"auth_type": "type", "auth_method": "auth_method"}
 _AUTH_FLOATS = frozenset({"skew_seconds", "default_ttl_seconds"})
 _AUTH_BOOLS = frozenset({"allow_insecure_token_url"})
 
-_PAGINATION_CLASSES: dict[str, type[PaginationConfig]] = {
-    cls.style: cls
-    for cls in (
-        OffsetPagination,
-        PagePagination,
-        CursorPagination,
-        LinkPagination,
-        NextUrlPagination,
-    )
-}
 # Settings whose default is None but which take a number.
 _NUMBERS_DEFAULTING_TO_NONE = frozenset({"failure_rate_threshold"})
 
@@ -297,7 +280,7 @@ def _pagination(opts: Mapping[str, str]) -> Group:
         return used, {}
     if not settings:
         return used, {"pagination": style}  # HTTPSource resolves (and validates) the style
-    cls = _PAGINATION_CLASSES.get(style.strip().lower())
+    cls = config_class(style)
     if cls is None:
         return used, {"pagination": style}  # the constructor names the bad style
     known = {f.name: f for f in fields(cls) if f.init}

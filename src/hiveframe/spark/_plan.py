@@ -23,12 +23,8 @@ from typing import Any, NamedTuple
 
 from pyspark.sql.datasource import InputPartition
 
-from hiveframe._protocol.pagination import (
-    OffsetPagination,
-    Page,
-    PagePagination,
-    PaginationConfig,
-)
+from hiveframe._protocol.pagination import OffsetPagination, PagePagination, PaginationConfig
+from hiveframe._protocol.paginators import Page, start_paginator
 from hiveframe._validate import check_str_mapping, optional_int
 from hiveframe.errors import ConfigError
 
@@ -166,7 +162,7 @@ SEQUENTIAL = PageRange(index=0, start=0, stop=None)
 
 def is_plannable(pagination: PaginationConfig | None) -> bool:
     """Whether pages can be requested out of order (offset and page styles)."""
-    return pagination is not None and pagination.start_paginator().prefetchable
+    return pagination is not None and start_paginator(pagination).prefetchable
 
 
 def needs_first_page(pagination: PaginationConfig | None, max_pages: int | None) -> bool:
@@ -204,7 +200,7 @@ def page_count(
 
 def _implied_pages(pagination: PaginationConfig, first: Page) -> int | None:
     """The pages the first page says the read has (a short page, or its total), if it says."""
-    paginator = pagination.start_paginator()
+    paginator = start_paginator(pagination)
     if paginator.is_last(first):
         return 1
     full = first.record_count

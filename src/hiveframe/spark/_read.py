@@ -21,7 +21,7 @@ from hiveframe._http.portal import iterate_sync, run_sync
 from hiveframe._http.reader import FetchedPage, PageReader
 from hiveframe._http.response import Response, joined_headers
 from hiveframe._http.session import Session
-from hiveframe._protocol.pagination import PageRequest
+from hiveframe._protocol.paginators import PageRequest, start_paginator
 from hiveframe.errors import PaginationLimitReached
 from hiveframe.spark._plan import (
     SHIP_BYTES,
@@ -117,7 +117,7 @@ async def read_partition(spec: SourceSpec, part: PageRange) -> AsyncIterator[pa.
     clock = SYSTEM_CLOCK
     deadline = clock.monotonic() + spec.deadline_seconds if spec.deadline_seconds else None
     pagination = spec.plan.pagination
-    paginator = pagination.start_paginator() if pagination else None
+    paginator = start_paginator(pagination) if pagination else None
     async with spec.session() as session:
         reader = PageReader(spec.plan, session)
         first = None
@@ -135,7 +135,7 @@ async def read_partition(spec: SourceSpec, part: PageRange) -> AsyncIterator[pa.
 
 def _first_request(spec: SourceSpec) -> PageRequest:
     pagination = spec.plan.pagination
-    return pagination.start_paginator().first() if pagination else PageRequest()
+    return start_paginator(pagination).first() if pagination else PageRequest()
 
 
 def _ship(response: Response, session: Session) -> ShippedPage | None:
