@@ -39,3 +39,13 @@ def test_import_hiveframe_does_not_import_optional_libraries():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.strip()
     assert loaded == ""
+
+
+def test_spark_reads_a_source_by_either_name():
+    # HTTPSource.to_spark became hiveframe.spark.read_source; to_spark names it too.
+    pytest.importorskip("pyspark", reason="hiveframe.spark needs the 'spark' extra")
+    import hiveframe.spark
+    from hiveframe.connectors import HTTPSource
+
+    assert hiveframe.spark.to_spark is hiveframe.spark.read_source
+    assert not hasattr(HTTPSource, "to_spark")

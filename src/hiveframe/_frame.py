@@ -13,14 +13,13 @@ from hiveframe._protocol.arrow import (
     concat_tables,
     records_to_table,
 )
+from hiveframe._writer import DataFrameWriter
 from hiveframe.errors import ColumnNotFoundError, ConfigError, MissingExtraError
 
 if TYPE_CHECKING:
     import pandas as pd
     import polars as pl
     import pyarrow.compute as pc
-
-    from hiveframe._writer import DataFrameWriter
 
 __all__ = ["DataFrame"]
 
@@ -694,8 +693,6 @@ class DataFrame:
     @property
     def write(self) -> DataFrameWriter:
         """Writers: ``df.write.parquet(path)``, ``.csv(path)``, ``.json(path)``, ``.http(sink)``."""
-        from hiveframe._writer import DataFrameWriter
-
         return DataFrameWriter(self)
 
 

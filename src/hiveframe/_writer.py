@@ -8,22 +8,34 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from os import PathLike
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol, TypeVar
 
 import pyarrow as pa
 
 from hiveframe._protocol.arrow import batch_to_json_lines, column_to_text
 from hiveframe._validate import check_choice, check_output_path
 
-if TYPE_CHECKING:
-    from hiveframe._frame import DataFrame
-    from hiveframe.connectors import HTTPSink, WriteResult
-
-__all__ = ["DataFrameWriter"]
+__all__ = ["DataFrameWriter", "Sink"]
 
 WriteMode = Literal["overwrite", "error"]
 _WRITE_MODES = ("overwrite", "error")
 _WRITE_BATCH_ROWS = 10_000  # rows encoded at a time by the CSV and JSON writers
+
+Result = TypeVar("Result")
+Result_co = TypeVar("Result_co", covariant=True)
+
+
+class Sink(Protocol[Result_co]):
+    """Where ``df.write.http`` sends the rows: an :class:`~hiveframe.connectors.HTTPSink`,
+    whose ``write`` returns a :class:`~hiveframe.connectors.WriteResult`."""
+
+    def write(self, data: pa.Table, /) -> Result_co: ...
+
+
+class _Tabular(Protocol):
+    """A frame to write: anything that hands over its rows as a ``pyarrow.Table``."""
+
+    def to_arrow(self) -> pa.Table: ...
 
 
 class DataFrameWriter:
@@ -47,7 +59,7 @@ class DataFrameWriter:
 
     __slots__ = ("_table",)
 
-    def __init__(self, frame: DataFrame) -> None:
+    def __init__(self, frame: _Tabular) -> None:
         self._table = frame.to_arrow()
 
     def parquet(
@@ -119,7 +131,7 @@ class DataFrameWriter:
                 ]
                 out.write_batch(pa.RecordBatch.from_arrays(columns, schema=schema))
 
-    def http(self, sink: HTTPSink) -> WriteResult:
+    def http(self, sink: Sink[Result]) -> Result:
         """Send the rows to an HTTP API through ``sink``, in batches.
 
         Parameters

@@ -505,15 +505,6 @@ class HTTPSource:
             config = replace(config, timeout_seconds=sse.idle_timeout_seconds)
         return Session(config, auth=self.auth, credential_url=self.plan.url, clock=self.clock)
 
-    def to_spark(self, spark: Any, **options: Any) -> Any:
-        """Read this source with Spark, as a batch: see :func:`hiveframe.spark.read_source`.
-
-        Needs the ``spark`` extra: ``pip install 'hiveframe[spark]'``.
-        """
-        from hiveframe.spark import read_source
-
-        return read_source(self, spark, **options)
-
     # -- the page loop -------------------------------------------------------------------------
 
     def session(self) -> Session:

@@ -43,6 +43,7 @@ __all__ = [
     "WriteSummary",
     "read_source",
     "register",
+    "to_spark",
 ]
 
 
@@ -132,3 +133,8 @@ def read_source(
         params = partition_params(partition_by)  # checked here, where the list is
         reader = reader.option("partition_by", orjson.dumps([dict(p) for p in params]).decode())
     return reader.load()
+
+
+to_spark = read_source
+"""The name :func:`read_source` had as the ``HTTPSource.to_spark`` method:
+``to_spark(source, spark)``."""

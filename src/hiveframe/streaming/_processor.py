@@ -72,7 +72,7 @@ class StreamProcessor:
             )
         chosen = check_stream_name(name if name is not None else f"stream-{self._created}")
         self._created += 1
-        return Stream(self, source, name=chosen)
+        return Stream(self.config, self._register, source, name=chosen)
 
     @property
     def streams(self) -> tuple[Stream, ...]:

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from hiveframe._validate import NOT_GIVEN, _NotGiven, optional_seconds, require_int
 from hiveframe.errors import ConfigError
-from hiveframe.streaming._config import StreamMetrics, StreamStatus, check_batching
+from hiveframe.streaming._config import StreamConfig, StreamMetrics, StreamStatus, check_batching
 from hiveframe.streaming._runner import Runner, Step
 from hiveframe.streaming._sinks import BatchSink, FunctionSink, sink_for
-
-if TYPE_CHECKING:
-    from hiveframe.streaming._processor import StreamProcessor
 
 
 class Stream:
@@ -22,6 +19,16 @@ class Stream:
     ``batch`` and ``limit`` return a new stream; ``to`` or ``foreach`` attaches the sink and
     registers the stream with its processor, which starts it. A running stream reports
     :attr:`status`, :attr:`metrics` and :attr:`exception`.
+
+    Parameters
+    ----------
+    config
+        The processor's settings: checkpoint folder, queue bound, default batching.
+    register
+        Called with the stream that ``to`` or ``foreach`` made (the processor keeps it, or
+        refuses a name it has already).
+    source
+        The streaming source.
 
     Examples
     --------
@@ -38,7 +45,8 @@ class Stream:
 
     def __init__(
         self,
-        processor: StreamProcessor,
+        config: StreamConfig,
+        register: Callable[[Stream], None],
         source: Any,
         *,
         name: str,
@@ -46,7 +54,8 @@ class Stream:
         batching: tuple[int, float | None] | None = None,
         limit: int | None = None,
     ) -> None:
-        self._processor = processor
+        self._config = config
+        self._register = register
         self._source = source
         self._name = name
         self._steps = steps
@@ -100,7 +109,7 @@ class Stream:
         ConfigError
             A value is out of range.
         """
-        config = self._processor.config
+        config = self._config
         chosen = config.batch_size if size is None else size
         interval = (
             config.batch_interval_seconds
@@ -239,11 +248,11 @@ class Stream:
             "limit": self._limit,
             **changes,
         }
-        return Stream(self._processor, self._source, **options)
+        return Stream(self._config, self._register, self._source, **options)
 
     def _attach(self, make_sink: Callable[[], BatchSink]) -> Stream:
         stream = self._derive()
-        config = self._processor.config
+        config = self._config
         size, interval = stream._batching or (config.batch_size, config.batch_interval_seconds)
         stream._runner = Runner(
             name=stream._name,
@@ -255,7 +264,7 @@ class Stream:
             make_sink=make_sink,
             config=config,
         )
-        self._processor._register(stream)
+        self._register(stream)
         return stream
 
     def _require_runner(self) -> Runner:
