@@ -33,6 +33,11 @@ def pytest_configure(config: pytest.Config) -> None:
     # Python workers take their environment from the JVM when it starts, whichever test
     # starts it first, so the variable is set before any test runs.
     os.environ.setdefault("DEMO_API_TOKEN", "demo-token")
+    # HiveFrame honours proxy variables by default; the suite talks to 127.0.0.1 only, and
+    # tests/drivers/test_proxy.py sets them where it needs them.
+    for name in ("http_proxy", "https_proxy", "no_proxy"):
+        os.environ.pop(name, None)
+        os.environ.pop(name.upper(), None)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -23,6 +23,7 @@ import orjson
 
 from hiveframe._http.auth import Auth
 from hiveframe._http.clock import SYSTEM_CLOCK, Clock
+from hiveframe._http.proxy import Proxies, ProxyOption, check_proxy
 from hiveframe._http.response import Response, joined_headers
 from hiveframe._http.streamed import StreamedResponse, decoded_chunks
 from hiveframe._http.transport import (
@@ -45,6 +46,7 @@ from hiveframe._protocol.reconnect import is_event_stream
 from hiveframe._protocol.retry_after import parse_retry_after
 from hiveframe._secrets import SecretNames, SecretValues, drop_query_params, redact_url
 from hiveframe._validate import (
+    NOT_GIVEN,
     check_verify,
     optional_seconds,
     require_bool,
@@ -94,6 +96,7 @@ class SessionConfig:
     secret_headers: frozenset[str] = frozenset()
     secret_params: frozenset[str] = frozenset()
     max_connections: int = 16
+    proxy: ProxyOption = NOT_GIVEN  # not given: HTTP(S)_PROXY and NO_PROXY when a session opens
 
     def __post_init__(self) -> None:
         # The source's and the sink's options, checked where both build them. Frozen: the
@@ -111,6 +114,7 @@ class SessionConfig:
                 "block_private_networks", self.block_private_networks
             ),
             "verify": check_verify(self.verify),
+            "proxy": check_proxy(self.proxy),
         }
         for option, value in checked.items():
             object.__setattr__(self, option, value)
@@ -180,12 +184,18 @@ class Session:
     async def __aenter__(self) -> Session:
         c = self.config
         connect = min(c.connect_timeout_seconds, c.timeout_seconds or c.connect_timeout_seconds)
+        proxies = Proxies.from_option(c.proxy)
+        for secret in proxies.secrets():
+            self.secrets.add(secret)
+        if proxies.by_scheme:
+            logger.debug("proxies for %s: %s", self.redact(self.credential_url), proxies.describe())
         self._transport = Transport(
             TransportConfig(
                 read_timeout_seconds=c.timeout_seconds,
                 connect_timeout_seconds=connect,
                 verify=c.verify,
                 max_connections=c.max_connections,
+                proxies=proxies,
             )
         )
         await self._transport.__aenter__()

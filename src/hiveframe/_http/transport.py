@@ -13,7 +13,7 @@ import socket
 import ssl
 import warnings
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
@@ -21,6 +21,7 @@ from multidict import CIMultiDictProxy
 from yarl import URL
 
 from hiveframe import errors
+from hiveframe._http.proxy import Proxies
 from hiveframe.errors import (
     ConnectError,
     InsecureTLSWarning,
@@ -39,12 +40,13 @@ Where = Callable[[], dict[str, Any]]
 
 @dataclass(frozen=True)
 class TransportConfig:
-    """Connection settings: timeouts per network wait, TLS, pool size."""
+    """Connection settings: timeouts per network wait, TLS, pool size, proxies."""
 
     read_timeout_seconds: float | None
     connect_timeout_seconds: float
     verify: bool | str = True
     max_connections: int = 16
+    proxies: Proxies = field(default_factory=Proxies)
 
 
 def build_url(url: str, params: Mapping[str, str] | None) -> URL:
@@ -105,6 +107,7 @@ class Transport:
                 sock_read=c.read_timeout_seconds,
             ),
             auto_decompress=False,
+            # Proxies are chosen per request (proxy.py); trust_env would also read ~/.netrc.
             trust_env=False,
             cookie_jar=aiohttp.DummyCookieJar(),  # cookies never ride along on their own
             headers={"User-Agent": USER_AGENT},
@@ -130,11 +133,17 @@ class Transport:
         body: bytes | None,
         where: Where,
     ) -> RawResponse:
-        """Send the request and read the response head. ``where()`` names it in errors."""
+        """Send the request (through its proxy, if any) and read the response head.
+        ``where()`` names it in errors."""
         assert self._session is not None, "Transport used outside 'async with'"
         try:
             response = await self._session.request(
-                method, url, headers=dict(headers), data=body, allow_redirects=False
+                method,
+                url,
+                headers=dict(headers),
+                data=body,
+                allow_redirects=False,
+                proxy=self.config.proxies.proxy_for(str(url)),
             )
         except Exception as exc:
             raise map_error(exc, **where()) from exc

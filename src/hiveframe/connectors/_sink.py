@@ -23,6 +23,7 @@ from hiveframe._frame import DataFrame
 from hiveframe._http.auth import Auth, auth_from_option
 from hiveframe._http.clock import SYSTEM_CLOCK, Clock
 from hiveframe._http.portal import run_sync
+from hiveframe._http.proxy import proxy_repr
 from hiveframe._http.session import Session
 from hiveframe._protocol.batching import (
     DeliveryLedger,
@@ -75,7 +76,7 @@ class HTTPSink:
         values), in place of ``body_format`` and ``envelope``.
     headers
         Headers on every request. ``Content-Type`` defaults to the format's.
-    auth, retry, circuit_breaker, rate_limit, timeout_seconds, verify
+    auth, retry, circuit_breaker, rate_limit, timeout_seconds, verify, proxy
         As for :class:`~hiveframe.connectors.HTTPSource`.
     secret_headers, secret_params
         More header and query-parameter names to treat as credentials, as for
@@ -136,6 +137,7 @@ class HTTPSink:
         dead_letter: str | PathLike[str] | None = None,
         success_statuses: Iterable[int] | None = None,
         verify: bool | str = True,
+        proxy: str | _NotGiven | None = NOT_GIVEN,
         secret_headers: Iterable[str] = (),
         secret_params: Iterable[str] = (),
         clock: Clock = SYSTEM_CLOCK,
@@ -164,6 +166,7 @@ class HTTPSink:
             rate_limit=rate_limit,
             timeout_seconds=timeout_seconds,
             verify=verify,
+            proxy=proxy,
             secret_headers=secret_headers,
             secret_params=secret_params,
         )
@@ -191,6 +194,7 @@ class HTTPSink:
             parts.append(f"dead_letter={str(o.dead_letter)!r}")
         if self.auth is not None:
             parts.append(f"auth={self.auth!r}")
+        parts += proxy_repr(self.session_config.proxy)
         return f"HTTPSink({', '.join(parts)})"
 
     def session(self) -> Session:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hiveframe._http.proxy import ProxyOption
 from hiveframe._http.session import SessionConfig
 from hiveframe._protocol.batching import (
     Batcher,
@@ -110,12 +111,14 @@ class SinkOptions:
         rate_limit: float | RateLimiter | None,
         timeout_seconds: float | None,
         verify: bool | str,
+        proxy: ProxyOption,
         secret_headers: Iterable[str],
         secret_params: Iterable[str],
     ) -> SessionConfig:
         return SessionConfig(
             timeout_seconds=timeout_seconds,
             verify=verify,
+            proxy=proxy,
             retry=retry_from_option(retry),
             circuit_breaker=breaker_from_option(circuit_breaker),
             rate_limiter=rate_limiter_from_option(rate_limit),

@@ -13,6 +13,7 @@ from hiveframe._http.auth import Auth, auth_from_option
 from hiveframe._http.clock import SYSTEM_CLOCK, Clock
 from hiveframe._http.poll import PollReader
 from hiveframe._http.portal import iterate_sync, run_sync
+from hiveframe._http.proxy import proxy_repr
 from hiveframe._http.reader import PageReader, Parser, ReadPlan
 from hiveframe._http.record_stream import AsyncRecordStream, RecordStream
 from hiveframe._http.session import Session, SessionConfig
@@ -128,6 +129,13 @@ class HTTPSource:
         Refuse a redirect to another host that resolves to a loopback, private or
         link-local address (default ``True``): a public API cannot steer a read into your
         own network. Redirects within the URL's own origin are always followed.
+    proxy
+        The HTTP proxy every request goes through (``"http://proxy.internal:3128"``,
+        credentials allowed: ``"http://user:pass@proxy:3128"``); HTTPS requests tunnel
+        through it with ``CONNECT``. Not given: ``HTTPS_PROXY``/``HTTP_PROXY`` and
+        ``NO_PROXY`` from the environment (lower-case names too), per request URL.
+        ``None``: no proxy, whatever the environment says. Proxy credentials are masked
+        in ``repr``, logs and errors and go to the proxy alone.
     allowed_hosts
         Hosts other than the URL's own that next links may point to. Credentials are never
         sent to them.
@@ -209,6 +217,7 @@ class HTTPSource:
         deadline_seconds: float | None = None,
         max_body_bytes: int = 100 * 1024 * 1024,
         verify: bool | str = True,
+        proxy: str | _NotGiven | None = NOT_GIVEN,
         block_private_networks: bool = True,
         allowed_hosts: Iterable[str] = (),
         concurrency: int = 8,
@@ -282,6 +291,7 @@ class HTTPSource:
             max_body_bytes=max_body_bytes,
             max_decompressed_bytes=max_body_bytes,
             verify=verify,
+            proxy=proxy,
             block_private_networks=block_private_networks,
             retry=retry_from_option(retry),
             circuit_breaker=breaker_from_option(circuit_breaker),
@@ -319,6 +329,7 @@ class HTTPSource:
             parts.append(f"max_pages={plan.max_pages}")
         if self.auth is not None:
             parts.append(f"auth={self.auth!r}")
+        parts += proxy_repr(self.session_config.proxy)
         if self.streaming.poll is not None:
             parts.append(f"poll_interval_seconds={self.streaming.poll.interval_seconds:g}")
         if self.streaming.kind == "sse":
