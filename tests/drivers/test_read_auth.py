@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import base64
 import time
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 import pytest
 
+from hiveframe._http.session import Session
 from hiveframe.connectors import HTTPSink, HTTPSource, OAuth2ClientCredentials
 from hiveframe.demo import Reply, Request
 from hiveframe.demo._ingest import IngestAPI
-from hiveframe.errors import AuthenticationError, TokenResponseError
+from hiveframe.errors import AuthenticationError, SSEProtocolError, TokenResponseError
 from hiveframe.resilience import RetryConfig
 
 RECORDS = [{"id": i} for i in range(1, 7)]
@@ -171,6 +172,57 @@ def test_oauth2_forever_401_stops_after_one_refresh(serve):
         oauth_source(server, tokens).read()
     assert len(server.requests_to("/d")) == 2
     assert len(tokens.issued) == 2
+
+
+@pytest.mark.parametrize("path", ["/d", "/events"])
+@pytest.mark.parametrize("refused", ["the first token", "every token"])
+def test_a_401_refreshes_the_token_once_for_a_page_and_an_event_stream_alike(
+    serve, clock, monkeypatch, path, refused
+):
+    # One code path (Session._refresh, called by Session._authorized) decides for both a
+    # page request and an SSE connection; the token endpoint counts the refreshes.
+    tokens = TokenServer(FakeClock())
+    decided: list[tuple[str, bool]] = []
+    refresh = Session._refresh
+
+    def spy(session, call, hop):
+        refreshed = refresh(session, call, hop)
+        decided.append((urlsplit(hop.url).path, refreshed))
+        return refreshed
+
+    monkeypatch.setattr(Session, "_refresh", spy)
+
+    def accepted(request: Request) -> bool:
+        first = request.header("authorization") == "Bearer tok-1"
+        return tokens.valid(request) and not first and refused == "the first token"
+
+    def events(request: Request) -> Reply:
+        if not accepted(request):
+            return Reply(401, {"WWW-Authenticate": 'Bearer error="invalid_token"'}, b"{}")
+        return Reply(200, {"Content-Type": "text/event-stream"}, b'data: {"id": 1}\n\n')
+
+    server = serve({"/token": tokens.token, "/d": guarded(accepted), "/events": events})
+    streams = {"stream_type": "sse"} if path == "/events" else {}
+    source = oauth_source(server, tokens, path, clock=clock, **streams)
+
+    def read() -> int:
+        if path == "/d":
+            return source.read().count()
+        with source.stream() as records:
+            return len([next(records)])
+
+    if refused == "the first token":
+        assert read() >= 1
+        assert decided == [(path, True)]
+    else:
+        with pytest.raises((AuthenticationError, SSEProtocolError)) as info:
+            read()
+        error = info.value if path == "/d" else info.value.__cause__
+        assert isinstance(error, AuthenticationError)
+        assert error.status == 401
+        assert decided == [(path, True), (path, False)]
+    assert tokens.issued == ["tok-1", "tok-2"]
+    assert len(server.requests_to(path)) == 2
 
 
 def test_oauth2_client_secret_post_puts_credentials_in_the_body_only(serve):

@@ -15,7 +15,7 @@ import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 from urllib.parse import urlencode
 
 import anyio
@@ -135,7 +135,8 @@ class _Call:
     page: int | None = None
     batch: int | None = None
     deadline: float | None = None  # monotonic time by which the whole operation must end
-    auth_handle: str | None = None
+    auth_handle: str | None = None  # what the auth put on this hop, for Auth.invalidate
+    refreshed: bool = False  # a 401 refreshed the credential once in this logical request
 
     def target(self) -> str:
         """The URL this call asks for, query parameters included (for errors and logs)."""
@@ -315,9 +316,10 @@ class Session:
 
         Auth, credential-safe redirects, the rate limiter, the circuit breaker and the
         ``timeout_seconds`` bound on reaching the response head apply as for
-        :meth:`request`, and a 401 refreshes an OAuth2 token once. Nothing is retried (the
-        caller decides what a status means) and the body has no size cap; the transport's
-        read timeout bounds each wait for body bytes.
+        :meth:`request`, and a 401 refreshes an OAuth2 token once, as it does there
+        (:meth:`_authorized`). Nothing is retried (the caller decides what a status means)
+        and the body has no size cap; the transport's read timeout bounds each wait for
+        body bytes.
         """
         call = _Call(
             method.upper(),
@@ -327,18 +329,8 @@ class Session:
             credentials=credentials_may_follow(self.credential_url, url),
             home=self.credential_url,
         )
-        refresh = self.auth is not None and self.auth.refreshable
         with self.reporting(call.target()):
-            while True:
-                opened: _Opened = await self._with_breaker(
-                    lambda: self._attempt(call, self._follow_open), lambda o: o.raw.status
-                )
-                raw = opened.raw
-                if raw.status != 401 or not refresh or self.auth is None:
-                    break
-                raw.close()
-                self.auth.invalidate(opened.hop.auth_handle)
-                refresh = False
+            raw = (await self._authorized(call, self._follow_open)).raw
         chunks = decoded_chunks(raw.chunks(), raw.headers.get("content-encoding"))
         try:
             yield StreamedResponse(raw.status, joined_headers(raw.headers), raw.url, chunks)
@@ -354,17 +346,10 @@ class Session:
         policy = self.config.retry
         state = policy.start(clock=self._clock.monotonic)
         may_retry = policy.allows_method(call.method, idempotency_key=idempotency_key)
-        refreshed = False
         while True:
             state.record_attempt()
             try:
                 return await self._guarded(call, auth_errors=auth_errors)
-            except _Unauthorized as exc:
-                if refreshed or self.auth is None or not self.auth.refreshable:
-                    raise exc.error from None
-                self.auth.invalidate(exc.handle)
-                refreshed = True
-                continue
             except (TransportError, HTTPStatusError) as exc:
                 if not self._retriable(exc, state, may_retry=may_retry):
                     raise
@@ -400,10 +385,31 @@ class Session:
         return delay
 
     async def _guarded(self, call: _Call, *, auth_errors: bool) -> Response:
-        response = await self._with_breaker(
-            lambda: self._attempt(call, self._follow), lambda r: r.status_code
-        )
-        return self._check_status(call, response, auth_errors=auth_errors)
+        read = await self._authorized(call, self._follow)
+        return self._check_status(call, read.response, auth_errors=auth_errors)
+
+    async def _authorized(self, call: _Call, follow: Callable[[_Call], Awaitable[A]]) -> A:
+        """One attempt at ``call`` through the breaker; if it is answered 401 and the
+        session's auth can refresh its credential (OAuth2), the refused credential is
+        forgotten and the attempt made once more, with a fresh one.
+
+        The one place a 401 refreshes, for requests and event streams alike, and once per
+        logical request (``call``), however many retries that request takes.
+        """
+        while True:
+            answer = await self._with_breaker(lambda: self._attempt(call, follow), _status)
+            if answer.status != 401 or not self._refresh(call, answer.hop):
+                return answer
+            answer.discard()
+
+    def _refresh(self, call: _Call, hop: _Call) -> bool:
+        # Whether to try again after a 401 to ``hop``: its credential is invalidated.
+        auth = self.auth
+        if call.refreshed or not call.session_auth or auth is None or not auth.refreshable:
+            return False
+        auth.invalidate(hop.auth_handle)
+        call.refreshed = True
+        return True
 
     async def _with_breaker(
         self, attempt: Callable[[], Awaitable[T]], status_of: Callable[[T], int]
@@ -437,13 +443,12 @@ class Session:
         excerpt = self.excerpt(response.content)
         url = self.redact(response.url)
         if auth_errors and status == 401:
-            error = AuthenticationError(
+            raise AuthenticationError(
                 f"{call.method} was refused: credentials missing or rejected",
                 status=status,
                 url=url,
                 body_excerpt=excerpt,
             )
-            raise _Unauthorized(error, call.auth_handle)
         if auth_errors and status == 403:
             raise AuthenticationError(
                 f"{call.method} is forbidden", status=status, url=url, body_excerpt=excerpt
@@ -487,7 +492,7 @@ class Session:
             batch=call.batch,
         )
 
-    async def _follow(self, call: _Call) -> Response:
+    async def _follow(self, call: _Call) -> _Read:
         raw, started, hop = await self._follow_open(call)
         try:
             content = await self._read_body(raw, hop)
@@ -504,7 +509,7 @@ class Session:
                 raw.status,
                 response.elapsed_seconds,
             )
-        return response
+        return _Read(response, hop)
 
     async def _follow_open(self, call: _Call) -> _Opened:
         hop = call
@@ -651,15 +656,49 @@ def _encode_body(call: _Call, headers: dict[str, str]) -> bytes | None:
     return None
 
 
+class _Answer(Protocol):
+    """What one attempt brought back, as :meth:`Session._authorized` looks at it."""
+
+    @property
+    def status(self) -> int: ...
+
+    @property
+    def hop(self) -> _Call: ...  # the request that answered (after redirects)
+
+    def discard(self) -> None: ...
+
+
+A = TypeVar("A", bound=_Answer)
+
+
+def _status(answer: _Answer) -> int:
+    return answer.status
+
+
 class _Opened(NamedTuple):
+    """A response whose head arrived; its body is still to read (an event stream)."""
+
     raw: RawResponse
     started: float  # clock.monotonic() when the last hop was sent
     hop: _Call  # the request that answered (after redirects)
 
+    @property
+    def status(self) -> int:
+        return self.raw.status
 
-class _Unauthorized(Exception):
-    """A 401, carried to the retry loop so it can refresh an OAuth2 token once."""
+    def discard(self) -> None:
+        self.raw.close()
 
-    def __init__(self, error: AuthenticationError, handle: str | None) -> None:
-        self.error = error
-        self.handle = handle
+
+class _Read(NamedTuple):
+    """A response read whole (its connection already released)."""
+
+    response: Response
+    hop: _Call  # the request that answered (after redirects)
+
+    @property
+    def status(self) -> int:
+        return self.response.status_code
+
+    def discard(self) -> None:
+        """Nothing to release: the body was read."""
