@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import orjson
@@ -14,10 +15,10 @@ from hiveframe.demo._api import DemoAPI
 class OffsetPages:
     """The demo's ``{"items": [...], "total": N}`` offset endpoint, counting what it serves.
 
-    Counts requests in flight: one Spark partition fetches its pages one after another, so
-    ``max_in_flight >= 2`` shows that several partitions were fetching at once. With
-    ``meet=n``, the n requests after the first (the driver's) wait for one another: they get
-    through only if n partitions fetch at once (no timing involved).
+    Counts requests in flight. With ``meet=n``, the n requests after the first (the
+    driver's) wait for one another: they get through only if n requests are in flight at
+    once (no timing involved): n partitions fetching at once with ``concurrency=1``, or one
+    partition fetching n pages at once.
     """
 
     def __init__(self, size: int, *, token: str | None = None, meet: int = 0) -> None:
@@ -140,3 +141,91 @@ class SparkIngest:
 
     def _others_stored(self) -> bool:
         return self.hold_until <= {r["id"] for r in self.stored}
+
+
+class TimedPages:
+    """The demo's offset endpoint, noting when each request arrived (monotonic seconds).
+
+    With ``throttle``: the first request for that offset is answered ``429`` with
+    ``Retry-After: 1``, once ``running`` requests below offset ``boundary`` have arrived (so
+    that the task reading the other range is at work by then, whatever the timing).
+    """
+
+    def __init__(
+        self, size: int, *, throttle: int | None = None, boundary: int = 0, running: int = 0
+    ) -> None:
+        self.api = DemoAPI(size, lambda: "")
+        self.arrivals: list[tuple[float, int]] = []  # (arrival, offset)
+        self.throttled_at: float | None = None
+        self._throttle = throttle
+        self._boundary = boundary
+        self._running = running
+        self._changed = threading.Condition()
+
+    def __call__(self, request: Request) -> Reply:
+        offset = int(request.query.get("offset", "0"))
+        with self._changed:
+            self.arrivals.append((time.monotonic(), offset))
+            self._changed.notify_all()
+            if offset == self._throttle and self.throttled_at is None:
+                assert self._changed.wait_for(self._other_range_running, timeout=60)
+                self.throttled_at = time.monotonic()
+                headers = {"Content-Type": "application/json", "Retry-After": "1"}
+                return Reply(429, headers, b'{"error": "slow down"}')
+        return self.api.offset_envelope(request)
+
+    def _other_range_running(self) -> bool:
+        below = sum(1 for _, offset in self.arrivals if offset < self._boundary)
+        return below >= self._running
+
+    def offsets(self) -> list[int]:
+        with self._changed:
+            return sorted(offset for _, offset in self.arrivals)
+
+
+class MonthlyCursor:
+    """A cursor API whose only way to split a read is a filter: ``?month=2024-01``.
+
+    Each month holds ``per_month`` records (ids run on across months); ``cursor`` pages
+    through one month, ``limit`` records at a time (10 by default).
+    """
+
+    MONTHS = ("2024-01", "2024-02", "2024-03")
+
+    def __init__(self, per_month: int) -> None:
+        self.records = {
+            month: [
+                {"id": m * per_month + i + 1, "month": month, "name": f"item-{m}-{i}"}
+                for i in range(per_month)
+            ]
+            for m, month in enumerate(self.MONTHS)
+        }
+        self.requests: list[tuple[str, int]] = []  # (month, cursor)
+        self._lock = threading.Lock()
+
+    def __call__(self, request: Request) -> Reply:
+        month = request.query["month"]
+        cursor = int(request.query.get("cursor") or 0)
+        limit = int(request.query.get("limit", "10"))
+        with self._lock:
+            self.requests.append((month, cursor))
+        rows = self.records[month][cursor : cursor + limit]
+        more = cursor + limit < len(self.records[month])
+        document = {"data": rows, "next_cursor": str(cursor + limit) if more else None}
+        return Reply(200, {"Content-Type": "application/json"}, orjson.dumps(document))
+
+
+class TimedIngest:
+    """A POST endpoint storing JSON-array batches, noting when each request arrived."""
+
+    def __init__(self) -> None:
+        self.stored: list[dict[str, Any]] = []
+        self.arrivals: list[float] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, request: Request) -> Reply:
+        records = orjson.loads(request.body)
+        with self._lock:
+            self.arrivals.append(time.monotonic())
+            self.stored.extend(records)
+        return Reply(200, {"Content-Type": "application/json"}, b'{"ok": true}')
