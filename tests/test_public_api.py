@@ -49,3 +49,17 @@ def test_spark_reads_a_source_by_either_name():
 
     assert hiveframe.spark.to_spark is hiveframe.spark.read_source
     assert not hasattr(HTTPSource, "to_spark")
+
+
+def test_errors_timeout_error_is_a_deprecated_name_of_timeout_exception():
+    from hiveframe import errors
+
+    assert "TimeoutError" not in errors.__all__  # a star import no longer shadows the builtin
+    with pytest.warns(DeprecationWarning, match="use TimeoutException"):
+        assert errors.TimeoutError is errors.TimeoutException
+    with pytest.warns(DeprecationWarning):
+        from hiveframe.errors import TimeoutError as old
+    assert old is errors.TimeoutException
+    assert issubclass(errors.DeadlineExceeded, errors.TimeoutException)
+    with pytest.raises(AttributeError):
+        _ = errors.NoSuchError

@@ -10,7 +10,7 @@
     │   │   ├── ConnectError
     │   │   │   └── NameResolutionError       the host name does not resolve (DNS)
     │   │   ├── ReadError                     connection dropped mid-response
-    │   │   └── TimeoutError                  connect/read/write/pool timeout
+    │   │   └── TimeoutException              connect/read/write/pool timeout
     │   │       └── DeadlineExceeded          the whole-request or whole-read deadline
     │   ├── HTTPStatusError                   a response with an error status
     │   │   └── AuthenticationError           credentials refused (401/403, OAuth2 errors)
@@ -45,6 +45,7 @@ body excerpt), never a secret.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 __all__ = [
@@ -79,7 +80,7 @@ __all__ = [
     "SSEProtocolError",
     "SSEStreamClosedByServer",
     "SchemaDriftError",
-    "TimeoutError",
+    "TimeoutException",
     "TokenResponseError",
     "TooManyRedirects",
     "TransportError",
@@ -211,12 +212,29 @@ class ReadError(TransportError):
     """The connection dropped while the response was being read."""
 
 
-class TimeoutError(TransportError):
-    """A connect, read, write or pool timeout fired."""
+class TimeoutException(TransportError):
+    """A connect, read, write or pool timeout fired.
+
+    It was called ``TimeoutError``, which shadowed the builtin wherever it was imported;
+    that name still works, with a ``DeprecationWarning``.
+    """
 
 
-class DeadlineExceeded(TimeoutError):
+class DeadlineExceeded(TimeoutException):
     """The total deadline of a request or of a whole read passed."""
+
+
+def __getattr__(name: str) -> Any:
+    # Module attributes that are gone, kept for a while: TimeoutError, with a warning.
+    if name == "TimeoutError":
+        warnings.warn(
+            "hiveframe.errors.TimeoutError is deprecated: use TimeoutException (the old name "
+            "shadowed the builtin TimeoutError)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return TimeoutException
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class HTTPStatusError(HTTPError):

@@ -194,7 +194,7 @@ _CAUSES = {
     "reset": errors.ReadError,
     "reset_head": errors.ReadError,
     "short": errors.ReadError,
-    "stall": errors.TimeoutError,
+    "stall": errors.TimeoutException,
 }
 
 

@@ -25,7 +25,7 @@ from hiveframe.errors import (
     ResponseDecodeError,
     RetryAfterTooLong,
     RetryExhausted,
-    TimeoutError,
+    TimeoutException,
 )
 from hiveframe.resilience import CircuitBreaker, RateLimiter, RetryConfig
 from waiting import eventually
@@ -209,7 +209,7 @@ def test_a_server_dripping_bytes_cannot_hold_an_attempt_past_its_timeout(serve, 
 
     server = serve({"/c": drip})
     started = time.monotonic()
-    with pytest.raises(TimeoutError):
+    with pytest.raises(TimeoutException):
         HTTPSource(server.url("/c"), timeout_seconds=0.5, retry=None, clock=clock).read()
     assert time.monotonic() - started < 30  # far less than the drip's 60 s
 
@@ -222,7 +222,7 @@ def test_a_stall_longer_than_the_timeout_is_retried(serve, clock):
 
 def test_a_stall_without_retries_is_a_timeout_error(serve, clock):
     server = serve({"/c": FaultyCollection(5, {0: ["stall"]}, stall_seconds=2)})
-    with pytest.raises(TimeoutError) as info:
+    with pytest.raises(TimeoutException) as info:
         read_ids(server, clock, timeout_seconds=0.2, retry=None)
     assert info.value.page == 0
 

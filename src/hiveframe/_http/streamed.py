@@ -5,7 +5,7 @@ overall size cap, since a stream may run for days; what bounds memory is that co
 decoding hands out one bounded piece at a time (``ContentDecoder`` in
 :mod:`hiveframe._protocol.content`, as for whole bodies), and that the consumer (the SSE
 decoder) caps each event. The transport's read timeout bounds each wait for bytes: a silent
-connection raises :class:`~hiveframe.errors.TimeoutError`.
+connection raises :class:`~hiveframe.errors.TimeoutException`.
 """
 
 from __future__ import annotations

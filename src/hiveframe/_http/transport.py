@@ -20,13 +20,13 @@ import aiohttp
 from multidict import CIMultiDictProxy
 from yarl import URL
 
-from hiveframe import errors
 from hiveframe._http.proxy import Proxies
 from hiveframe.errors import (
     ConnectError,
     InsecureTLSWarning,
     NameResolutionError,
     ReadError,
+    TimeoutException,
     TransportError,
 )
 
@@ -165,7 +165,7 @@ def map_error(exc: BaseException, **where: Any) -> BaseException:
     elif isinstance(exc, (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)):
         error = ConnectError(f"could not connect ({detail})", **where)
     elif isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
-        error = errors.TimeoutError(f"timed out waiting for the server ({detail})", **where)
+        error = TimeoutException(f"timed out waiting for the server ({detail})", **where)
     elif isinstance(exc, (aiohttp.ClientError, ConnectionError)):
         error = ReadError(f"connection failed mid-request ({detail})", **where)
     else:
