@@ -23,66 +23,68 @@ Decode = Callable[[Sequence[PageBody]], list[PageTable | Exception]]
 _Waiting = tuple[PageBody, "asyncio.Future[PageTable]"]
 
 
+_WORKERS = max(1, min(4, os.cpu_count() or 1))
+
+
 @cache
 def _worker() -> ThreadPoolExecutor:
-    # One thread per core beyond the event loop's, at least one; each read has one batch
-    # in flight, so more threads serve several reads at once.
-    workers = max(1, min(4, (os.cpu_count() or 2) - 1))
-    return ThreadPoolExecutor(workers, thread_name_prefix="hiveframe-decode")
+    return ThreadPoolExecutor(_WORKERS, thread_name_prefix="hiveframe-decode")
 
 
 class BatchDecoder:
-    """Decodes one read's pages in the worker thread, those waiting together in one batch.
+    """Decodes one read's pages in the worker threads, those waiting together in one batch.
 
     Parameters
     ----------
     decode
         Decodes a batch (``decode_pages`` with the read's options bound).
+    batches
+        How many batches may be decoding at once.
     """
 
-    def __init__(self, decode: Decode) -> None:
+    def __init__(self, decode: Decode, *, batches: int = _WORKERS) -> None:
         self._decode = decode
+        self._batches = batches
         self._waiting: list[_Waiting] = []
-        self._batch: list[_Waiting] = []  # being decoded
-        self._work: asyncio.Future[list[PageTable | Exception]] | None = None
+        self._running: dict[asyncio.Future[list[PageTable | Exception]], list[_Waiting]] = {}
 
     async def decode(self, body: PageBody) -> PageTable:
         """The page decoded; raises what decoding it raises."""
         done: asyncio.Future[PageTable] = asyncio.get_running_loop().create_future()
         self._waiting.append((body, done))
-        if self._work is None:
+        if len(self._running) < self._batches:
             self._start()
         try:
             return await done
         finally:
-            work = self._work
-            if work is not None and all(waiting.done() for _, waiting in self._batch):
-                work.cancel()  # nobody waits for it: its result is dropped, quietly
+            for work, batch in list(self._running.items()):
+                if all(waiting.done() for _, waiting in batch):
+                    work.cancel()  # nobody waits for it: its result is dropped, quietly
 
     def _start(self) -> None:
-        self._batch = [(body, done) for body, done in self._waiting if not done.done()]
+        batch = [(body, done) for body, done in self._waiting if not done.done()]
         self._waiting = []
-        if not self._batch:
+        if not batch:
             return
         work = asyncio.get_running_loop().run_in_executor(
-            _worker(), self._decode, [body for body, _ in self._batch]
+            _worker(), self._decode, [body for body, _ in batch]
         )
+        self._running[work] = batch
         work.add_done_callback(self._finish)
-        self._work = work
 
     def _finish(self, work: asyncio.Future[list[PageTable | Exception]]) -> None:
-        batch, self._batch, self._work = self._batch, [], None
-        if work.cancelled():
-            return
-        error = work.exception()
-        results: Sequence[PageTable | BaseException] = (
-            [error] * len(batch) if error is not None else work.result()
-        )
-        for (_, done), result in zip(batch, results, strict=True):
-            if done.done():  # its reader stopped waiting
-                continue
-            if isinstance(result, BaseException):
-                done.set_exception(result)
-            else:
-                done.set_result(result)
-        self._start()
+        batch = self._running.pop(work)
+        if not work.cancelled():
+            error = work.exception()
+            results: Sequence[PageTable | BaseException] = (
+                [error] * len(batch) if error is not None else work.result()
+            )
+            for (_, done), result in zip(batch, results, strict=True):
+                if done.done():  # its reader stopped waiting
+                    continue
+                if isinstance(result, BaseException):
+                    done.set_exception(result)
+                else:
+                    done.set_result(result)
+        if self._waiting:
+            self._start()

@@ -87,7 +87,11 @@ class PageReader:
         self._digests = plan.pagination is not None and plan.pagination.compares_pages
         self._offload = BatchDecoder(
             partial(
-                decode_pages, data_path=plan.data_path, schema=plan.schema, digests=self._digests
+                decode_pages,
+                data_path=plan.data_path,
+                schema=plan.schema,
+                digests=self._digests,
+                document_paths=plan.pagination.document_paths if plan.pagination else (),
             )
         )
 

@@ -2,50 +2,60 @@
 
 :func:`decode_pages` gives every page exactly what decoding it alone gives
 (:func:`~hiveframe._protocol.decode.decode_body`, then :func:`page_table`): the same
-document, table, digest and error. Only the way a JSON page's table is built differs:
-``records_to_table`` hands the decoded records to ``pa.array``, which visits every Python
-value while holding the GIL; here the pages' bytes go to pyarrow's JSON reader, which
-builds the columns natively and releases the GIL, so a worker thread decoding pages leaves
-the event loop its core. The reader's fixed cost per call (it starts a thread) is paid once
-per batch of pages rather than per page.
+table, digest and error, and the document values its paginator reads. Decoding alone
+parses the body into Python objects with orjson and hands the records to ``pa.array``,
+both holding the GIL for every value; here the bodies' bytes go to pyarrow's JSON reader,
+which builds the columns natively without the GIL, so a worker thread decoding pages
+leaves the event loop its core. The reader's fixed cost per call (it starts a thread) is
+paid once per batch of pages.
 
 How a batch is read
 -------------------
 Page *k*'s body becomes the line ``{"p<k>":[<body>]}`` and the lines are read as one
 NDJSON document: each page has a column of its own, so its types are inferred from its
-own values, as ``records_to_table`` infers them page by page. The dotted ``data_path``
-leads through the page's value to the records. Each body is decoded with orjson first (the
-document the paginators read, and every error exactly as before), so only valid JSON, no
-deeper than :data:`MAX_DEPTH`, reaches the reader: it crashes the process on a stack
-overflow rather than failing on deep nesting.
+own values, as ``records_to_table`` infers them page by page. The read must give one row
+per page, each with only its own column, holding a list of one value: that value is the
+body, which was therefore one valid JSON value (a body that closes its line early adds a
+row or a column). The dotted ``data_path`` leads through the value to the records; the
+document given is the values at the paginator's ``document_paths`` (the total, the
+cursor, the next URL), in objects as in the body.
 
-When the two could differ, the page's table is ``records_to_table``'s after all
-------------------------------------------------------------------------------
-* the body's format is not ``json``, its records are not all objects, or none, or its
-  ``data_path`` is JSONPath or indexes a list;
+A page takes the path of decoding alone (orjson, then ``records_to_table``) whenever the
+two could differ, which is also where every decode error comes from
+---------------------------------------------------------------------------------------
+* before the reader: a format other than ``json``; an empty body; bytes that are not
+  UTF-8; ``NaN`` or ``Inf`` anywhere (the reader accepts NaN and infinities, JSON does
+  not); nesting deeper than :data:`MAX_DEPTH` (the reader overflows the stack, and the
+  process dies, where orjson fails cleanly at 1024 levels); a JSONPath ``data_path`` or one
+  that indexes a list;
 * the reader refused the batch (a value whose type differs from the field's earlier ones,
-  a key given twice): the page it names is left out and the others read again;
-* a type ``pa.array`` would not infer: an empty object (``records_to_table`` makes it
-  text), or a float column holding a magnitude of 2**53 or more (``pa.array`` refuses an
-  int that large among floats and the field becomes text; the reader would round it, as
-  it rounds integers beyond 64 bits), or ``-0.0`` (the reader reads ``-0`` among floats
-  as ``-0.0``, ``pa.array`` as ``0.0``);
+  a key given twice, invalid JSON): the page it names is left out and the others read
+  again, up to three reads;
 * the reader's array for the page is not valid Arrow (it loses a list's null elements
   that come before the first element with a type: ``[[null], ["a"]]``);
-* the reader's record count differs from orjson's.
+* the path to the records is missing or null, or it ends on something other than an
+  object, an array of objects or null (errors, and records that are not objects);
+* a type ``pa.array`` would not infer: an empty object (``records_to_table`` makes it
+  text), a float of magnitude 2**53 or more (``pa.array`` refuses an int that large among
+  floats and the field becomes text; the reader would round it, as it rounds integers
+  beyond 64 bits), ``-0.0`` (the reader reads ``-0`` among floats as ``-0.0``,
+  ``pa.array`` as ``0.0``);
+* a document path that crosses an array or ends on an array or object.
 
 The reader infers ``timestamp[s]`` from ISO 8601 strings, which ``pa.array`` keeps as
-strings (``"2024-05-01T12:00:00+02:00"`` would become 10:00 without a zone): a field of the
-records that became timestamps takes its strings from the decoded records instead; a
-timestamp deeper inside a record sends the page to ``records_to_table``.
+strings (``"2024-05-01T12:00:00+02:00"`` would become 10:00 without a zone): a batch with
+such a field is read a second time with the schema of the first read, timestamps declared
+strings.
 """
 
 from __future__ import annotations
 
 import codecs
+import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import pyarrow as pa
@@ -66,6 +76,8 @@ _MAX_BLOCK = 2**31 - 2  # the reader's block size is an int32 and holds the whol
 _REFUSED_ROW = re.compile(r"\bin row (\d+)")
 _REREADS = 3  # batch reads before the pages left take records_to_table
 _STRUCTURE = b'[]{}"'
+_MARK = "\x01"  # put before every string that is an object member, so none reads as a time
+_MARK_ESCAPE = b"\\u0001"
 _NOT_STRUCTURE = bytes(byte for byte in range(256) if byte not in _STRUCTURE)
 
 
@@ -101,6 +113,7 @@ def decode_pages(
     data_path: DataPath | None,
     schema: pa.Schema | None = None,
     digests: bool = False,
+    document_paths: Sequence[str] = (),
 ) -> list[PageTable | Exception]:
     """Decode pages together; each result is what decoding the page alone gives, or raises.
 
@@ -114,6 +127,9 @@ def decode_pages(
         The read's schema, if any (as for :func:`page_table`).
     digests
         Whether to give each page's :func:`table_digest`.
+    document_paths
+        The dotted paths the paginator reads in documents: a page decoded from bytes has
+        a document holding only those; one decoded alone has the whole document.
 
     Returns
     -------
@@ -121,40 +137,36 @@ def decode_pages(
         For each page, its :class:`PageTable`, or the exception decoding it alone raises
         (:class:`~hiveframe.errors.ResponseDecodeError`, :class:`SchemaDriftError`...).
     """
-    decoded: dict[int, DecodedPage] = {}
     results: dict[int, PageTable | Exception] = {}
-    for index, body in enumerate(bodies):
-        try:
-            decoded[index] = decode_body(
-                body.content, fmt=body.fmt, data_path=data_path, url=body.url
-            )
-        except Exception as exc:  # each page's own error, raised where the page is awaited
-            results[index] = exc
     segments = _segments(data_path)
-    columnar = {}
     if segments is not None:
-        candidates = {
-            index: _without_bom(bodies[index].content)
-            for index, page in decoded.items()
-            if bodies[index].fmt == "json" and _all_objects(page.records)
-        }
-        columnar = _columnar_tables(
-            {index: body for index, body in candidates.items() if _shallow(body)},
-            segments,
-            {index: decoded[index].records for index in candidates},
-        )
-    for index, page in decoded.items():
-        try:
-            inferred = columnar.get(index)
-            if inferred is None:
-                table = page_table(page, schema)
-            else:
-                table = conform_inferred(inferred, schema)
-            digest = table_digest(table) if digests else None
-            results[index] = PageTable(page.document, table, digest)
-        except Exception as exc:
-            results[index] = exc
+        plain = {i: _plain(body.content) for i, body in enumerate(bodies) if body.fmt == "json"}
+        candidates = {index: body for index, body in plain.items() if body is not None}
+        paths = [tuple(path.split(".")) for path in document_paths]
+        for index, (table, document) in _columnar_pages(candidates, segments, paths).items():
+            results[index] = _finished(document, partial(conform_inferred, table, schema), digests)
+    for index, body in enumerate(bodies):
+        if index not in results:
+            results[index] = _decoded_alone(body, data_path, schema, digests)
     return [results[index] for index in range(len(bodies))]
+
+
+def _decoded_alone(
+    body: PageBody, data_path: DataPath | None, schema: pa.Schema | None, digests: bool
+) -> PageTable | Exception:
+    try:
+        decoded = decode_body(body.content, fmt=body.fmt, data_path=data_path, url=body.url)
+    except Exception as exc:  # each page's own error, raised where the page is awaited
+        return exc
+    return _finished(decoded.document, partial(page_table, decoded, schema), digests)
+
+
+def _finished(document: Any, build: Callable[[], pa.Table], digests: bool) -> PageTable | Exception:
+    try:
+        table = build()
+        return PageTable(document, table, table_digest(table) if digests else None)
+    except Exception as exc:
+        return exc
 
 
 def _segments(data_path: DataPath | None) -> tuple[str, ...] | None:
@@ -168,20 +180,27 @@ def _segments(data_path: DataPath | None) -> tuple[str, ...] | None:
     return segments
 
 
-def _all_objects(records: list[Any]) -> bool:
-    return bool(records) and all(type(record) is dict for record in records)
-
-
-def _without_bom(body: bytes) -> bytes:
-    return body[len(codecs.BOM_UTF8) :] if body.startswith(codecs.BOM_UTF8) else body
+def _plain(content: bytes) -> bytes | None:
+    """The body without its byte order mark, if the reader may read it (else ``None``)."""
+    body = content[len(codecs.BOM_UTF8) :] if content.startswith(codecs.BOM_UTF8) else content
+    if not body or body.isspace() or b"NaN" in body or b"Inf" in body:
+        return None
+    if not body.isascii():
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    return body if _shallow(body) else None
 
 
 def _shallow(body: bytes) -> bool:
-    """Whether a valid JSON body nests at most :data:`MAX_DEPTH` deep (else: not sure).
+    """Whether a body nests at most :data:`MAX_DEPTH` deep (``False``: too deep, or unsure).
 
     The brackets outside strings, with each innermost pair removed per round: a body as
     deep as *d* empties in *d* rounds. Escapes are dropped first (``\\\\`` then ``\\"``), so
     every quote left delimits a string; strings holding no bracket leave ``""`` behind.
+    Where the body is not valid JSON the answer only matters up to the first error, where
+    the reader stops: the brackets before it are counted as the reader sees them.
     """
     if b"\\" in body:
         body = body.replace(b"\\\\", b"").replace(b'\\"', b"")
@@ -198,99 +217,172 @@ def _shallow(body: bytes) -> bool:
     return not brackets
 
 
-def _columnar_tables(
-    bodies: dict[int, bytes], segments: tuple[str, ...], records: dict[int, list[Any]]
-) -> dict[int, pa.Table]:
-    """The records tables the JSON reader gives the pages, where they are ``pa.array``'s."""
+def _columnar_pages(
+    bodies: dict[int, bytes], segments: tuple[str, ...], paths: list[tuple[str, ...]]
+) -> dict[int, tuple[pa.Table, dict[str, Any]]]:
+    """The tables and documents the JSON reader gives the pages, where it gives the right ones."""
     pending = dict(bodies)
     for _ in range(_REREADS):
         if not pending:
             return {}
         order = list(pending)
         unit = b"\n".join(b'{"p%d":[%b]}' % (index, pending[index]) for index in order)
+        marks = _MARK_ESCAPE not in unit  # then no string of the bodies holds the mark
+        if marks:
+            unit = unit.replace(b'":"', b'":"' + _MARK_ESCAPE).replace(
+                b'": "', b'": "' + _MARK_ESCAPE
+            )
         if len(unit) > _MAX_BLOCK:
             return {}
         try:
             read = _read_json(unit)
+            if any(_has_type(field.type, pa.types.is_timestamp) for field in read.schema):
+                read = _read_json(unit, _timestamps_as_text(read.schema))
         except pa.ArrowInvalid as exc:
             refused = _REFUSED_ROW.search(str(exc))
             if refused is None or int(refused.group(1)) >= len(order):
                 return {}
             del pending[order[int(refused.group(1))]]
             continue
-        tables = {}
-        for position, index in enumerate(order):
-            column = read.column(f"p{index}")
-            try:
-                column.validate()
-            except pa.ArrowInvalid:
-                continue
-            table = _records_table(column, position, segments)
-            if table is None or table.num_rows != len(records[index]):
-                continue
-            table = _timestamps_as_text(table, records[index])
-            if _as_inferred(table):
-                tables[index] = _laid_out_as_inferred(table)
-        return tables
+        if read.column_names != [f"p{index}" for index in order]:
+            return {}  # a body added a column: which one is unknown
+        shapes = _Shapes()
+        pages = {}
+        for row, index in enumerate(order):
+            column = read.column(row)
+            page = _page(
+                column,
+                row,
+                rows=len(order),
+                segments=segments,
+                paths=paths,
+                shapes=shapes,
+                marks=marks,
+            )
+            if page is not None:
+                pages[index] = page
+        return pages
     return {}
-
-
-def _timestamps_as_text(table: pa.Table, records: list[Any]) -> pa.Table:
-    # The reader turns ISO 8601 strings into timestamp[s]; pa.array keeps the strings, so
-    # a field of records that became timestamps gets its strings back from the records.
-    # Deeper inside a record they stay, and the page takes records_to_table.
-    for position, field in enumerate(table.schema):
-        if pa.types.is_timestamp(field.type):
-            text = pa.array([record.get(field.name) for record in records], pa.string())
-            table = table.set_column(position, field.with_type(pa.string()), text)
-    return table
 
 
 def _read_json(unit: bytes, schema: pa.Schema | None = None) -> pa.Table:
     import pyarrow.json as pa_json  # loaded with the first batch, off the start-up path
 
+    # open_json rather than read_json: one block either way (so the schema is inferred
+    # from every page), but read_json starts a thread per call.
     read_options = pa_json.ReadOptions(use_threads=False, block_size=len(unit) + 1)
     parse_options = pa_json.ParseOptions(explicit_schema=schema) if schema is not None else None
-    return pa_json.read_json(
+    reader = pa_json.open_json(
         pa.BufferReader(unit), read_options=read_options, parse_options=parse_options
     )
+    return reader.read_all()
 
 
-def _records_table(column: pa.ChunkedArray, row: int, segments: tuple[str, ...]) -> pa.Table | None:
-    # Row ``row`` of the page's column holds [body]; follow the path to the records.
-    value: pa.Array = column.chunk(0)[row].values
-    for segment in segments:
-        if not pa.types.is_struct(value.type) or value.type.get_field_index(segment) < 0:
-            return None
-        value = pc.struct_field(value, [value.type.get_field_index(segment)])
-    if pa.types.is_struct(value.type):
-        records = value
-    elif pa.types.is_list(value.type) and pa.types.is_struct(value.type.value_type):
-        records = value.flatten()
-    else:
+def _page(
+    column: pa.ChunkedArray,
+    row: int,
+    *,
+    rows: int,
+    segments: tuple[str, ...],
+    paths: list[tuple[str, ...]],
+    shapes: _Shapes,
+    marks: bool,
+) -> tuple[pa.Table, dict[str, Any]] | None:
+    # Row ``row`` of the page's column must hold [body], the other rows null.
+    if column.num_chunks != 1 or column.null_count != rows - 1:
         return None
-    if records.null_count:
+    array = column.chunk(0)
+    try:
+        array.validate()
+    except pa.ArrowInvalid:
+        return None
+    line = array[row]
+    if not line.is_valid or len(line.values) != 1:
+        return None
+    body = line.values[0]
+    document = _document(body, paths, marks=marks)
+    table = _records(body, segments)
+    if document is None or table is None:
+        return None
+    shape = shapes.of(table.schema)
+    if not shape.inferable:
+        return None
+    if not all(_trusted(chunk) for i in shape.floats for chunk in table.column(i).chunks):
+        return None
+    for i in shape.marked if marks else ():
+        column = table.column(i)
+        chunks = [_as_built(chunk, marks=True) for chunk in column.chunks]
+        table = table.set_column(i, table.field(i), pa.chunked_array(chunks, column.type))
+    for i in shape.objects:
+        column = table.column(i)
+        if any(_nulls_in_objects(chunk) for chunk in column.chunks):
+            chunks = [_as_built(chunk, marks=False) for chunk in column.chunks]
+            table = table.set_column(i, table.field(i), pa.chunked_array(chunks, column.type))
+    return table, document
+
+
+def _records(body: pa.Scalar, segments: tuple[str, ...]) -> pa.Table | None:
+    # The records at ``segments`` in the body, if they are an array of objects, or null.
+    value = body
+    for segment in segments:
+        if not (value.is_valid and _has_field(value.type, segment)):
+            return None  # a missing path: decoding alone names it
+        value = value[segment]
+    if not value.is_valid:
+        return pa.table({})  # null: no records
+    if not pa.types.is_list(value.type):
+        return None  # one object is one record, rarely a page fetched ahead
+    records = value.values
+    if pa.types.is_null(records.type) and not len(records):
+        return pa.table({})
+    if not pa.types.is_struct(records.type) or records.null_count:
         return None
     return pa.Table.from_struct_array(records)
 
 
-def _as_inferred(table: pa.Table) -> bool:
-    """Whether ``pa.array`` over the records would give this table's types and values."""
-    if any(not _inferable(field.type) for field in table.schema):
-        return False
-    return all(
-        _trusted(chunk)
-        for field, column in zip(table.schema, table.columns, strict=True)
-        if _checked(field.type)
-        for chunk in column.chunks
-    )
+def _has_field(data_type: pa.DataType, name: str) -> bool:
+    return bool(pa.types.is_struct(data_type)) and data_type.get_field_index(name) >= 0
 
 
-def _inferable(data_type: pa.DataType) -> bool:
-    if pa.types.is_struct(data_type):
-        return data_type.num_fields > 0 and all(_inferable(field.type) for field in data_type)
-    if pa.types.is_list(data_type):
-        return _inferable(data_type.value_type)
+def _document(
+    body: pa.Scalar, paths: list[tuple[str, ...]], *, marks: bool
+) -> dict[str, Any] | None:
+    """The values at ``paths`` in the body, in objects as in the body.
+
+    A path that meets a missing key, null or a scalar is absent, as for ``walk_dotted``;
+    ``None`` (not sure) when it indexes an array or ends on an array, an object or a float
+    the reader may have rounded.
+    """
+    document: dict[str, Any] = {}
+    for path in paths:
+        node = body
+        for segment in path:
+            if not (node.is_valid and _has_field(node.type, segment)):
+                if node.is_valid and pa.types.is_list(node.type) and segment.isdecimal():
+                    return None  # walk_dotted indexes arrays
+                break
+            node = node[segment]
+        else:
+            found = node.as_py() if node.is_valid else None
+            if not _scalar(node.type) or not _exact(found):
+                return None
+            if marks and isinstance(found, str):
+                found = found.removeprefix(_MARK)
+            parent = document
+            for segment in path[:-1]:
+                parent = parent.setdefault(segment, {})
+            parent[path[-1]] = found
+    return document
+
+
+def _exact(value: Any) -> bool:
+    # A float the reader read as orjson does: not possibly a rounded integer, not -0.0.
+    if not isinstance(value, float):
+        return True
+    return abs(value) < _EXACT_FLOAT and not (value == 0 and math.copysign(1.0, value) < 0)
+
+
+def _scalar(data_type: pa.DataType) -> bool:
     return bool(
         pa.types.is_int64(data_type)
         or pa.types.is_float64(data_type)
@@ -300,11 +392,46 @@ def _inferable(data_type: pa.DataType) -> bool:
     )
 
 
-def _checked(data_type: pa.DataType) -> bool:
+class _Shape:
+    """What the records' schema says, worked out once per schema in a batch."""
+
+    def __init__(self, schema: pa.Schema) -> None:
+        self.inferable = all(_inferable(field.type) for field in schema)
+        self.floats = [i for i, field in enumerate(schema) if _has_float(field.type)]
+        self.objects = [i for i, field in enumerate(schema) if _has_object(field.type)]
+        self.marked = [i for i, field in enumerate(schema) if _has_member_text(field.type)]
+
+
+class _Shapes:
+    """The shapes of a batch's schemas (compared with ``==``: hashing a schema costs more)."""
+
+    def __init__(self) -> None:
+        self._known: list[tuple[pa.Schema, _Shape]] = []
+
+    def of(self, schema: pa.Schema) -> _Shape:
+        for known, shape in self._known:
+            if known.equals(schema):
+                return shape
+        shape = _Shape(schema)
+        self._known.append((schema, shape))
+        return shape
+
+
+def _inferable(data_type: pa.DataType) -> bool:
+    """Whether ``pa.array`` infers the type too (it never makes an empty struct)."""
+    if pa.types.is_struct(data_type):
+        return data_type.num_fields > 0 and all(_inferable(field.type) for field in data_type)
+    if pa.types.is_list(data_type):
+        return _inferable(data_type.value_type)
+    return _scalar(data_type)
+
+
+def _has_float(data_type: pa.DataType) -> bool:
     return _has_type(data_type, pa.types.is_float64)
 
 
 def _trusted(array: pa.Array) -> bool:
+    """Whether no float in the array may have been an integer the reader rounded, or ``-0``."""
     data_type = array.type
     if pa.types.is_float64(data_type):
         low, high = (value.as_py() for value in pc.min_max(array).values())
@@ -314,8 +441,10 @@ def _trusted(array: pa.Array) -> bool:
             return False
         return low > 0 or not pc.any(pc.equal(array.view(pa.int64()), _NEGATIVE_ZERO)).as_py()
     if pa.types.is_struct(data_type):
-        return all(_trusted(child) for child in array.flatten() if _checked(child.type))
-    return _trusted(array.flatten())
+        return all(_trusted(child) for child in array.flatten() if _has_float(child.type))
+    if pa.types.is_list(data_type):
+        return _trusted(array.flatten())
+    return True
 
 
 def _has_type(data_type: pa.DataType, test: Any) -> bool:
@@ -331,21 +460,22 @@ def _children(data_type: pa.DataType) -> Iterator[pa.DataType]:
         yield data_type.value_type
 
 
-def _laid_out_as_inferred(table: pa.Table) -> pa.Table:
-    """The table with ``pa.array``'s layout, so that its digest is the same.
-
-    Under a null object ``pa.array`` gives the object's fields valid empty values (0, "",
-    [], objects of those), the JSON reader nulls: equal tables, different IPC bytes.
-    """
-    for position, column in enumerate(table.columns):
-        if _has_object(column.type) and any(_nulls_in_objects(c) for c in column.chunks):
-            chunks = [_valid_under_null_objects(chunk) for chunk in column.chunks]
-            table = table.set_column(position, table.field(position), pa.chunked_array(chunks))
-    return table
-
-
 def _has_object(data_type: pa.DataType) -> bool:
     return _has_type(data_type, pa.types.is_struct)
+
+
+def _has_member_text(data_type: pa.DataType) -> bool:
+    # Whether the type holds strings that are object members (which carry the mark); an
+    # array's own string elements do not.
+    if pa.types.is_string(data_type):
+        return True
+    if pa.types.is_struct(data_type):
+        return any(_has_member_text(field.type) for field in data_type)
+    if pa.types.is_list(data_type):
+        return _has_type(data_type.value_type, pa.types.is_struct) and _has_member_text(
+            data_type.value_type
+        )
+    return False
 
 
 def _nulls_in_objects(array: pa.Array) -> bool:
@@ -362,11 +492,18 @@ def _nulls_in_objects(array: pa.Array) -> bool:
     return False
 
 
-def _valid_under_null_objects(array: pa.Array, under: pa.Array | None = None) -> pa.Array:
-    # ``under``: where an enclosing object is null, so this value is pa.array's empty one.
+def _as_built(
+    array: pa.Array, *, marks: bool, member: bool = True, under: pa.Array | None = None
+) -> pa.Array:
+    """``array`` as ``pa.array`` builds it from the records: the mark off strings that are
+    object members (``marks``), and valid empty values in the fields of a null object where
+    the reader has nulls (equal tables, but not the same IPC bytes, so not the same digest).
+    ``under`` is where an enclosing object is null."""
     data_type = array.type
     if pa.types.is_null(data_type):
         return array
+    if pa.types.is_string(data_type) and marks and member:
+        array = pc.replace_substring(array, _MARK, "", max_replacements=1)
     if not (pa.types.is_struct(data_type) or pa.types.is_list(data_type)):
         if under is None:
             return array
@@ -376,14 +513,13 @@ def _valid_under_null_objects(array: pa.Array, under: pa.Array | None = None) ->
     if pa.types.is_struct(data_type):
         inner = nulls if under is None else under if nulls is None else pc.or_(under, nulls)
         children = [
-            _valid_under_null_objects(array.field(index), inner)
+            _as_built(array.field(index), marks=marks, under=inner)
             for index in range(data_type.num_fields)
         ]
         return pa.StructArray.from_arrays(children, fields=list(data_type), mask=kept)
     offsets, values = _list_parts(array)  # a null list holds no values: [] in its place
-    return pa.ListArray.from_arrays(
-        offsets, _valid_under_null_objects(values), type=data_type, mask=kept
-    )
+    values = _as_built(values, marks=marks, member=False)
+    return pa.ListArray.from_arrays(offsets, values, type=data_type, mask=kept)
 
 
 def _empty(data_type: pa.DataType) -> Any:
@@ -391,3 +527,17 @@ def _empty(data_type: pa.DataType) -> Any:
     if pa.types.is_string(data_type):
         return ""
     return False if pa.types.is_boolean(data_type) else 0
+
+
+def _timestamps_as_text(schema: pa.Schema) -> pa.Schema:
+    return pa.schema([field.with_type(_timestamp_as_text(field.type)) for field in schema])
+
+
+def _timestamp_as_text(data_type: pa.DataType) -> pa.DataType:
+    if pa.types.is_timestamp(data_type):
+        return pa.string()
+    if pa.types.is_struct(data_type):
+        return pa.struct([field.with_type(_timestamp_as_text(field.type)) for field in data_type])
+    if pa.types.is_list(data_type):
+        return pa.list_(data_type.value_field.with_type(_timestamp_as_text(data_type.value_type)))
+    return data_type

@@ -93,6 +93,12 @@ class PaginationConfig(ABC):
         return getattr(self, "size_param", None)
 
     @property
+    def document_paths(self) -> tuple[str, ...]:
+        """The dotted paths its paginator reads in each page's document (the total...)."""
+        names = ("total_path", "total_pages_path", "cursor_path", "next_url_path")
+        return tuple(path for name in names if (path := getattr(self, name, None)) is not None)
+
+    @property
     def effective_page_size(self) -> int | None:
         """The page size in use: ``page_size``, else :data:`DEFAULT_PAGE_SIZE` if one is sent."""
         if self.page_size is not None:
