@@ -505,7 +505,7 @@ def test_parse_link_header_keeps_params_unquoted_and_lowercased():
 
 
 def test_several_link_headers_joined_by_commas_are_all_read():
-    # httpx.Headers.get joins repeated headers with ", ".
+    # The session joins repeated headers with ", " (joined_headers), as RFC 9110 5.3 allows.
     joined = '<https://a.test/p>; rel="prev", <https://a.test/n>; rel="next"'
     paginator = start_paginator(LinkPagination())
     nxt = paginator.advance(page(paginator, paginator.first(), headers={"link": joined}))

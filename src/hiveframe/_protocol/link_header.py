@@ -13,7 +13,8 @@ def parse_link_header(value: str) -> list[tuple[str, dict[str, str]]]:
     Commas and semicolons inside ``<...>`` or quoted strings do not split; parameter names
     are lower-cased, quoted values unquoted, and only the first of a repeated parameter
     counts (section 3.3). Link values without ``<uri>`` are skipped, not fatal. Several
-    ``Link`` headers joined with commas (as ``httpx.Headers.get`` does) parse as one.
+    ``Link`` headers joined with commas (as a response's headers join repeated fields)
+    parse as one.
 
     Examples
     --------

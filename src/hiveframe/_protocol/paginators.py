@@ -66,7 +66,8 @@ class Page:
     url
         The absolute URL actually requested, query included (relative links resolve to it).
     headers
-        The response headers; looked up case-insensitively (``httpx.Headers`` or a dict).
+        The response headers; looked up case-insensitively (a response's headers or a
+        dict).
     document
         The parsed JSON document, or ``None`` when the response was not JSON.
     record_count
