@@ -27,7 +27,8 @@
     ├── ResilienceError
     │   ├── CircuitOpenError                  failing fast while a circuit breaker is open
     │   ├── RetryExhausted                    every attempt failed; the last error is chained
-    │   └── RetryAfterTooLong                 a server asked for a wait above the cap
+    │   ├── RetryAfterTooLong                 a server asked for a wait above the cap
+    │   └── RateLimitWaitTooLong              a rate limit (the server's quota) would wait too long
     ├── SSEError
     │   ├── SSEProtocolError                  not an event stream (status, Content-Type)
     │   ├── SSEEventTooLarge
@@ -69,6 +70,7 @@ __all__ = [
     "PaginationLimitReached",
     "PaginationLoopError",
     "PaginationWarning",
+    "RateLimitWaitTooLong",
     "ReadError",
     "ResilienceError",
     "ResponseDecodeError",
@@ -428,6 +430,20 @@ class RetryAfterTooLong(ResilienceError):
         self.limit = limit
         super().__init__(
             f"server asked to retry after {seconds:g}s, above max_retry_after_seconds={limit:g}"
+        )
+
+
+class RateLimitWaitTooLong(ResilienceError):
+    """A request would wait longer than the rate limiter's ``max_wait_seconds`` for its slot
+    (a server quota that resets in hours, a rate too slow for the requests queued);
+    HiveFrame raises instead of sleeping. ``seconds`` is the wait, ``limit`` the cap."""
+
+    def __init__(self, *, seconds: float, limit: float, why: str) -> None:
+        self.seconds = seconds
+        self.limit = limit
+        super().__init__(
+            f"the next request would wait {seconds:,.0f}s for the rate limit ({why}), above "
+            f"max_wait_seconds={limit:g}: raise max_wait_seconds on the RateLimiter to wait"
         )
 
 

@@ -149,7 +149,7 @@ def test_many_threads_never_share_a_slot(clock: FakeClock) -> None:
     assert sorted(round(w * 1000) for w in waits) == [0, 0, 0, *range(2000 - 3)]
 
 
-@pytest.mark.parametrize("rate", [0, -1, 0.0, float("nan"), float("inf"), True, "5", None])
+@pytest.mark.parametrize("rate", [0, -1, 0.0, float("nan"), float("inf"), True, "5"])
 def test_bad_rate_is_a_config_error(rate: object) -> None:
     with pytest.raises(ConfigError) as info:
         RateLimiter(rate)  # type: ignore[arg-type]

@@ -179,6 +179,8 @@ class Session:
         self.secrets = SecretValues(auth.secret_values() if auth is not None else ())
         self.secrets.add_url(credential_url, self._secret_params)
         self._transport: Transport | None = None
+        # The server's quota headers are followed even without a rate_limit of the user's.
+        self.limiter = config.rate_limiter or RateLimiter(clock=clock.monotonic)
         self.requests_sent = 0
         self.retries = 0
 
@@ -379,9 +381,8 @@ class Session:
     def _retry_delay(self, exc: HTTPError, state: RetryState) -> float | None:
         retry_after = exc.retry_after if isinstance(exc, HTTPStatusError) else None
         delay = state.next_delay(retry_after=retry_after)
-        limiter = self.config.rate_limiter
-        if delay is not None and limiter is not None and retry_after is not None:
-            limiter.pause_for(delay)
+        if delay is not None and retry_after is not None:
+            self.limiter.pause_for(delay)
         return delay
 
     async def _guarded(self, call: _Call, *, auth_errors: bool) -> Response:
@@ -591,21 +592,31 @@ class Session:
         headers, params = await self._headers_for(call)
         headers["Accept-Encoding"] = ACCEPT_ENCODING
         body = _encode_body(call, headers)
-        limiter = self.config.rate_limiter
-        if limiter is not None:
-            wait = limiter.reserve()
+        wait = self.limiter.reserve()
+        try:
             if wait > 0:
                 await self._clock.sleep(wait)
-        started = self._clock.monotonic()
-        self.requests_sent += 1
-        target = build_url(call.url, params)
-        raw = await self._transport.open(
-            call.method,
-            target,
-            headers=headers,
-            body=body,
-            where=lambda: {"url": self.redact(str(target)), "page": call.page, "batch": call.batch},
-        )
+            started = self._clock.monotonic()
+            self.requests_sent += 1
+            target = build_url(call.url, params)
+            raw = await self._transport.open(
+                call.method,
+                target,
+                headers=headers,
+                body=body,
+                where=lambda: {
+                    "url": self.redact(str(target)),
+                    "page": call.page,
+                    "batch": call.batch,
+                },
+            )
+        except BaseException:
+            self.limiter.observe(None)
+            raise
+        # The token endpoint's quota is not the API's.
+        quota = raw.headers if call.session_auth else None
+        round_trip = self._clock.monotonic() - started
+        self.limiter.observe(quota, wall_time=self._clock.time(), round_trip=round_trip)
         return raw, started
 
     def _response(self, raw: RawResponse, body: bytes, started: float) -> Response:

@@ -82,7 +82,7 @@ class SourceSpec:
             auth=source.auth,
             session_config=replace(config, circuit_breaker=None, rate_limiter=None),
             breaker=breaker.options() if breaker is not None else None,
-            rate_limit=(limiter.rate, limiter.burst) if limiter is not None else None,
+            rate_limit=_task_rate(limiter),
             deadline_seconds=source.deadline_seconds,
             stream_kind=getattr(source, "stream_kind", None),
         )
@@ -103,6 +103,14 @@ class SourceSpec:
 
     def __repr__(self) -> str:
         return f"SourceSpec(url={self.plan.url!r}, auth={self.auth!r})"
+
+
+def _task_rate(limiter: RateLimiter | None) -> tuple[float, int] | None:
+    # A limiter that only follows the server's quota has nothing to share out: each task's
+    # session follows the quota headers its own responses carry.
+    if limiter is None or limiter.rate is None:
+        return None
+    return limiter.rate, limiter.burst
 
 
 class OptionsRef:

@@ -252,7 +252,7 @@ class HTTPWriter(DataSourceArrowWriter):
         partition, attempt, task_id = _task()
         sink = self.options.sink(dead_letter=self._dead_letter_file(partition, attempt))
         limiter = sink.session_config.rate_limiter
-        if limiter is not None:  # this task's share of the write's rate limit
+        if limiter is not None and limiter.rate is not None:  # this task's share of the rate
             rate, burst = task_share(limiter.rate, limiter.burst, self.tasks_at_once)
             shared = RateLimiter(rate, burst=burst)
             sink.session_config = replace(sink.session_config, rate_limiter=shared)
