@@ -574,6 +574,8 @@ class Session:
         headers, params = dict(call.headers), dict(call.params)
         if self.auth is not None and call.session_auth:
             call.auth_handle = await self.auth.apply(headers, params, self.post_form)
+            for value in self.auth.secret_values():  # a refresh token may have rotated
+                self.secrets.add(value)
         for name, value in headers.items():
             if name in self._secret_headers:
                 self.secrets.add_header(name, value)

@@ -1,5 +1,5 @@
-"""OAuth 2.0 client credentials (RFC 6749 4.4), without I/O: the token request, the token
-response, and a token cache with expiry skew.
+"""OAuth 2.0 client credentials (RFC 6749 4.4) and refresh token (RFC 6749 6) grants, without
+I/O: the token request, the token response, and a token cache with expiry skew.
 """
 
 from __future__ import annotations
@@ -70,6 +70,16 @@ def _error_code(body: bytes) -> str | None:
     return code if isinstance(code, str) else None
 
 
+@dataclass(frozen=True)
+class TokenGrant:
+    """What a token endpoint granted: the access token, its lifetime in seconds, and the
+    refresh token to use next time when the response carries one (a rotated refresh token)."""
+
+    access_token: str
+    ttl: float
+    refresh_token: str | None = None
+
+
 def parse_token_response(
     status: int, body: bytes, *, url: str, default_ttl: float
 ) -> tuple[str, float]:
@@ -83,10 +93,28 @@ def parse_token_response(
         A 2xx whose body holds no usable bearer token. A missing ``access_token`` is never
         turned into the string ``"None"``.
     """
+    grant = parse_token_grant(status, body, url=url, default_ttl=default_ttl)
+    return grant.access_token, grant.ttl
+
+
+def parse_token_grant(
+    status: int,
+    body: bytes,
+    *,
+    url: str,
+    default_ttl: float,
+    refused: str = "the client credentials",
+) -> TokenGrant:
+    """:func:`parse_token_response` with the ``refresh_token`` the response may carry.
+
+    ``refused`` names what the endpoint refuses in the error of a 4xx (``"the refresh
+    token"`` for a refresh token grant). Raises as :func:`parse_token_response` does; a
+    ``refresh_token`` that is not a non-empty string is a ``TokenResponseError``.
+    """
     excerpt = body[:_EXCERPT].decode("utf-8", "replace")
     if not 200 <= status < 300:
         raise AuthenticationError(
-            "token endpoint refused the client credentials",
+            f"token endpoint refused {refused}",
             status=status,
             url=url,
             body_excerpt=excerpt if _error_code(body) else "",
@@ -110,7 +138,12 @@ def parse_token_response(
         )
     expires_in = document.get("expires_in")
     ttl = float(expires_in) if isinstance(expires_in, (int, float)) else default_ttl
-    return token, ttl
+    refresh = document.get("refresh_token")
+    if refresh is not None and (not isinstance(refresh, str) or not refresh):
+        raise TokenResponseError(
+            "token response has an unusable refresh_token", status=status, url=url
+        )
+    return TokenGrant(token, ttl, refresh)
 
 
 class TokenCache:

@@ -7,6 +7,7 @@ module raises :class:`~hiveframe.errors.MissingExtraError` (an ``ImportError``) 
 from __future__ import annotations
 
 from hiveframe._http.auth import APIKeyAuth, Auth, BasicAuth, BearerAuth, OAuth2ClientCredentials
+from hiveframe._http.oauth_refresh import OAuth2RefreshToken
 from hiveframe._http.response import Response
 from hiveframe._protocol.pagination import (
     CursorPagination,
@@ -30,6 +31,7 @@ __all__ = [
     "LinkPagination",
     "NextUrlPagination",
     "OAuth2ClientCredentials",
+    "OAuth2RefreshToken",
     "OffsetPagination",
     "PagePagination",
     "Response",
