@@ -18,6 +18,8 @@ from types import MappingProxyType
 from hiveframe.demo._api import DemoAPI, make_record
 from hiveframe.demo._events import EventsAPI
 from hiveframe.demo._ingest import IngestAPI
+from hiveframe.demo._orders import OrdersAPI
+from hiveframe.demo._parents import ParentsAPI
 from hiveframe.demo._server import ABORT, LoopbackServer, Reply, Request
 
 __all__ = [
@@ -44,6 +46,9 @@ ENDPOINTS: Mapping[str, str] = MappingProxyType(
         "/ingest": "POST records here (HTTP sink); GET answers the counts",
         "/events": "a growing event log to poll: since, ETag, 304",
         "/stream": "the same log as Server-Sent Events, honouring Last-Event-ID",
+        "/orders": "orders by updated_at, since= (inclusive), offset/limit; POST adds or updates",
+        "/parents": '{"parents": [...], "total": 50}, offset/limit',
+        "/parents/{id}/children": "a parent's children (0 to 7), page/page_size (5)",
     }
 )
 """The endpoints of :class:`DemoServer` and what each serves (``hiveframe demo --serve``)."""
@@ -54,7 +59,9 @@ class DemoServer(LoopbackServer):
 
     Its endpoints are :data:`ENDPOINTS`. Records have ``id``, ``name``, ``price``,
     ``in_stock``, ``tags``, ``dimensions``, ``updated_at``; ``/ingest`` is described in
-    ``hiveframe.demo._ingest``, ``/events`` and ``/stream`` in ``hiveframe.demo._events``.
+    ``hiveframe.demo._ingest``, ``/events`` and ``/stream`` in ``hiveframe.demo._events``,
+    ``/orders`` (``self.orders``) in ``hiveframe.demo._orders``, ``/parents`` and
+    ``/parents/{id}/children`` in ``hiveframe.demo._parents``.
 
     Parameters
     ----------
@@ -68,5 +75,13 @@ class DemoServer(LoopbackServer):
         self.api = DemoAPI(records, lambda: self.base_url)
         self.ingest = IngestAPI()
         self.events = EventsAPI()
-        routes = {**self.api.routes(), **self.ingest.routes(), **self.events.routes()}
+        self.orders = OrdersAPI()
+        self.parents = ParentsAPI()
+        routes = {
+            **self.api.routes(),
+            **self.ingest.routes(),
+            **self.events.routes(),
+            **self.orders.routes(),
+            **self.parents.routes(),
+        }
         super().__init__(routes, port=port)

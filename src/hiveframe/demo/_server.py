@@ -1,7 +1,9 @@
 """A small real HTTP/1.1 server on 127.0.0.1, built on the standard library.
 
 It serves the embedded demo API and the test suite's fault-injecting servers: handlers are
-plain functions from a :class:`Request` to a :class:`Reply`. A reply body can be bytes or an
+plain functions from a :class:`Request` to a :class:`Reply`, each for a path or a path
+pattern (``/parents/{id}/children``: a ``{name}`` segment stands for any one segment, still
+percent-encoded in ``Request.path``). A reply body can be bytes or an
 iterable of chunks (sent chunked, or raw when the reply sets ``Content-Length`` itself, which
 lets a test declare more bytes than it sends). Yielding :data:`ABORT` from a body drops the
 connection on the spot; a reply whose whole body *is* :data:`ABORT` drops it before any
@@ -99,6 +101,20 @@ class LoopbackServer:
     def url(self, path: str) -> str:
         return self.base_url + path
 
+    def handler(self, path: str) -> Handler | None:
+        """The handler of ``path``: its own route, else the first pattern it fits."""
+        exact = self.routes.get(path)
+        if exact is not None:
+            return exact
+        segments = path.split("/")
+        for pattern, handler in self.routes.items():
+            parts = pattern.split("/")
+            if "{" in pattern and len(parts) == len(segments):
+                fits = zip(parts, segments, strict=True)
+                if all(part == segment or (part[:1] == "{" and segment) for part, segment in fits):
+                    return handler
+        return None
+
     def requests_to(self, path: str) -> list[Request]:
         with self._lock:
             return [r for r in self.requests if r.path == path]
@@ -160,7 +176,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         request = self._read_request()
         app = self.server.app
         app._record(request)
-        handler = app.routes.get(request.path)
+        handler = app.handler(request.path)
         reply = handler(request) if handler else Reply(404, body=b'{"error": "not found"}')
         try:
             self._send(reply, head=request.method == "HEAD")
