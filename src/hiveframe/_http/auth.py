@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from hiveframe._protocol.oauth import (
     TokenCache,
+    TokenRequest,
     build_token_request,
     parse_token_response,
 )
@@ -234,19 +235,25 @@ class OAuth2ClientCredentials(Auth):
             cached = self._cache.get()  # another task may have fetched while we waited
             if cached is not None:
                 return cached
-            request = build_token_request(
-                client_id=self.client_id,
-                client_secret=self._client_secret.reveal(),
-                scope=self.scope,
-                auth_method=self.auth_method,
-                basic_encoding=self.basic_encoding,
-            )
+            request = self._token_request()
             status, body = await post_form(self.token_url, request.form, request.headers)
             token, ttl = parse_token_response(
                 status, body, url=redact_url(self.token_url), default_ttl=self.default_ttl_seconds
             )
             self._cache.store(token, ttl)
             return token
+
+    def _token_request(self, extra: dict[str, str] | None = None) -> TokenRequest:
+        """The token request with this client's credentials; ``extra`` form fields (another
+        ``grant_type`` and its parameters) override the client credentials grant's."""
+        return build_token_request(
+            client_id=self.client_id,
+            client_secret=self._client_secret.reveal(),
+            scope=self.scope,
+            auth_method=self.auth_method,
+            basic_encoding=self.basic_encoding,
+            extra=extra,
+        )
 
     def __repr__(self) -> str:
         return (

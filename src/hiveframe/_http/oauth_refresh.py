@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from hiveframe._http.auth import OAuth2ClientCredentials, PostForm, _secret
-from hiveframe._protocol.oauth import build_token_request, parse_token_grant
+from hiveframe._protocol.oauth import parse_token_grant
 from hiveframe._secrets import Secret, SecretValues, redact_url
 from hiveframe.errors import ConfigError, HiveFrameError
 
@@ -135,14 +135,7 @@ client_secret='***', refresh_token='***', scope=None)
 
     async def _refresh(self, post_form: PostForm) -> str:
         used = self._refresh_token.reveal()
-        request = build_token_request(
-            client_id=self.client_id,
-            client_secret=self._client_secret.reveal(),
-            scope=self.scope,
-            auth_method=self.auth_method,
-            basic_encoding=self.basic_encoding,
-            extra={"grant_type": "refresh_token", "refresh_token": used},
-        )
+        request = self._token_request({"grant_type": "refresh_token", "refresh_token": used})
         try:
             status, body = await post_form(self.token_url, request.form, request.headers)
             grant = parse_token_grant(
