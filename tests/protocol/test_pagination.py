@@ -760,3 +760,51 @@ def test_docstring_examples_run(module):
     results = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert results.attempted > 0
     assert results.failed == 0
+
+
+# -- why a read stopped -------------------------------------------------------------------------
+
+LINK_NEXT = {"Link": '<https://api.test/v1/items?page=2>; rel="next"'}
+
+
+@pytest.mark.parametrize(
+    ("config", "answers", "reason"),
+    [
+        (OffsetPagination(page_size=10), [{"count": 10}, {"count": 0}], "empty_page"),
+        (OffsetPagination(page_size=10), [{"count": 10}, {"count": 4}], "short_page"),
+        (
+            OffsetPagination(page_size=10, total_path="total"),
+            [{"count": 10, "document": {"total": 20}}, {"count": 10, "document": {"total": 20}}],
+            "total_reached",
+        ),
+        (
+            PagePagination(page_size=10, total_pages_path="pages"),
+            [{"count": 10, "document": {"pages": 1}}],
+            "total_reached",
+        ),
+        (PagePagination(page_size=10), [{"count": 0}], "empty_page"),
+        (CursorPagination(), [{"document": {"next_cursor": "c2"}}, {}], "no_next_cursor"),
+        (
+            CursorPagination(),
+            [{"document": {"next_cursor": "c2"}}, {"count": 0, "document": {"next_cursor": "c2"}}],
+            "empty_page",
+        ),
+        (LinkPagination(), [{"headers": LINK_NEXT}, {}], "no_next_link"),
+        (NextUrlPagination(), [{"document": {"next": "?page=2"}}, {}], "no_next_link"),
+        (
+            NextUrlPagination(),
+            [
+                {"document": {"next": "?page=2"}},
+                {"count": 0, "url": BASE + "?page=2", "document": {"next": "?page=2"}},
+            ],
+            "empty_page",
+        ),
+    ],
+    ids=lambda value: value if isinstance(value, str) else None,
+)
+def test_the_advance_that_ends_a_read_says_why(config, answers, reason):
+    paginator = start_paginator(config)
+    assert paginator.stop_reason is None
+    run(paginator, answers)
+    assert paginator.stop_reason == reason
+    assert reason in paginators_module.STOP_REASONS

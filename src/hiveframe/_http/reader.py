@@ -78,11 +78,20 @@ class FetchedPage:
 
 
 class PageReader:
-    """Reads the pages of ``plan`` through ``session``."""
+    """Reads the pages of ``plan`` through ``session``.
+
+    Attributes
+    ----------
+    stop_reason
+        Why the last read (:meth:`pages`, :meth:`page_range`) ended, once it has: one of
+        :data:`~hiveframe._protocol.paginators.STOP_REASONS`. ``None`` while it runs, after
+        it failed, and when a range ended at its ``stop``.
+    """
 
     def __init__(self, plan: ReadPlan, session: Session) -> None:
         self.plan = plan
         self.session = session
+        self.stop_reason: str | None = None
         self._limit = plan.max_pages if plan.max_pages is not None else plan.page_cap
         self._digests = plan.pagination is not None and plan.pagination.compares_pages
         self._offload = BatchDecoder(
@@ -260,6 +269,7 @@ class PageReader:
                 )
             yield fetched
             if paginator is None:
+                self.stop_reason = "single_page"
                 return
             current_url = fetched.page.url
             request = self._advance(paginator, fetched.page)
@@ -342,15 +352,18 @@ class PageReader:
             raise PaginationLimitReached(
                 self.plan.page_cap, url=self.session.redact(url), page=index
             )
+        self.stop_reason = "max_pages"
 
     def _advance(self, paginator: Paginator, page: Page) -> PageRequest | None:
         """``paginator.advance(page)``; errors name the page and its URL, shortfalls warn."""
         with self.session.reporting(page.url, page=page.index):
             nxt = paginator.advance(page)
-        if nxt is None and paginator.shortfall is not None:
-            url = self.session.redact(page.url)
-            warning = PaginationWarning(paginator.shortfall, url=url, page=page.index)
-            warnings.warn(warning, stacklevel=2)
+        if nxt is None:
+            self.stop_reason = paginator.stop_reason
+            if paginator.shortfall is not None:
+                url = self.session.redact(page.url)
+                warning = PaginationWarning(paginator.shortfall, url=url, page=page.index)
+                warnings.warn(warning, stacklevel=2)
         return nxt
 
     def _target(self, request: PageRequest, current_url: str) -> tuple[str, dict[str, str]]:

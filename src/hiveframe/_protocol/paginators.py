@@ -36,6 +36,17 @@ from hiveframe.errors import ConfigError, PaginationError, PaginationLoopError
 POSITION_VERSION = 1
 _MAX_SHOWN = 80
 
+STOP_REASONS: Final = (
+    "single_page",  # no pagination: one request
+    "no_next_link",  # link and next-URL styles: the response names no next page
+    "no_next_cursor",  # cursor style: the response carries no next cursor
+    "empty_page",  # an empty page (offset, page), or one naming itself (cursor, link, URL)
+    "short_page",  # fewer records than the page size (offset, page)
+    "total_reached",  # the total the API reported (offset, page)
+    "max_pages",  # the user's max_pages
+)
+"""Why a read ended, as :attr:`Paginator.stop_reason` and the readers report it."""
+
 
 @dataclass(frozen=True)
 class PageRequest:
@@ -101,6 +112,9 @@ class Paginator(ABC):
         Set by the ``advance`` that ended the read on an empty page when a total the API
         reported says more records remain: what was promised and what arrived. The driver
         warns with it (:class:`~hiveframe.errors.PaginationWarning`).
+    stop_reason
+        Set by the ``advance`` that ended the read: why it ended, one of
+        :data:`STOP_REASONS` (``"no_next_cursor"``, ``"short_page"``...).
     """
 
     style: ClassVar[str]
@@ -110,6 +124,7 @@ class Paginator(ABC):
         self._first = first
         self._next = first
         self.shortfall: str | None = None
+        self.stop_reason: str | None = None
 
     @property
     def exhausted(self) -> bool:
@@ -206,11 +221,18 @@ class _NumberedPaginator(Paginator):
     def _step(self) -> int: ...
 
     def is_last(self, page: Page) -> bool:
+        return self._end_reason(page) is not None
+
+    def _end_reason(self, page: Page) -> str | None:
         size = self._page_size
-        if page.record_count == 0 or (size is not None and page.record_count < size):
-            return True
+        if page.record_count == 0:
+            return "empty_page"
+        if size is not None and page.record_count < size:
+            return "short_page"
         total = self._reported(page)
-        return total is not None and self._number(page) - self._start + self._units(page) >= total
+        if total is not None and self._number(page) - self._start + self._units(page) >= total:
+            return "total_reached"
+        return None
 
     def window(self, index: int, concurrency: int) -> int:
         if self._total is not None and self._base is not None:
@@ -227,7 +249,8 @@ class _NumberedPaginator(Paginator):
                 f"{number} sent the records of the page before", page=page.index
             )
         self._total = self._reported(page)
-        if not self.is_last(page):
+        self.stop_reason = self._end_reason(page)
+        if self.stop_reason is None:
             return self._request(self._next_number(page))
         if page.record_count == 0:
             self.shortfall = self._shortfall(page)
@@ -345,7 +368,11 @@ class _CursorPaginator(Paginator):
         cursor = self._cursor(page)
         config = self._config
         sent = page.request.params.get(config.cursor_param)
-        if cursor is None or not self._onward.follows(sent, cursor, page):
+        if cursor is None:
+            self.stop_reason = "no_next_cursor"
+            return None
+        if not self._onward.follows(sent, cursor, page):
+            self.stop_reason = "empty_page"
             return None
         return PageRequest(params={config.cursor_param: cursor, **config.size_params()})
 
@@ -367,9 +394,13 @@ class _UrlPaginator(Paginator):
     def _after(self, page: Page) -> PageRequest | None:
         link = self._next_link(page)
         if link is None:
+            self.stop_reason = "no_next_link"
             return None
         url = urljoin(page.url, link)
-        return PageRequest(url=url) if self._onward.follows(page.url, url, page) else None
+        if not self._onward.follows(page.url, url, page):
+            self.stop_reason = "empty_page"
+            return None
+        return PageRequest(url=url)
 
     @abstractmethod
     def _next_link(self, page: Page) -> str | None: ...
