@@ -6,7 +6,8 @@ list and a nested object), rendered once and cached.
 
     python benchmarks/server.py --port 0     # prints "READY <port>" when listening
 
-Endpoints: ``/items`` (offset/limit, ``{"items", "total"}``), ``/pages`` (page/page_size,
+Endpoints: ``/items`` (offset/limit, ``{"items", "total"}``), ``/nested`` (the same at
+``results.items``, for the cold start), ``/pages`` (page/page_size,
 ``{"items", "total"}``), ``/cursor`` (``{"items", "next_cursor"}``), ``/link`` (RFC 8288),
 ``/sse?n=`` (events of ~200 bytes of JSON), ``/poll?since=`` (one new record per poll),
 ``/ingest`` (POST JSON arrays; counts records and
@@ -54,6 +55,13 @@ async def items(request: web.Request) -> web.Response:
     total = _int(request, "total", TOTAL)
     offset, limit = _int(request, "offset", 0), _int(request, "limit", 100)
     return _json(b'{"items":[' + _records(offset, limit, total) + b'],"total":%d}' % total)
+
+
+async def nested(request: web.Request) -> web.Response:
+    total = _int(request, "total", TOTAL)
+    offset, limit = _int(request, "offset", 0), _int(request, "limit", 100)
+    records = _records(offset, limit, total)
+    return _json(b'{"results":{"items":[' + records + b'],"total":%d}}' % total)
 
 
 async def pages(request: web.Request) -> web.Response:
@@ -151,6 +159,7 @@ def make_app() -> web.Application:
     app = web.Application(client_max_size=64 * 1024 * 1024)
     ingest = Ingest()
     app.router.add_get("/items", items)
+    app.router.add_get("/nested", nested)
     app.router.add_get("/pages", pages)
     app.router.add_get("/cursor", cursor)
     app.router.add_get("/link", link)

@@ -23,57 +23,54 @@ Decode = Callable[[Sequence[PageBody]], list[PageTable | Exception]]
 _Waiting = tuple[PageBody, "asyncio.Future[PageTable]"]
 
 
-_WORKERS = max(1, min(4, os.cpu_count() or 1))
-
-
 @cache
 def _worker() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(_WORKERS, thread_name_prefix="hiveframe-decode")
+    # Each read decodes one batch at a time, so a thread per read; a few reads at once
+    # (Spark tasks, threads of a program) share them.
+    return ThreadPoolExecutor(min(4, os.cpu_count() or 1), thread_name_prefix="hiveframe-decode")
 
 
 class BatchDecoder:
-    """Decodes one read's pages in the worker threads, those waiting together in one batch.
+    """Decodes one read's pages in a worker thread, those waiting together in one batch.
+
+    One batch at a time: while it decodes, the pages that arrive wait and make the next
+    batch (measured on two cores, a second batch in flight was no faster).
 
     Parameters
     ----------
     decode
         Decodes a batch (``decode_pages`` with the read's options bound).
-    batches
-        How many batches may be decoding at once.
     """
 
-    def __init__(self, decode: Decode, *, batches: int = _WORKERS) -> None:
+    def __init__(self, decode: Decode) -> None:
         self._decode = decode
-        self._batches = batches
         self._waiting: list[_Waiting] = []
-        self._running: dict[asyncio.Future[list[PageTable | Exception]], list[_Waiting]] = {}
+        self._batch: list[_Waiting] = []  # being decoded
+        self._work: asyncio.Future[list[PageTable | Exception]] | None = None
 
     async def decode(self, body: PageBody) -> PageTable:
         """The page decoded; raises what decoding it raises."""
         done: asyncio.Future[PageTable] = asyncio.get_running_loop().create_future()
         self._waiting.append((body, done))
-        if len(self._running) < self._batches:
+        if self._work is None:
             self._start()
         try:
             return await done
         finally:
-            for work, batch in list(self._running.items()):
-                if all(waiting.done() for _, waiting in batch):
-                    work.cancel()  # nobody waits for it: its result is dropped, quietly
+            if self._work is not None and all(waiting.done() for _, waiting in self._batch):
+                self._work.cancel()  # nobody waits for it: its result is dropped, quietly
 
     def _start(self) -> None:
-        batch = [(body, done) for body, done in self._waiting if not done.done()]
+        self._batch = [(body, done) for body, done in self._waiting if not done.done()]
         self._waiting = []
-        if not batch:
-            return
-        work = asyncio.get_running_loop().run_in_executor(
-            _worker(), self._decode, [body for body, _ in batch]
-        )
-        self._running[work] = batch
-        work.add_done_callback(self._finish)
+        if self._batch:
+            bodies = [body for body, _ in self._batch]
+            work = asyncio.get_running_loop().run_in_executor(_worker(), self._decode, bodies)
+            work.add_done_callback(self._finish)
+            self._work = work
 
     def _finish(self, work: asyncio.Future[list[PageTable | Exception]]) -> None:
-        batch = self._running.pop(work)
+        batch, self._batch, self._work = self._batch, [], None
         if not work.cancelled():
             error = work.exception()
             results: Sequence[PageTable | BaseException] = (
@@ -86,5 +83,4 @@ class BatchDecoder:
                     done.set_exception(result)
                 else:
                     done.set_result(result)
-        if self._waiting:
-            self._start()
+        self._start()

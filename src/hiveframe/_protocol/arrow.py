@@ -44,7 +44,6 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from hiveframe.errors import SchemaDriftError
 
@@ -441,6 +440,8 @@ def _list_parts(array: pa.Array) -> tuple[pa.Array, pa.Array]:
     # from_arrays() refuses a sliced offsets array together with a null mask.
     offsets = array.offsets
     start, end = offsets[0].as_py(), offsets[-1].as_py()
+    import pyarrow.compute as pc  # tens of ms at start-up, needed by few reads
+
     relative = pc.subtract(offsets, pa.scalar(start, offsets.type))
     return relative, array.values.slice(start, end - start)
 
@@ -546,6 +547,8 @@ def _json_ready(array: pa.Array) -> pa.Array:
         return array
     if pa.types.is_timestamp(data_type):
         time_zone = "%Ez" if data_type.tz else ""
+        import pyarrow.compute as pc
+
         return pc.strftime(array, format=f"%Y-%m-%dT%H:%M:%S{time_zone}")
     if pa.types.is_duration(data_type):
         counts = array.cast(pa.int64()).to_pylist()

@@ -59,7 +59,6 @@ from functools import partial
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from hiveframe._protocol.arrow import _list_parts, conform_inferred, records_to_table, table_digest
 from hiveframe._protocol.data_path import DataPath
@@ -183,8 +182,10 @@ def _segments(data_path: DataPath | None) -> tuple[str, ...] | None:
 def _plain(content: bytes) -> bytes | None:
     """The body without its byte order mark, if the reader may read it (else ``None``)."""
     body = content[len(codecs.BOM_UTF8) :] if content.startswith(codecs.BOM_UTF8) else content
-    if not body or body.isspace() or b"NaN" in body or b"Inf" in body:
+    if not body or body.isspace():
         return None
+    if (b"N" in body and b"NaN" in body) or (b"I" in body and b"Inf" in body):
+        return None  # the one-byte searches are the fast ones
     if not body.isascii():
         try:
             body.decode("utf-8")
@@ -432,6 +433,8 @@ def _has_float(data_type: pa.DataType) -> bool:
 
 def _trusted(array: pa.Array) -> bool:
     """Whether no float in the array may have been an integer the reader rounded, or ``-0``."""
+    import pyarrow.compute as pc  # like pyarrow.json, loaded by the worker, not at start-up
+
     data_type = array.type
     if pa.types.is_float64(data_type):
         low, high = (value.as_py() for value in pc.min_max(array).values())
@@ -499,6 +502,8 @@ def _as_built(
     object members (``marks``), and valid empty values in the fields of a null object where
     the reader has nulls (equal tables, but not the same IPC bytes, so not the same digest).
     ``under`` is where an enclosing object is null."""
+    import pyarrow.compute as pc
+
     data_type = array.type
     if pa.types.is_null(data_type):
         return array

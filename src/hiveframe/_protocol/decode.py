@@ -41,7 +41,6 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
-import pyarrow.csv as pa_csv
 
 from hiveframe._protocol.data_path import DataPath, DecodeFault, records_of
 from hiveframe._secrets import redact_url
@@ -336,6 +335,8 @@ def _decode_csv(body: bytes, data_path: DataPath | None) -> DecodedPage:
         raise DecodeFault("format", f"{data_path!r} cannot apply to a CSV response")
     if not body or body.isspace():
         return DecodedPage(document=None, table=pa.table({}))
+    import pyarrow.csv as pa_csv  # loaded with the first CSV response, not at start-up
+
     try:
         table = pa_csv.read_csv(pa.BufferReader(body))
     except pa.ArrowException as exc:
