@@ -24,7 +24,13 @@ import orjson
 
 from hiveframe.errors import ConfigError
 
-__all__ = ["CHECKPOINT_VERSION", "Checkpoint", "checkpoint_path", "check_stream_name"]
+__all__ = [
+    "CHECKPOINT_VERSION",
+    "Checkpoint",
+    "checkpoint_path",
+    "check_stream_name",
+    "write_atomically",
+]
 
 CHECKPOINT_VERSION = 1
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
@@ -102,20 +108,8 @@ class Checkpoint:
             raise ConfigError("checkpoint_dir", where, f"malformed checkpoint ({exc})") from None
 
     def save(self, path: Path) -> None:
-        """Write atomically to ``path`` (temporary file, fsync, ``os.replace``, fsync dir)."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(self.to_json())
-                out.flush()
-                os.fsync(out.fileno())
-            Path(temporary).replace(path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                Path(temporary).unlink()
-            raise
-        _fsync_directory(path.parent)
+        """Write atomically to ``path`` (see :func:`write_atomically`)."""
+        write_atomically(path, self.to_json())
 
     @classmethod
     def load(cls, path: Path) -> Checkpoint | None:
@@ -125,6 +119,28 @@ class Checkpoint:
         except FileNotFoundError:
             return None
         return cls.from_json(data, where=str(path))
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` atomically: a reader sees the old file or the new one.
+
+    The data goes to a temporary file in the same folder (created if missing), is flushed
+    and ``fsync``-ed, ``os.replace`` swaps it in, and the folder is ``fsync``-ed so that the
+    rename survives a power cut. Checkpoints and incremental state files are written so.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        Path(temporary).replace(path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            Path(temporary).unlink()
+        raise
+    _fsync_directory(path.parent)
 
 
 def check_stream_name(name: Any) -> str:
