@@ -8,11 +8,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import pyarrow as pa
 
-from hiveframe._protocol.arrow import (
-    column_to_text,
-    concat_tables,
-    records_to_table,
-)
+from hiveframe._protocol.arrow.conform import concat_tables
+from hiveframe._protocol.arrow.infer import records_to_table
+from hiveframe._protocol.arrow.render import column_to_text
 from hiveframe._writer import DataFrameWriter
 from hiveframe.errors import ColumnNotFoundError, ConfigError, MissingExtraError
 
@@ -110,7 +108,7 @@ class DataFrame:
         records
             Dicts (a non-dict ``x`` becomes ``{"value": x}``). Fields that change type
             between records are kept as text rather than lost; see
-            ``hiveframe._protocol.arrow.records_to_table``.
+            ``hiveframe._protocol.arrow.infer.records_to_table``.
         schema
             The exact schema wanted: missing fields null, extra fields dropped.
 
@@ -140,7 +138,7 @@ class DataFrame:
         ----------
         batches
             Record batches, e.g. one per page. Batches whose schemas differ are combined
-            as ``hiveframe._protocol.arrow.concat_tables`` does: fields unioned, types
+            as ``hiveframe._protocol.arrow.conform.concat_tables`` does: fields unioned, types
             promoted, irreconcilable types kept as text.
         schema
             The exact schema wanted. With no batches the frame has this schema, or no

@@ -6,7 +6,7 @@ import orjson
 import pyarrow as pa
 import pytest
 
-from hiveframe._protocol.arrow import concat_tables
+from hiveframe._protocol.arrow.conform import concat_tables
 from hiveframe.connectors import HTTPSource
 from hiveframe.demo import Reply, Request
 from hiveframe.errors import SchemaDriftError

@@ -13,13 +13,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from hiveframe._protocol import arrow
-from hiveframe._protocol.arrow import (
-    batch_to_json_lines,
-    column_to_text,
-    concat_tables,
-    records_to_table,
-)
+from hiveframe._protocol.arrow import conform, infer, render
+from hiveframe._protocol.arrow.conform import concat_tables
+from hiveframe._protocol.arrow.infer import records_to_table
+from hiveframe._protocol.arrow.render import batch_to_json_lines, column_to_text
 from hiveframe.errors import SchemaDriftError
 
 UTC = dt.timezone.utc
@@ -469,8 +466,9 @@ def test_column_to_text_of_chunked_arrays():
     assert text.to_pylist() == ["1", "2", None]
 
 
-def test_docstring_examples_run():
-    result = doctest.testmod(arrow, extraglobs={"pa": pa})
+@pytest.mark.parametrize("module", [infer, conform, render])
+def test_docstring_examples_run(module):
+    result = doctest.testmod(module, extraglobs={"pa": pa})
     assert result.attempted > 0
     assert result.failed == 0
 

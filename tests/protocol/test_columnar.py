@@ -27,7 +27,7 @@ import pyarrow as pa
 import pytest
 
 from hiveframe._protocol import columnar
-from hiveframe._protocol.arrow import table_digest
+from hiveframe._protocol.arrow.conform import table_digest
 from hiveframe._protocol.columnar import PageBody, PageTable, decode_pages, page_table
 from hiveframe._protocol.data_path import DataPath, MissingSegment, walk_dotted
 from hiveframe._protocol.decode import decode_body

@@ -1,11 +1,12 @@
-"""One schema for the batches of a read (hiveframe._protocol.arrow.RunningSchema)."""
+"""One schema for the batches of a read (hiveframe._protocol.arrow.conform.RunningSchema)."""
 
 from __future__ import annotations
 
 import pyarrow as pa
 import pytest
 
-from hiveframe._protocol.arrow import RunningSchema, concat_tables, records_to_table
+from hiveframe._protocol.arrow.conform import RunningSchema, concat_tables
+from hiveframe._protocol.arrow.infer import records_to_table
 
 
 def conformed(*pages: list[dict[str, object]]) -> list[pa.Table]:

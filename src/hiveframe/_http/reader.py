@@ -24,7 +24,7 @@ import pyarrow as pa
 from hiveframe._http.offload import BatchDecoder
 from hiveframe._http.response import Response
 from hiveframe._http.session import Session
-from hiveframe._protocol.arrow import table_digest
+from hiveframe._protocol.arrow.conform import table_digest
 from hiveframe._protocol.columnar import PageBody, PageTable, decode_pages, page_table
 from hiveframe._protocol.data_path import DataPath
 from hiveframe._protocol.decode import DecodedPage, decode_body, resolve_format

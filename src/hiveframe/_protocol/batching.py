@@ -5,7 +5,7 @@ decides without a socket lives here, so it is tested without a server:
 
 - :class:`RowReader` pulls records from the caller's input (Arrow batches and tables, or
   dicts) and encodes each row once as compact JSON, a bounded number of rows at a time, with
-  the faithful renderings of :func:`~hiveframe._protocol.arrow.batch_to_json_lines`.
+  the faithful renderings of :func:`~hiveframe._protocol.arrow.render.batch_to_json_lines`.
 - :class:`Batcher` cuts encoded rows into request batches of at most ``batch_size`` records
   and ``max_batch_bytes`` body bytes, builds each body by joining the row bytes
   (:class:`BodyFormat`), gives it its idempotency key, and halves a batch the server refused
@@ -30,7 +30,7 @@ from typing import Any, Final
 import orjson
 import pyarrow as pa
 
-from hiveframe._protocol.arrow import _json_dumps, batch_to_json_lines
+from hiveframe._protocol.arrow.render import batch_to_json_lines, json_dumps
 
 ENCODE_ROWS: Final = 1024
 """Rows encoded per step: bounds the memory a huge table or batch takes while it is sent.
@@ -192,7 +192,7 @@ class RowReader:
                 break
             self.items_read += 1
             if isinstance(item, Mapping):
-                rows.append(_json_dumps(item))
+                rows.append(json_dumps(item))
             elif isinstance(item, pa.RecordBatch):
                 self._pending.append(item)
             elif isinstance(item, pa.Table):

@@ -60,7 +60,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from hiveframe._protocol.arrow import _list_parts, conform_inferred, records_to_table, table_digest
+from hiveframe._protocol.arrow.conform import table_digest
+from hiveframe._protocol.arrow.infer import conform_inferred, records_to_table
+from hiveframe._protocol.arrow.render import list_parts
 from hiveframe._protocol.data_path import DataPath
 from hiveframe._protocol.decode import DecodedPage, decode_body
 
@@ -491,7 +493,7 @@ def _nulls_in_objects(array: pa.Array) -> bool:
             if _has_object(field.type)
         )
     if pa.types.is_list(array.type) and _has_object(array.type.value_type):
-        return _nulls_in_objects(_list_parts(array)[1])
+        return _nulls_in_objects(list_parts(array)[1])
     return False
 
 
@@ -522,7 +524,7 @@ def _as_built(
             for index in range(data_type.num_fields)
         ]
         return pa.StructArray.from_arrays(children, fields=list(data_type), mask=kept)
-    offsets, values = _list_parts(array)  # a null list holds no values: [] in its place
+    offsets, values = list_parts(array)  # a null list holds no values: [] in its place
     values = _as_built(values, marks=marks, member=False)
     return pa.ListArray.from_arrays(offsets, values, type=data_type, mask=kept)
 

@@ -11,7 +11,7 @@ from typing import Any
 import pyarrow as pa
 
 from hiveframe._frame import DataFrame
-from hiveframe._protocol.arrow import concat_tables
+from hiveframe._protocol.arrow.conform import concat_tables
 from hiveframe._validate import NOT_GIVEN, check_output_path
 from hiveframe.cli._common import add_secret_param, http_options, pairs, seconds, whole
 from hiveframe.cli._progress import Progress

@@ -18,7 +18,7 @@ from hiveframe._http.reader import PageReader, Parser, ReadPlan
 from hiveframe._http.record_stream import AsyncRecordStream, RecordStream
 from hiveframe._http.session import Session, SessionConfig
 from hiveframe._http.sse import SSEReader
-from hiveframe._protocol.arrow import RunningSchema, concat_tables
+from hiveframe._protocol.arrow.conform import RunningSchema, concat_tables
 from hiveframe._protocol.data_path import DataPath
 from hiveframe._protocol.decode import validate_response_format
 from hiveframe._protocol.drift import DRIFT_POLICIES

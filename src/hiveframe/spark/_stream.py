@@ -30,7 +30,7 @@ import pyarrow as pa
 from pyspark.sql.datasource import SimpleDataSourceStreamReader
 
 from hiveframe._http.portal import run_sync
-from hiveframe._protocol.arrow import records_to_table
+from hiveframe._protocol.arrow.infer import records_to_table
 from hiveframe._protocol.emission import Emission
 from hiveframe.errors import ConfigError
 from hiveframe.spark._source import OptionsRef
