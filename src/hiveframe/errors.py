@@ -13,8 +13,9 @@
     │   │   └── TimeoutException              connect/read/write/pool timeout
     │   │       └── DeadlineExceeded          the whole-request or whole-read deadline
     │   ├── HTTPStatusError                   a response with an error status
-    │   │   └── AuthenticationError           credentials refused (401/403, OAuth2 errors)
-    │   │       └── TokenResponseError        a token endpoint answered something unusable
+    │   │   ├── AuthenticationError           credentials refused (401/403, OAuth2 errors)
+    │   │   │   └── TokenResponseError        a token endpoint answered something unusable
+    │   │   └── ResponseRuleError             a response policy rule said fail (or retry, to no end)
     │   ├── ResponseTooLarge                  a body over max_body_bytes / max_decompressed_bytes
     │   ├── BlockedDestinationError           a server-supplied URL that HiveFrame will not follow
     │   └── TooManyRedirects
@@ -74,6 +75,7 @@ __all__ = [
     "ReadError",
     "ResilienceError",
     "ResponseDecodeError",
+    "ResponseRuleError",
     "ResponseTooLarge",
     "RetryAfterTooLong",
     "RetryExhausted",
@@ -270,6 +272,20 @@ class HTTPStatusError(HTTPError):
         if body_excerpt:
             detail += f": {body_excerpt!r}"
         super().__init__(detail, url=url, page=page, batch=batch)
+
+
+class ResponseRuleError(HTTPStatusError):
+    """A rule of the response policy judged the response a failure: its action was
+    ``fail``, or ``retry``, ``rate_limited`` or ``refresh_auth`` and that did not help.
+
+    ``rule`` is the rule's name and ``action`` its action; the status may be a 2xx (a body
+    that says ``{"status": "error"}``).
+    """
+
+    def __init__(self, message: str, *, rule: str, action: str, **details: Any) -> None:
+        self.rule = rule
+        self.action = action
+        super().__init__(message, **details)
 
 
 class AuthenticationError(HTTPStatusError):

@@ -71,10 +71,15 @@ class ReadPlan:
 
 @dataclass(frozen=True)
 class FetchedPage:
-    """One decoded page: its records as a table, and what the paginator needs to go on."""
+    """One decoded page: its records as a table, and what the paginator needs to go on.
+
+    ``ignored``: a rule of the response policy said to ignore the response; it has no
+    records and the read ends there.
+    """
 
     table: pa.Table
     page: Page
+    ignored: bool = False
 
 
 class PageReader:
@@ -143,6 +148,9 @@ class PageReader:
 
     def decode(self, response: Response, request: PageRequest, index: int) -> FetchedPage:
         """Turn one response into a page; decode errors name the URL and the page."""
+        if response.action == "ignore":
+            page = Page(index, request, response.url, response.headers, None, 0)
+            return FetchedPage(pa.table({}), page, ignored=True)
         with self.session.reporting(response.url, page=index):
             decoded = self._decode(response)
             table = page_table(decoded, self.plan.schema)
@@ -156,7 +164,7 @@ class PageReader:
         with the pages waiting there (see :mod:`~hiveframe._http.offload`); ``inline``
         (the read's first page) and pages for a custom ``parser`` decode here."""
         response = await self.request_page(request, index, deadline=deadline)
-        if inline or self.plan.parser is not None:
+        if inline or self.plan.parser is not None or response.action == "ignore":
             return self.decode(response, request, index)
         with self.session.reporting(response.url, page=index):
             fmt = resolve_format(self.plan.response_format, response.headers.get("content-type"))
@@ -269,10 +277,10 @@ class PageReader:
                 )
             yield fetched
             if paginator is None:
-                self.stop_reason = "single_page"
+                self.stop_reason = "ignored" if fetched.ignored else "single_page"
                 return
             current_url = fetched.page.url
-            request = self._advance(paginator, fetched.page)
+            request = self._advance(paginator, fetched)
             index += 1
 
     async def _prefetched(
@@ -315,7 +323,7 @@ class PageReader:
                 fetched = await in_flight.pop(index)
                 yield fetched
                 current_url = fetched.page.url
-                nxt = self._advance(paginator, fetched.page)
+                nxt = self._advance(paginator, fetched)
                 if nxt is None:
                     return
                 index += 1
@@ -354,8 +362,13 @@ class PageReader:
             )
         self.stop_reason = "max_pages"
 
-    def _advance(self, paginator: Paginator, page: Page) -> PageRequest | None:
-        """``paginator.advance(page)``; errors name the page and its URL, shortfalls warn."""
+    def _advance(self, paginator: Paginator, fetched: FetchedPage) -> PageRequest | None:
+        """``paginator.advance(page)``; errors name the page and its URL, shortfalls warn.
+        An ignored response ends the read without the paginator."""
+        if fetched.ignored:
+            self.stop_reason = "ignored"
+            return None
+        page = fetched.page
         with self.session.reporting(page.url, page=page.index):
             nxt = paginator.advance(page)
         if nxt is None:

@@ -26,6 +26,9 @@ class Response:
         The decoded body (decompressed, within the size caps).
     url
         The URL that answered (after redirects).
+    action
+        ``"success"`` or ``"ignore"`` when a rule of the response policy accepted the
+        response, ``None`` when the built-in behaviour did.
     """
 
     status_code: int
@@ -33,6 +36,7 @@ class Response:
     content: bytes
     url: str
     elapsed_seconds: float = 0.0
+    action: str | None = None
 
     @property
     def text(self) -> str:

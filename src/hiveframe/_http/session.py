@@ -43,6 +43,12 @@ from hiveframe._protocol.origin import (
     redirect_target,
 )
 from hiveframe._protocol.reconnect import is_event_stream
+from hiveframe._protocol.response_policy import (
+    DEFAULT_RESPONSE_POLICY,
+    RETRYING,
+    ResponsePolicy,
+    ResponseRule,
+)
 from hiveframe._protocol.retry_after import parse_retry_after
 from hiveframe._secrets import SecretNames, SecretValues, drop_query_params, redact_url
 from hiveframe._validate import (
@@ -62,6 +68,7 @@ from hiveframe.errors import (
     HTTPError,
     HTTPStatusError,
     NameResolutionError,
+    ResponseRuleError,
     ResponseTooLarge,
     RetryExhausted,
     TooManyRedirects,
@@ -96,6 +103,7 @@ class SessionConfig:
     secret_headers: frozenset[str] = frozenset()
     secret_params: frozenset[str] = frozenset()
     max_connections: int = 16
+    response_policy: ResponsePolicy = DEFAULT_RESPONSE_POLICY  # rules on the API's answers
     proxy: ProxyOption = NOT_GIVEN  # not given: HTTP(S)_PROXY and NO_PROXY when a session opens
 
     def __post_init__(self) -> None:
@@ -369,6 +377,8 @@ class Session:
             await self._clock.sleep(delay)
 
     def _retriable(self, exc: HTTPError, state: RetryState, *, may_retry: bool) -> bool:
+        if isinstance(exc, ResponseRuleError):
+            return may_retry and exc.action in RETRYING
         if isinstance(exc, HTTPStatusError):
             return may_retry and self.config.retry.is_retriable_status(exc.status)
         if isinstance(exc, NameResolutionError):
@@ -381,13 +391,26 @@ class Session:
     def _retry_delay(self, exc: HTTPError, state: RetryState) -> float | None:
         retry_after = exc.retry_after if isinstance(exc, HTTPStatusError) else None
         delay = state.next_delay(retry_after=retry_after)
-        if delay is not None and retry_after is not None:
+        limited = isinstance(exc, ResponseRuleError) and exc.action == "rate_limited"
+        if delay is not None and (retry_after is not None or limited):
             self.limiter.pause_for(delay)
         return delay
 
     async def _guarded(self, call: _Call, *, auth_errors: bool) -> Response:
-        read = await self._authorized(call, self._follow)
-        return self._check_status(call, read.response, auth_errors=auth_errors)
+        while True:
+            read = await self._authorized(call, self._follow)
+            rule = self._rule_for(call, read.response)
+            # A rule's refresh_auth refreshes as a 401 does: once per logical request.
+            if rule is None or rule.action != "refresh_auth" or not self._refresh(call, read.hop):
+                return self._check_status(call, read.response, rule, auth_errors=auth_errors)
+            read.discard()
+
+    def _rule_for(self, call: _Call, response: Response) -> ResponseRule | None:
+        # The response policy judges the API's answers, not the token endpoint's.
+        policy = self.config.response_policy
+        if not policy or not call.session_auth:
+            return None
+        return policy.match(response.status_code, response.content)
 
     async def _authorized(self, call: _Call, follow: Callable[[_Call], Awaitable[A]]) -> A:
         """One attempt at ``call`` through the breaker; if it is answered 401 and the
@@ -437,12 +460,27 @@ class Session:
                 permit.release()
         return result
 
-    def _check_status(self, call: _Call, response: Response, *, auth_errors: bool) -> Response:
+    def _check_status(
+        self, call: _Call, response: Response, rule: ResponseRule | None, *, auth_errors: bool
+    ) -> Response:
         status = response.status_code
-        if status < 400:
+        if rule is not None and rule.action in ("success", "ignore"):
+            return replace(response, action=rule.action)
+        if rule is None and status < 400:
             return response
         excerpt = self.excerpt(response.content)
         url = self.redact(response.url)
+        details: dict[str, Any] = {
+            "status": status,
+            "url": url,
+            "body_excerpt": excerpt,
+            "page": call.page,
+            "batch": call.batch,
+            "retry_after": self.retry_after(response.headers),
+        }
+        if rule is not None:
+            message = f"{call.method} answer matched the response rule {rule.name!r}"
+            raise ResponseRuleError(message, rule=str(rule.name), action=rule.action, **details)
         if auth_errors and status == 401:
             raise AuthenticationError(
                 f"{call.method} was refused: credentials missing or rejected",
@@ -454,15 +492,7 @@ class Session:
             raise AuthenticationError(
                 f"{call.method} is forbidden", status=status, url=url, body_excerpt=excerpt
             )
-        raise HTTPStatusError(
-            f"{call.method} failed",
-            status=status,
-            url=url,
-            body_excerpt=excerpt,
-            page=call.page,
-            batch=call.batch,
-            retry_after=self.retry_after(response.headers),
-        )
+        raise HTTPStatusError(f"{call.method} failed", **details)
 
     def retry_after(self, headers: Mapping[str, str]) -> float | None:
         """Seconds a ``Retry-After`` header asks to wait, if the retry policy respects it."""

@@ -44,6 +44,7 @@ STOP_REASONS: Final = (
     "short_page",  # fewer records than the page size (offset, page)
     "total_reached",  # the total the API reported (offset, page)
     "max_pages",  # the user's max_pages
+    "ignored",  # a response policy rule said to ignore the last response
 )
 """Why a read ended, as :attr:`Paginator.stop_reason` and the readers report it."""
 
