@@ -36,18 +36,29 @@ def test_errors_are_one_clear_line(demo, capsys):
 def test_progress_is_quiet_when_not_a_terminal():
     stream = io.StringIO()
     progress = Progress(stream)
-    progress.update(100)
+    progress.show(100, pages=1)
     progress.done()
     assert stream.getvalue() == ""
 
 
-def test_progress_shows_pages_records_and_rate():
+def test_progress_shows_records_rate_and_counts():
     stream = io.StringIO()
     progress = Progress(stream, enabled=True)
-    progress.update(100)
-    progress.update(50)
+    progress.show(1000, pages=1, retries=0)
+    progress.show(1500, pages=2, retries=1)
     progress.done()
-    assert "2 pages, 150 records" in stream.getvalue()
+    last = stream.getvalue().split("\r")[-1]
+    assert last.startswith("1,500 records [") and "records/s, pages 2, retries 1]" in last
+    assert "%" not in last  # no total, no bar
+
+
+def test_progress_with_a_total_is_a_bar():
+    stream = io.StringIO()
+    progress = Progress(stream, enabled=True)
+    progress.show(50, total=200, pages=1)
+    progress.done()
+    last = stream.getvalue().split("\r")[-1]
+    assert last.startswith(" 25%|") and "| 50/200 records [" in last and "pages 1]" in last
 
 
 def test_demo_runs_end_to_end():

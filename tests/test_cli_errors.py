@@ -15,28 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from cli_process import hiveframe, one_line
 from hiveframe.cli import DEBUG_ENV, EXIT_FAILED, EXIT_USAGE
 from hiveframe.demo._events import EventsAPI
-
-
-def hiveframe(*args: str, code: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
-    """Run the command (or ``code`` with the arguments in ``sys.argv``) in a subprocess."""
-    start = ["-c", code, *args] if code is not None else ["-m", "hiveframe.cli", *args]
-    return subprocess.run(
-        [sys.executable, *start],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={**os.environ, **env},
-    )
-
-
-def one_line(stderr: str) -> str:
-    assert "Traceback" not in stderr, stderr
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1, stderr
-    return lines[0]
 
 
 @pytest.mark.parametrize(
@@ -115,9 +96,9 @@ def test_write_checks_its_dead_letter_file_before_sending(fresh_demo, tmp_path):
 
 
 def test_an_option_the_source_refuses_is_a_usage_error(fresh_demo):
-    result = hiveframe("read", fresh_demo.url("/data"), "--pagination", "bogus")
+    result = hiveframe("read", fresh_demo.url("/data"), "--method", "TELEPORT")
     assert result.returncode == EXIT_USAGE
-    assert one_line(result.stderr).startswith("hiveframe: error: pagination='bogus': ")
+    assert one_line(result.stderr).startswith("hiveframe: error: method='TELEPORT': ")
     assert fresh_demo.requests == []
 
 
@@ -162,7 +143,7 @@ PLANTED_BUG = textwrap.dedent(
         raise RuntimeError("planted bug")
 
 
-    read.read_with_progress = planted
+    read.read_pages = planted
     from hiveframe.cli import main
 
     sys.exit(main(sys.argv[1:]))

@@ -13,7 +13,8 @@ import pytest
 
 from hiveframe import DataFrame
 from hiveframe.cli import main
-from hiveframe.cli._write import WriteProgress
+from hiveframe.cli._progress import Progress
+from hiveframe.cli._write import show_result
 from hiveframe.connectors import WriteResult
 from hiveframe.demo._ingest import IngestAPI
 
@@ -156,19 +157,20 @@ def test_bad_files_are_named_in_one_line(ingest, tmp_path, name, content, messag
     assert ingest.records == []
 
 
-def test_progress_shows_batches_records_and_rate():
+def test_progress_shows_records_of_the_total_batches_failures_and_retries():
     stream = io.StringIO()
-    progress = WriteProgress(stream, enabled=True)
-    progress.show(WriteResult(records_sent=250, batches_sent=3, records_delivered=200))
-    progress.show(
-        WriteResult(records_sent=300, batches_sent=4, records_delivered=250, records_failed=50)
+    progress = Progress(stream, enabled=True)
+    show_result(progress, WriteResult(batches_sent=3, records_delivered=200), 300)
+    show_result(
+        progress,
+        WriteResult(batches_sent=4, records_delivered=250, records_failed=50, retries=2),
+        300,
     )
     progress.done()
-    text = stream.getvalue()
-    assert "3 batches, 200 records delivered" in text
-    assert "4 batches, 250 records delivered, 50 failed" in text and "records/s" in text
+    last = stream.getvalue().split("\r")[-1]
+    assert "| 250/300 records [" in last and "records/s, batches 4, failed 50, retries 2]" in last
     quiet = io.StringIO()
-    WriteProgress(quiet).show(WriteResult())
+    show_result(Progress(quiet), WriteResult(), None)  # not a terminal: silent
     assert quiet.getvalue() == ""
 
 

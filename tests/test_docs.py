@@ -175,15 +175,20 @@ def option(args: list[str], name: str) -> str | None:
 
 
 CLI_PAGES = [page for page in pages_with("bash") if commands(page)]
+SHELL_OPERATORS = {"|", ">", ">>", "<"}
 
 
 @pytest.mark.parametrize("page", CLI_PAGES, ids=lambda p: p.name)
 def test_cli_examples_run(page, demo, in_tmp):
-    env = {**os.environ, "INGEST_TOKEN": "docs-token"}  # --bearer-env INGEST_TOKEN
+    # the variables --bearer-env INGEST_TOKEN and --api-key-env NAME:API_KEY name
+    env = {**os.environ, "INGEST_TOKEN": "docs-token", "API_KEY": "docs-key"}
     examples = commands(page)
     assert examples
     for example in examples:
         args = [a.replace(EXAMPLE_HOST, demo.base_url) for a in example]
+        if SHELL_OPERATORS & set(args):
+            run_in_shell(args, env)
+            continue
         if args[1] == "write" and not Path(args[2]).exists():
             # An input the page takes for granted: the demo's records, in that file.
             write_demo_records(Path(args[2]), demo)
@@ -200,8 +205,31 @@ def test_cli_examples_run(page, demo, in_tmp):
             )
             assert done.returncode == 0, f"{shlex.join(args)}\n{done.stderr}"
         output = option(args, "-o")
-        if output is not None:
+        if output not in (None, "-"):
             assert Path(output).stat().st_size > 0, shlex.join(args)
+
+
+def run_in_shell(args: list[str], env: dict[str, str]) -> None:
+    """A command line with pipes or redirections, run by bash; each ``hiveframe`` it starts is
+    the command under test, and every program in a pipe must succeed (``pipefail``)."""
+    starts = {0} | {i + 1 for i, word in enumerate(args) if word == "|"}
+    line = " ".join(
+        shlex.join(hiveframe_command())
+        if i in starts and word == "hiveframe"
+        else word
+        if word in SHELL_OPERATORS
+        else shlex.quote(word)
+        for i, word in enumerate(args)
+    )
+    done = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", line],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, f"{line}\n{done.stderr}"
 
 
 def write_demo_records(path: Path, demo) -> None:

@@ -122,14 +122,10 @@ class DataFrameWriter:
         """
         import pyarrow.csv as pacsv
 
-        schema = pa.schema([(field.name, _csv_type(field.type)) for field in self._table.schema])
+        schema = csv_schema(self._table.schema)
         with _replacing(path, mode) as temporary, pacsv.CSVWriter(str(temporary), schema) as out:
             for batch in self._table.to_batches(max_chunksize=_WRITE_BATCH_ROWS):
-                columns = [
-                    _csv_column(column, field.type)
-                    for column, field in zip(batch.columns, schema, strict=True)
-                ]
-                out.write_batch(pa.RecordBatch.from_arrays(columns, schema=schema))
+                out.write_batch(csv_batch(batch, schema))
 
     def http(self, sink: Sink[Result]) -> Result:
         """Send the rows to an HTTP API through ``sink``, in batches.
@@ -206,6 +202,20 @@ def _replacing(path: str | PathLike[str], mode: str) -> Iterator[Path]:
         temporary.replace(target)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def csv_schema(schema: pa.Schema) -> pa.Schema:
+    """The schema a CSV writer is given for records of ``schema``: types Arrow's CSV writer
+    renders well as they are, anything else (timestamps, decimals, structs...) as text."""
+    return pa.schema([(field.name, _csv_type(field.type)) for field in schema])
+
+
+def csv_batch(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """``batch`` in ``schema`` (from :func:`csv_schema`), its other columns rendered as text."""
+    columns = [
+        _csv_column(column, field.type) for column, field in zip(batch.columns, schema, strict=True)
+    ]
+    return pa.RecordBatch.from_arrays(columns, schema=schema)
 
 
 def _csv_type(data_type: pa.DataType) -> pa.DataType:

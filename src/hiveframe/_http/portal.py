@@ -7,7 +7,7 @@ and from inside a running event loop such as a notebook's.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from typing import TypeVar
 
 from anyio.from_thread import start_blocking_portal
@@ -25,7 +25,7 @@ def run_sync(fn: Callable[[], Awaitable[T]]) -> T:
         return portal.call(call)
 
 
-def iterate_sync(make: Callable[[], AsyncIterator[T]]) -> Iterator[T]:
+def iterate_sync(make: Callable[[], AsyncIterator[T]]) -> Generator[T, None, None]:
     """Iterate an async iterator from sync code, one item per step (no read-ahead).
 
     Closing the sync generator (``break``, garbage collection) closes the async one, so

@@ -17,12 +17,14 @@ environment variable ``HIVEFRAME_DEBUG=1`` every error shows its full traceback 
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
-from hiveframe.cli import _demo, _read, _stream, _write
+from hiveframe import __version__
+from hiveframe.cli import _completion, _demo, _read, _stream, _write
 from hiveframe.cli._signals import exit_code, stop_on_signals
 from hiveframe.errors import ConfigError, HiveFrameError
 
@@ -42,11 +44,35 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+class _CommandParser(_Parser):
+    """A subcommand's parser: an argument it does not know is its own error, named by the
+    subcommand (``hiveframe read: error: ...``) with the closest option it has, rather
+    than the top-level parser's."""
+
+    def parse_known_args(self, *args: Any, **kwargs: Any) -> Any:
+        namespace, extra = super().parse_known_args(*args, **kwargs)
+        if extra:
+            self.error(f"unrecognized arguments: {' '.join(extra)}{self._guess(extra[0])}")
+        return namespace, extra
+
+    def _guess(self, word: str) -> str:
+        name = word.partition("=")[0]
+        options = [o for action in self._actions for o in action.option_strings]
+        close = (
+            difflib.get_close_matches(name, options, n=1, cutoff=0.75)
+            if name.startswith("-")
+            else []
+        )
+        return f" (did you mean {close[0]}?)" if close else ""
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="hiveframe", description="Move data between HTTP APIs and tables.")
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"hiveframe {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_CommandParser)
     for command in _COMMANDS:
         command.add_parser(commands)
+    _completion.add_parser(commands, parser)
     return parser
 
 

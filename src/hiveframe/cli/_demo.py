@@ -22,7 +22,9 @@ from hiveframe.errors import ConfigError
 def add_parser(commands: Any) -> None:
     demo = commands.add_parser("demo", help="run HiveFrame end to end on the embedded demo API")
     demo.set_defaults(run=run)
-    demo.add_argument("--records", type=whole(1), default=2500)
+    demo.add_argument(
+        "--records", type=whole(1), default=2500, help="records the demo API serves (2500)"
+    )
     demo.add_argument(
         "--serve",
         action="store_true",

@@ -1,4 +1,4 @@
-"""``hiveframe read URL``: an API into a Parquet/CSV/JSONL file or a preview."""
+"""``hiveframe read URL``: an API into a file, onto stdout, or a preview (see DESCRIPTION)."""
 
 from __future__ import annotations
 
@@ -11,23 +11,67 @@ from typing import Any
 import pyarrow as pa
 
 from hiveframe._frame import DataFrame
-from hiveframe._protocol.arrow.conform import concat_tables
+from hiveframe._protocol.arrow import concat_tables
+from hiveframe._protocol.decode import FORMATS
+from hiveframe._protocol.paginators import PAGINATORS
 from hiveframe._validate import NOT_GIVEN, check_output_path
-from hiveframe.cli._common import add_secret_param, http_options, pairs, seconds, whole
+from hiveframe.cli._common import (
+    add_http_arguments,
+    add_verbosity,
+    configure_logging,
+    http_options,
+    pairs,
+    seconds,
+    whole,
+)
+from hiveframe.cli._output import STDOUT_FORMATS, stdout_writer
 from hiveframe.cli._progress import Progress
 from hiveframe.errors import ConfigError
 
 _WRITERS = {".parquet": "parquet", ".csv": "csv", ".jsonl": "json", ".ndjson": "json"}
+_STDOUT = ("-", "/dev/stdout")
+DESCRIPTION = """\
+Where the records go: -o FILE (Parquet, CSV or JSON Lines by its suffix, written once every
+record is read); -o -, or stdout when it is not a terminal, as JSON Lines or CSV (--format),
+page by page as they arrive; else, on a terminal, a preview of the first --rows records, for
+which the read fetches only the pages that hold them. --limit N stops the read after N
+records."""
 
 
 def add_parser(commands: Any) -> None:
-    read = commands.add_parser("read", help="read an HTTP API into a file or a preview")
+    read = commands.add_parser(
+        "read",
+        help="read an HTTP API into a file, onto stdout, or a preview",
+        description=DESCRIPTION,
+    )
     read.set_defaults(run=run)
-    read.add_argument("url")
-    read.add_argument("-o", "--output", help="out.parquet, out.csv or out.jsonl")
-    read.add_argument("--method", default="GET")
-    read.add_argument("--pagination", help="offset, page, cursor, link or next_url")
-    read.add_argument("--page-size", type=whole(1))
+    read.add_argument("url", metavar="URL", help="the endpoint, http:// or https://")
+    read.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE|-",
+        help="a .parquet, .csv or .jsonl file, or '-' for stdout (default: a preview on a "
+        "terminal, JSON Lines into a pipe)",
+    )
+    read.add_argument(
+        "--format",
+        dest="output_format",
+        choices=STDOUT_FORMATS,
+        help="what stdout gets (-o - or a pipe): jsonl (default) or csv",
+    )
+    read.add_argument(
+        "--limit",
+        type=whole(1),
+        metavar="N",
+        help="stop the read after N records (no incremental state is saved)",
+    )
+    read.add_argument("--method", default="GET", help="request method (default GET)")
+    read.add_argument(
+        "--pagination",
+        choices=[config.style for config in PAGINATORS],
+        help="how the API pages: %(choices)s (default: one request)",
+    )
+    read.add_argument("--page-size", type=whole(1), metavar="N", help="records per page to ask for")
     read.add_argument(
         "--max-pages",
         type=_page_limit,
@@ -35,17 +79,29 @@ def add_parser(commands: Any) -> None:
         metavar="N|none",
         help="stop after N pages; 'none' for no cap (default: fail past 100,000 pages)",
     )
-    read.add_argument("--format", dest="response_format", help="json, jsonl, csv")
-    read.add_argument("--data-path", help="'results.items' or a JSONPath")
-    read.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
-    read.add_argument("--header", action="append", default=[], metavar="'NAME: VALUE'")
-    add_secret_param(read)
     read.add_argument(
-        "--bearer-env", metavar="VAR", help="bearer token from this environment variable"
+        "--response-format",
+        choices=[*FORMATS, "ndjson"],
+        help="how responses are decoded: %(choices)s (default: from Content-Type)",
+    )
+    read.add_argument("--data-path", help="where the records are: 'results.items' or a JSONPath")
+    read.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a query parameter sent with every page (repeatable)",
     )
     read.add_argument("--timeout", type=seconds, default=30.0, help="seconds per request")
-    read.add_argument("--rows", type=whole(0), default=20, help="rows shown without -o")
-    read.add_argument("--quiet", action="store_true", help="no progress display")
+    read.add_argument(
+        "--rows",
+        type=whole(0),
+        default=20,
+        metavar="N",
+        help="records the terminal preview shows and reads (default 20)",
+    )
+    add_http_arguments(read)
+    add_verbosity(read)
 
 
 def _page_limit(text: str) -> int | None:
@@ -68,16 +124,29 @@ def _source_options(args: argparse.Namespace) -> dict[str, Any]:
     return options
 
 
-def read_with_progress(source: Any, progress: Progress) -> DataFrame:
-    """Read every page of ``source``, reporting each to ``progress``."""
+def read_pages(source: Any, progress: Progress, limit: int | None = None) -> Iterator[pa.Table]:
+    """The pages of ``source`` as they arrive, cut after ``limit`` records; each one shown on
+    ``progress``. Reaching the limit stops the read: no page after it is asked for."""
     from hiveframe._http.portal import iterate_sync
 
-    tables: list[pa.Table] = []
-    pages: Iterator[pa.Table] = iterate_sync(source._apages)
-    for table in pages:
-        tables.append(table)
-        progress.update(table.num_rows)
-    progress.done()
+    records = pages = 0
+    read = iterate_sync(source._apages)
+    try:
+        for table in read:
+            page = table if limit is None else table.slice(0, limit - records)
+            records, pages = records + page.num_rows, pages + 1
+            progress.show(records, total=limit, pages=pages)
+            yield page
+            if records == limit:
+                return
+    finally:
+        read.close()  # stops the read where it is, and its requests in flight
+        progress.done()
+
+
+def read_with_progress(source: Any, progress: Progress, limit: int | None = None) -> DataFrame:
+    """The first ``limit`` records of ``source`` (all by default) as one frame."""
+    tables = list(read_pages(source, progress, limit))
     return DataFrame(concat_tables(tables, schema=source.schema))
 
 
@@ -91,15 +160,34 @@ def output_writer(output: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    writer = output_writer(args.output) if args.output else None
+    to_stdout = args.output in _STDOUT or (args.output is None and not sys.stdout.isatty())
+    if args.output_format is not None and not to_stdout:
+        reason = "is the format of stdout (-o - or a pipe); a file's name says its format"
+        raise ConfigError("--format", args.output_format, reason)
+    writer = output_writer(args.output) if args.output and not to_stdout else None
     from hiveframe.connectors import HTTPSource
 
     source = HTTPSource(args.url, **_source_options(args))
-    progress = Progress(enabled=None if not args.quiet else False)
-    df = read_with_progress(source, progress)
-    if writer is not None:
-        getattr(df.write, writer)(args.output)
-        print(f"wrote {df.count():,} records to {args.output}", file=sys.stderr)
-    else:
-        df.show(args.rows)
+    progress = Progress(enabled=False if args.quiet else None)
+    configure_logging(args, progress.log_handler())
+    if to_stdout:
+        return _to_stdout(source, progress, args)
+    if writer is None:  # the preview reads only the records it shows
+        rows = min(args.rows, args.limit or args.rows)
+        read_with_progress(source, progress, rows).show(rows)
+        print(f"(a preview reads only {rows} records: -o FILE or -o - for all)", file=sys.stderr)
+        return 0
+    df = read_with_progress(source, progress, args.limit)
+    getattr(df.write, writer)(args.output)
+    print(f"wrote {df.count():,} records to {args.output}", file=sys.stderr)
+    return 0
+
+
+def _to_stdout(source: Any, progress: Progress, args: argparse.Namespace) -> int:
+    from hiveframe._protocol.arrow import RunningSchema
+
+    out = stdout_writer(args.output_format or "jsonl", sys.stdout.buffer)
+    running = RunningSchema()  # one schema, widened as pages need, as iter_batches() does
+    for page in read_pages(source, progress, args.limit):
+        out.write(running.conform(page))
     return 0

@@ -23,7 +23,16 @@ from typing import Any, TextIO
 import orjson
 
 from hiveframe._validate import check_output_path
-from hiveframe.cli._common import add_secret_param, http_options, pairs, seconds, whole
+from hiveframe.cli._common import (
+    add_http_arguments,
+    add_verbosity,
+    configure_logging,
+    http_options,
+    pairs,
+    proxy_option,
+    seconds,
+    whole,
+)
 from hiveframe.cli._signals import exit_code
 
 DEFAULT_CHECKPOINT_DIR = Path(".hiveframe") / "checkpoints"
@@ -35,7 +44,9 @@ def add_parser(commands: Any) -> None:
         "stream", help="follow a polled endpoint or an SSE feed into a file or an API"
     )
     stream.set_defaults(run=run)
-    stream.add_argument("url")
+    stream.add_argument(
+        "url", metavar="URL", help="the endpoint to poll, or the event stream (--sse)"
+    )
     target = stream.add_mutually_exclusive_group()
     target.add_argument("-o", "--output", help="append records to this .jsonl file")
     target.add_argument("--to", metavar="URL", help="POST records to this URL (HTTP sink)")
@@ -45,13 +56,23 @@ def add_parser(commands: Any) -> None:
     stream.add_argument("--since-field", help="record field whose largest value is the cursor")
     stream.add_argument("--dedupe-key", help="record field identifying a record")
     stream.add_argument("--data-path", help="where the records are in each document")
-    stream.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
-    stream.add_argument("--header", action="append", default=[], metavar="'NAME: VALUE'")
-    add_secret_param(stream)
-    stream.add_argument("--bearer-env", metavar="VAR", help="bearer token from this variable")
+    stream.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a query parameter sent with every request (repeatable)",
+    )
+    add_http_arguments(stream)
     stream.add_argument("--batch-size", type=whole(1), default=100, help="records per delivery")
     stream.add_argument("--limit", type=whole(1), help="stop after this many records")
-    stream.add_argument("--checkpoint-dir", type=Path, default=DEFAULT_CHECKPOINT_DIR)
+    stream.add_argument(
+        "--checkpoint-dir",
+        type=Path,
+        default=DEFAULT_CHECKPOINT_DIR,
+        metavar="DIR",
+        help=f"where checkpoints are kept (default {DEFAULT_CHECKPOINT_DIR})",
+    )
     stream.add_argument("--no-checkpoint", action="store_true", help="start over every time")
     stream.add_argument("--name", help="checkpoint name (default: from URL and target)")
     stream.add_argument(
@@ -61,6 +82,7 @@ def add_parser(commands: Any) -> None:
         metavar="SECONDS",
         help="after Ctrl-C or SIGTERM, the longest wait to deliver what was read (default 10)",
     )
+    add_verbosity(stream, progress=False)
 
 
 def _source(args: argparse.Namespace) -> Any:
@@ -109,7 +131,7 @@ def _target(args: argparse.Namespace) -> Any:
     if args.to:
         from hiveframe.connectors import HTTPSink
 
-        return HTTPSink(args.to, secret_params=args.secret_param)
+        return HTTPSink(args.to, secret_params=args.secret_param, **proxy_option(args))
     if args.output:
         return _JsonLinesFile(str(check_output_path("--output", args.output, appending=True)))
     return _stdout(sys.stdout)
@@ -125,6 +147,7 @@ def _name(args: argparse.Namespace) -> str:
 def run(args: argparse.Namespace) -> int:
     from hiveframe.streaming import StreamConfig, StreamProcessor
 
+    configure_logging(args)
     folder = None if args.no_checkpoint else args.checkpoint_dir
     processor = StreamProcessor(StreamConfig(checkpoint_dir=folder, batch_size=args.batch_size))
     stream = processor.from_source(_source(args), name=_name(args))

@@ -1,17 +1,24 @@
-"""``hiveframe write FILE URL``: a Parquet, CSV or JSON Lines file into an HTTP API."""
+"""``hiveframe write FILE URL``: a Parquet, CSV or JSON Lines file, or stdin (``-``), into
+an HTTP API."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
-from hiveframe.cli._common import add_secret_param, http_options, seconds, whole
+from hiveframe.cli._common import (
+    add_http_arguments,
+    add_verbosity,
+    configure_logging,
+    http_options,
+    seconds,
+    whole,
+)
 from hiveframe.cli._progress import Progress
 from hiveframe.errors import ConfigError, DeliveryFailed, HiveFrameError
 
@@ -20,6 +27,8 @@ if TYPE_CHECKING:
 
 _FORMATS = {".parquet": "parquet", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 _FORMATS[".json"] = "json"
+INPUT_FORMATS = ("parquet", "csv", "jsonl", "json")
+STDIN = "-"
 _MIN_CHUNK_RECORDS = 10_000
 
 
@@ -28,18 +37,35 @@ def add_parser(commands: Any) -> None:
         "write", help="send a Parquet, CSV or JSON Lines file to an HTTP API in batches"
     )
     write.set_defaults(run=run)
-    write.add_argument("file", help="a .parquet, .csv, .jsonl/.ndjson or .json (array) file")
-    write.add_argument("url")
+    write.add_argument(
+        "file", help="a .parquet, .csv, .jsonl/.ndjson or .json (array) file, or '-' for stdin"
+    )
+    write.add_argument(
+        "url", metavar="URL", help="the endpoint that takes the records, http:// or https://"
+    )
+    write.add_argument(
+        "--input-format",
+        choices=INPUT_FORMATS,
+        help="the input's format (default: from the file name; jsonl on stdin)",
+    )
     write.add_argument("--method", default="POST", help="POST (default), PUT or PATCH")
     write.add_argument("--batch-size", type=whole(1), default=100, help="records per request")
-    write.add_argument("--max-batch-bytes", type=whole(1), default=1024 * 1024)
-    write.add_argument("--format", dest="body_format", default="json", help="json or ndjson")
-    write.add_argument("--envelope", metavar="KEY", help="send {KEY: [records]}")
-    write.add_argument("--header", action="append", default=[], metavar="'NAME: VALUE'")
-    add_secret_param(write)
     write.add_argument(
-        "--bearer-env", metavar="VAR", help="bearer token from this environment variable"
+        "--max-batch-bytes",
+        type=whole(1),
+        default=1024 * 1024,
+        metavar="BYTES",
+        help="body bytes per request, at most (default 1 MiB)",
     )
+    write.add_argument(
+        "--format",
+        dest="body_format",
+        default="json",
+        choices=("json", "ndjson"),
+        help="request body: json (an array, default) or ndjson",
+    )
+    write.add_argument("--envelope", metavar="KEY", help="send {KEY: [records]}")
+    add_http_arguments(write)
     write.add_argument("--dead-letter", metavar="PATH", help="JSON Lines file for failed batches")
     write.add_argument("--max-in-flight", type=whole(1), default=4, help="concurrent requests")
     write.add_argument("--ordered", action="store_true", help="keep batch order (one at a time)")
@@ -47,33 +73,18 @@ def add_parser(commands: Any) -> None:
         "--no-idempotency-key", action="store_true", help="send no Idempotency-Key header"
     )
     write.add_argument("--timeout", type=seconds, default=30.0, help="seconds per request")
-    write.add_argument("--quiet", action="store_true", help="no progress display")
+    add_verbosity(write)
 
 
-class WriteProgress(Progress):
-    """Batches, records delivered and rate on one self-rewriting stderr line."""
-
-    failed = 0
-
-    def show(self, result: WriteResult) -> None:
-        self.pages, self.records, self.failed = (
-            result.batches_sent,
-            result.records_delivered,
-            result.records_failed,
-        )
-        now = time.monotonic()
-        if self.enabled and now - self._last_draw >= 0.1:
-            self._last_draw = now
-            self._draw("\r")
-
-    def _draw(self, prefix: str) -> None:
-        elapsed = max(time.monotonic() - self.started, 1e-9)
-        failed = f", {self.failed:,} failed" if self.failed else ""
-        self.stream.write(
-            f"{prefix}{self.pages:,} batches, {self.records:,} records delivered{failed}, "
-            f"{self.records / elapsed:,.0f} records/s"
-        )
-        self.stream.flush()
+def show_result(progress: Progress, result: WriteResult, total: int | None) -> None:
+    """The write so far on ``progress``: records delivered (of ``total``, when known)."""
+    progress.show(
+        result.records_delivered,
+        total=total,
+        batches=result.batches_sent,
+        failed=result.records_failed,
+        retries=result.retries,
+    )
 
 
 def sink_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -94,54 +105,78 @@ def sink_options(args: argparse.Namespace) -> dict[str, Any]:
     return options
 
 
-def read_chunks(path: Path, records: int) -> Iterator[Any]:
-    """The file's records, about ``records`` at a time: Arrow batches, or lists of dicts."""
-    kind = _FORMATS.get(path.suffix.lower())
-    if kind is None:
-        raise ConfigError("file", str(path), "use a .parquet, .csv, .jsonl or .json file")
-    if not path.is_file():
-        raise ConfigError("file", str(path), "no such file")
-    return _chunks(path, kind, records)
+class Input:
+    """The records to send: a file, or stdin (``-``), in ``--input-format`` or the format
+    its name says; checked before anything is sent."""
 
+    def __init__(self, name: str, input_format: str | None) -> None:
+        self.name = "stdin" if name == STDIN else name
+        self.path = None if name == STDIN else Path(name)
+        kind = input_format
+        if kind is None:
+            kind = "jsonl" if self.path is None else _FORMATS.get(self.path.suffix.lower())
+        if kind is None:
+            reason = "use a .parquet, .csv, .jsonl or .json file, or --input-format"
+            raise ConfigError("file", name, reason)
+        if self.path is not None and not self.path.is_file():
+            raise ConfigError("file", name, "no such file")
+        self.kind = kind
 
-def _chunks(path: Path, kind: str, records: int) -> Iterator[Any]:
-    if kind in ("parquet", "csv"):
-        yield from _arrow_batches(path, kind, records)
-    elif kind == "jsonl":
-        yield from _json_lines(path, records)
-    else:
-        document = _loads(path.read_bytes(), f"{path}")
-        if not isinstance(document, list):
-            raise HiveFrameError(f"{path}: expected a JSON array of records")
-        for start in range(0, len(document), records):
-            yield document[start : start + records]
+    def total(self) -> int | None:
+        """How many records there are, when known without reading them (a Parquet file)."""
+        if self.kind != "parquet" or self.path is None:
+            return None
+        import pyarrow as pa
+        import pyarrow.parquet as pq
 
+        try:
+            return int(pq.ParquetFile(self.path).metadata.num_rows)
+        except pa.ArrowException:  # a damaged file: reading it says so, in its own words
+            return None
 
-def _arrow_batches(path: Path, kind: str, records: int) -> Iterator[Any]:
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-    import pyarrow.parquet as pq
+    def chunks(self, records: int) -> Iterator[Any]:
+        """The records, about ``records`` at a time: Arrow batches, or lists of dicts."""
+        with self._open() as stream:
+            if self.kind in ("parquet", "csv"):
+                yield from self._arrow_batches(stream, records)
+            elif self.kind == "jsonl":
+                yield from self._json_lines(stream, records)
+            else:
+                document = _loads(stream.read(), self.name)
+                if not isinstance(document, list):
+                    raise HiveFrameError(f"{self.name}: expected a JSON array of records")
+                for start in range(0, len(document), records):
+                    yield document[start : start + records]
 
-    try:
-        if kind == "parquet":
-            yield from pq.ParquetFile(path).iter_batches(batch_size=records)
-        else:
-            yield from pacsv.open_csv(path)
-    except pa.ArrowException as exc:  # a damaged or mislabelled file, not a HiveFrame bug
-        raise HiveFrameError(f"{path}: not a readable {kind} file ({exc})") from None
+    def _open(self) -> IO[bytes]:
+        if self.path is None:
+            return open(sys.stdin.fileno(), "rb", closefd=False)
+        return self.path.open("rb")
 
+    def _arrow_batches(self, stream: IO[bytes], records: int) -> Iterator[Any]:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+        import pyarrow.parquet as pq
 
-def _json_lines(path: Path, records: int) -> Iterator[list[Any]]:
-    chunk: list[Any] = []
-    with path.open("rb") as lines:
-        for number, line in enumerate(lines, 1):
+        try:
+            if self.kind == "parquet":  # its footer comes last: stdin is read whole first
+                source = stream if stream.seekable() else pa.BufferReader(stream.read())
+                yield from pq.ParquetFile(source).iter_batches(batch_size=records)
+            else:
+                yield from pacsv.open_csv(stream)
+        except pa.ArrowException as exc:  # a damaged or mislabelled file, not a HiveFrame bug
+            raise HiveFrameError(f"{self.name}: not a readable {self.kind} file ({exc})") from None
+
+    def _json_lines(self, stream: IO[bytes], records: int) -> Iterator[list[Any]]:
+        chunk: list[Any] = []
+        for number, line in enumerate(stream, 1):
             if line.strip():
-                chunk.append(_loads(line, f"{path}:{number}"))
+                chunk.append(_loads(line, f"{self.name}:{number}"))
             if len(chunk) >= records:
                 yield chunk
                 chunk = []
-    if chunk:
-        yield chunk
+        if chunk:
+            yield chunk
 
 
 def _loads(data: bytes, where: str) -> Any:
@@ -151,7 +186,9 @@ def _loads(data: bytes, where: str) -> Any:
         raise HiveFrameError(f"{where}: not JSON ({exc})") from None
 
 
-async def send_file(sink: HTTPSink, chunks: Iterator[Any], progress: WriteProgress) -> WriteResult:
+async def send_file(
+    sink: HTTPSink, chunks: Iterator[Any], progress: Progress, total: int | None = None
+) -> WriteResult:
     """Send every chunk through one open writer; raise DeliveryFailed once, at the end."""
     import anyio
 
@@ -162,7 +199,7 @@ async def send_file(sink: HTTPSink, chunks: Iterator[Any], progress: WriteProgre
                 await writer.write(chunk)
             except DeliveryFailed as exc:  # keep going: the other records still go out
                 lost.append(exc)
-            progress.show(writer.result)
+            show_result(progress, writer.result, total)
     progress.done()
     if len(lost) == 1:
         raise lost[0]
@@ -179,10 +216,12 @@ def run(args: argparse.Namespace) -> int:
     from hiveframe.connectors import HTTPSink
 
     sink = HTTPSink(args.url, **sink_options(args))
+    source = Input(args.file, args.input_format)
     chunk = max(_MIN_CHUNK_RECORDS, args.batch_size * args.max_in_flight * 8)
-    chunks = read_chunks(Path(args.file), chunk)
-    progress = WriteProgress(enabled=None if not args.quiet else False)
-    result = run_sync(lambda: send_file(sink, chunks, progress))
+    progress = Progress(enabled=False if args.quiet else None)
+    configure_logging(args, progress.log_handler())
+    chunks, total = source.chunks(chunk), source.total()
+    result = run_sync(lambda: send_file(sink, chunks, progress, total))
     print(
         f"wrote {result.records_delivered:,} of {result.records_sent:,} records in "
         f"{result.batches_sent:,} batches to {sink.redacted_url} "

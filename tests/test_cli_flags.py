@@ -1,0 +1,208 @@
+"""The command's surface: ``--version``, help for every argument, a typo named by its
+subcommand, credentials from environment variables, ``--verbose`` request logs with
+credentials masked, progress only on a terminal, and shell completion. Commands run in
+subprocesses against loopback servers."""
+
+from __future__ import annotations
+
+import base64
+import re
+import ssl
+import subprocess
+
+import orjson
+import pytest
+import trustme
+
+from cli_process import hiveframe, in_terminal, one_line
+from hiveframe import __version__
+from hiveframe.cli import _parser
+from hiveframe.demo import LoopbackServer, Reply
+
+ROWS = Reply(200, {"Content-Type": "application/json"}, b'[{"id": 1}, {"id": 2}]')
+SECRET = "s3cret-from-env"
+
+
+def test_version():
+    result = hiveframe("--version")
+    assert (result.returncode, result.stdout) == (0, f"hiveframe {__version__}\n")
+
+
+def all_parsers():
+    root = _parser()
+    commands = next(a for a in root._actions if a.dest == "command").choices
+    return [root, *commands.values()]
+
+
+@pytest.mark.parametrize("parser", all_parsers(), ids=lambda p: p.prog)
+def test_every_argument_has_help(parser):
+    missing = [
+        "/".join(action.option_strings) or action.dest
+        for action in parser._actions
+        if not action.help and action.dest != "command"
+    ]
+    assert missing == []
+
+
+def test_a_typo_is_named_by_its_subcommand_with_the_closest_option(fresh_demo):
+    result = hiveframe("read", fresh_demo.url("/data"), "--pagesize", "10")
+    assert result.returncode == 2
+    assert one_line(result.stderr) == (
+        "hiveframe read: error: unrecognized arguments: --pagesize 10 "
+        "(did you mean --page-size?) (see hiveframe read --help)"
+    )
+    assert fresh_demo.requests == []
+
+
+@pytest.fixture
+def api(serve):
+    return serve({"/d": lambda request: ROWS})
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "env", "sent"),
+    [
+        ("--bearer-env", "TOKEN", {"TOKEN": SECRET}, ("authorization", f"Bearer {SECRET}")),
+        (
+            "--basic-env",
+            "API_USER:API_PASS",
+            {"API_USER": "ada", "API_PASS": SECRET},
+            ("authorization", "Basic " + base64.b64encode(f"ada:{SECRET}".encode()).decode()),
+        ),
+        ("--api-key-env", "X-Api-Key:KEY", {"KEY": SECRET}, ("x-api-key", SECRET)),
+        ("--api-key-query-env", "api_key:KEY", {"KEY": SECRET}, ("?api_key", SECRET)),
+    ],
+)
+def test_credentials_come_from_environment_variables(api, flag, value, env, sent):
+    result = hiveframe("read", api.url("/d"), flag, value, "--verbose", **env)
+    assert result.returncode == 0, result.stderr
+    (request,) = api.requests
+    name, expected = sent
+    got = request.query.get(name[1:]) if name.startswith("?") else request.header(name)
+    assert got == expected
+    assert "GET http://127.0.0.1" in result.stderr and "-> 200 in" in result.stderr
+    assert SECRET not in result.stderr and SECRET not in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [
+        (["--bearer-env", "UNSET_VAR"], "--bearer-env"),
+        (["--basic-env", "UNSET_USER:UNSET_PASS"], "--basic-env"),
+        (["--basic-env", "ONLY_ONE"], "--basic-env"),
+        (["--api-key-env", "X-Key:UNSET_VAR"], "--api-key-env"),
+        (["--oauth-secret-env", "UNSET_VAR"], "--oauth-secret-env"),
+        (["--oauth-client-id", "me"], "--oauth-client-id"),
+    ],
+)
+def test_a_missing_variable_or_partner_flag_is_a_usage_error(api, args, flag):
+    result = hiveframe("read", api.url("/d"), *args)
+    assert result.returncode == 2
+    assert one_line(result.stderr).startswith(f"hiveframe: error: {flag}=")
+    assert api.requests == []
+
+
+def test_two_kinds_of_auth_are_refused(api):
+    result = hiveframe("read", api.url("/d"), "--bearer-env", "A", "--basic-env", "B:C")
+    assert result.returncode == 2
+    assert "not allowed with argument" in one_line(result.stderr)
+
+
+def test_oauth_client_secret_from_the_environment(serve, tmp_path):
+    ca = trustme.CA()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    token = orjson.dumps({"access_token": "tok-42", "token_type": "Bearer", "expires_in": 600})
+    api = serve({"/d": lambda r: ROWS})
+    with LoopbackServer(
+        {"/token": lambda r: Reply(200, {"Content-Type": "application/json"}, token)},
+        ssl_context=context,
+    ) as issuer:
+        result = hiveframe(
+            "read",
+            api.url("/d"),
+            "--oauth-token-url",
+            issuer.url("/token"),
+            "--oauth-client-id",
+            "client-7",
+            "--oauth-secret-env",
+            "CLIENT_SECRET",
+            "-v",
+            CLIENT_SECRET=SECRET,
+            SSL_CERT_FILE=str(bundle),  # the system's trust store, as the TLS library reads it
+        )
+    assert result.returncode == 0, result.stderr
+    basic = base64.b64encode(f"client-7:{SECRET}".encode()).decode()
+    assert issuer.requests[0].header("authorization") == f"Basic {basic}"
+    assert api.requests[0].header("authorization") == "Bearer tok-42"
+    assert SECRET not in result.stderr and "tok-42" not in result.stderr
+
+
+def test_verbose_logs_each_request_with_credentials_masked(fresh_demo):
+    url = fresh_demo.url("/data?key=k-0123456789")
+    result = hiveframe("read", url, "--pagination", "offset", "--page-size", "100", "-v")
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if " -> 200 in " in line]
+    assert len(lines) == len(fresh_demo.requests) >= 3
+    assert all(line.startswith("hiveframe: GET http://127.0.0.1:") for line in lines)
+    assert "key=***" in lines[0] and "k-0123456789" not in result.stderr
+
+
+def test_no_progress_when_stderr_is_not_a_terminal(fresh_demo, tmp_path):
+    out = tmp_path / "all.parquet"
+    result = hiveframe("read", fresh_demo.url("/data"), "--pagination", "offset", "-o", str(out))
+    assert result.returncode == 0
+    assert result.stderr == f"wrote 250 records to {out}\n"
+
+
+def test_a_terminal_shows_a_bar_with_the_total(fresh_demo, tmp_path):
+    out = tmp_path / "some.jsonl"
+    paged = ("--pagination", "offset", "--page-size", "100")
+    code, shown = in_terminal(
+        "read", fresh_demo.url("/data"), *paged, "--limit", "150", "-o", str(out)
+    )
+    assert code == 0, shown
+    last = shown.replace("\r\n", "\n").split("\r")[-1]
+    assert re.search(r"100%\|\S+\| 150/150 records \[.*records/s, pages 2\]", last), shown
+    assert "wrote 150 records" in shown
+
+
+def test_quiet_keeps_a_terminal_free_of_progress(fresh_demo, tmp_path):
+    out = tmp_path / "all.jsonl"
+    code, shown = in_terminal("read", fresh_demo.url("/data"), "-q", "-o", str(out))
+    assert code == 0
+    assert shown.strip() == f"wrote 100 records to {out}"
+
+
+BASH_COMPLETE = """
+complete_words() {
+    COMP_WORDS=("$@"); COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 )); COMPREPLY=()
+    _hiveframe; echo "${COMPREPLY[*]}"
+}
+complete_words hiveframe wr
+complete_words hiveframe read URL --page
+complete_words hiveframe read URL --pagination c
+complete_words hiveframe write FILE URL --input-format p
+complete_words hiveframe completion z
+"""
+
+
+def test_bash_completion_completes_commands_options_and_choices():
+    script = hiveframe("completion", "bash")
+    assert script.returncode == 0
+    done = subprocess.run(
+        ["bash", "-c", script.stdout + BASH_COMPLETE],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert done.stdout.splitlines() == ["write", "--page-size", "cursor", "parquet", "zsh"]
+
+
+def test_zsh_completion_runs_the_bash_function_through_bashcompinit():
+    script = hiveframe("completion", "zsh")
+    bash = hiveframe("completion", "bash")
+    assert script.stdout == "autoload -U +X bashcompinit && bashcompinit\n" + bash.stdout
