@@ -29,6 +29,7 @@ from hiveframe._protocol.columnar import PageBody, PageTable, decode_pages, page
 from hiveframe._protocol.data_path import DataPath
 from hiveframe._protocol.decode import DecodedPage, decode_body, resolve_format
 from hiveframe._protocol.drift import DriftGuard
+from hiveframe._protocol.metadata import with_metadata
 from hiveframe._protocol.origin import credentials_may_follow, origin_of
 from hiveframe._protocol.pagination import DEFAULT_MAX_PAGES, PaginationConfig
 from hiveframe._protocol.paginators import Page, PageRequest, Paginator
@@ -50,6 +51,8 @@ class ReadPlan:
     ``max_pages`` is the user's own limit: the read ends after that many pages, silently.
     Without one, ``page_cap`` applies: a read that reaches it while the API has more pages
     raises :class:`~hiveframe.errors.PaginationLimitReached` (``None``: no cap at all).
+    ``include_metadata`` names the metadata columns appended to every page
+    (:data:`~hiveframe._protocol.metadata.METADATA_COLUMNS`).
     """
 
     url: str
@@ -67,6 +70,7 @@ class ReadPlan:
     allowed_hosts: frozenset[str] = frozenset()
     concurrency: int = 8
     schema_drift: str = "promote"
+    include_metadata: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -184,7 +188,17 @@ class PageReader:
             record_count=decoded.table.num_rows,
             digest=decoded.digest,
         )
-        return FetchedPage(decoded.table, page)
+        table = decoded.table
+        if self.plan.include_metadata:
+            table = with_metadata(
+                table,
+                self.plan.include_metadata,
+                status=response.status_code,
+                page=index,
+                url=self.session.redact(response.url),
+                fetched_at=response.fetched_at,
+            )
+        return FetchedPage(table, page)
 
     async def pages(
         self,

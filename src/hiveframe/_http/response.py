@@ -29,6 +29,8 @@ class Response:
     action
         ``"success"`` or ``"ignore"`` when a rule of the response policy accepted the
         response, ``None`` when the built-in behaviour did.
+    fetched_at
+        When the response arrived (Unix time; 0 when not known).
     """
 
     status_code: int
@@ -37,6 +39,7 @@ class Response:
     url: str
     elapsed_seconds: float = 0.0
     action: str | None = None
+    fetched_at: float = 0.0
 
     @property
     def text(self) -> str:

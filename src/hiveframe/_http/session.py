@@ -653,7 +653,8 @@ class Session:
 
     def _response(self, raw: RawResponse, body: bytes, started: float) -> Response:
         elapsed = self._clock.monotonic() - started
-        return Response(raw.status, joined_headers(raw.headers), body, raw.url, elapsed)
+        headers = joined_headers(raw.headers)
+        return Response(raw.status, headers, body, raw.url, elapsed, fetched_at=self._clock.time())
 
     async def _read_body(self, raw: RawResponse, call: _Call) -> bytes:
         # Errors name this hop: after a redirect, the URL whose body broke a cap or a coding.
