@@ -11,7 +11,7 @@ from typing import Any
 import pyarrow as pa
 
 from hiveframe._frame import DataFrame
-from hiveframe._protocol.arrow import concat_tables
+from hiveframe._protocol.arrow.conform import concat_tables
 from hiveframe._protocol.decode import FORMATS
 from hiveframe._protocol.paginators import PAGINATORS
 from hiveframe._validate import NOT_GIVEN, check_output_path
@@ -184,7 +184,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _to_stdout(source: Any, progress: Progress, args: argparse.Namespace) -> int:
-    from hiveframe._protocol.arrow import RunningSchema
+    from hiveframe._protocol.arrow.conform import RunningSchema
 
     out = stdout_writer(args.output_format or "jsonl", sys.stdout.buffer)
     running = RunningSchema()  # one schema, widened as pages need, as iter_batches() does
