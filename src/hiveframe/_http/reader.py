@@ -86,8 +86,33 @@ class FetchedPage:
     ignored: bool = False
 
 
+@dataclass
+class ReadProgress:
+    """How a read is going, updated as each page commits (before its records are handed
+    out): what a progress display shows. One instance may follow several readers (the
+    children of a fan-out); it then adds their pages up.
+
+    Attributes
+    ----------
+    pages, records
+        Pages committed (empty ones included) and their records.
+    expected_records
+        The collection's size as the latest page reported it (``total_path``), or ``None``.
+    requests, retries, rate_limit_waits
+        The session's counts so far: requests sent (redirects, retries and token requests
+        included), retries, and waits for the rate limit.
+    """
+
+    pages: int = 0
+    records: int = 0
+    expected_records: int | None = None
+    requests: int = 0
+    retries: int = 0
+    rate_limit_waits: int = 0
+
+
 class PageReader:
-    """Reads the pages of ``plan`` through ``session``.
+    """Reads the pages of ``plan`` through ``session``; ``progress`` follows it if given.
 
     Attributes
     ----------
@@ -97,9 +122,12 @@ class PageReader:
         it failed, and when a range ended at its ``stop``.
     """
 
-    def __init__(self, plan: ReadPlan, session: Session) -> None:
+    def __init__(
+        self, plan: ReadPlan, session: Session, progress: ReadProgress | None = None
+    ) -> None:
         self.plan = plan
         self.session = session
+        self.progress = progress
         self.stop_reason: str | None = None
         self._limit = plan.max_pages if plan.max_pages is not None else plan.page_cap
         self._digests = plan.pagination is not None and plan.pagination.compares_pages
@@ -225,7 +253,7 @@ class PageReader:
             pages = self._prefetched(paginator, deadline, first=first)
         else:
             pages = self._sequential(paginator, deadline, first=first)
-        async for table in self._tables(pages):
+        async for table in self._tables(pages, paginator):
             yield table
 
     async def page_range(
@@ -255,17 +283,36 @@ class PageReader:
         pages = self._prefetched(
             paginator, deadline, start=start, stop=stop, known=known, first=first
         )
-        async for table in self._tables(pages):
+        async for table in self._tables(pages, paginator):
             yield table
 
-    async def _tables(self, pages: AsyncIterator[FetchedPage]) -> AsyncIterator[pa.Table]:
+    async def _tables(
+        self, pages: AsyncIterator[FetchedPage], paginator: Paginator | None
+    ) -> AsyncIterator[pa.Table]:
         guard = DriftGuard() if self.plan.schema_drift == "strict" else None
         with self.session.reporting():  # a next link or cursor may echo a secret
             async for fetched in pages:
                 if guard is not None:
                     guard.check(fetched.table.schema, page=fetched.page.index)
+                if self.progress is not None:
+                    self._count(self.progress, fetched, paginator)
                 if fetched.table.num_rows:
                     yield fetched.table
+
+    def _count(
+        self, progress: ReadProgress, fetched: FetchedPage, paginator: Paginator | None
+    ) -> None:
+        session = self.session
+        progress.pages += 1
+        progress.records += fetched.table.num_rows
+        if paginator is not None and not fetched.ignored:
+            with session.reporting(fetched.page.url, page=fetched.page.index):
+                reported = paginator.records_reported(fetched.page)
+            if reported is not None:
+                progress.expected_records = reported
+        progress.requests = session.requests_sent
+        progress.retries = session.retries
+        progress.rate_limit_waits = session.rate_limit_waits
 
     async def _sequential(
         self,

@@ -191,6 +191,7 @@ class Session:
         self.limiter = config.rate_limiter or RateLimiter(clock=clock.monotonic)
         self.requests_sent = 0
         self.retries = 0
+        self.rate_limit_waits = 0  # requests that waited for the rate limiter
 
     async def __aenter__(self) -> Session:
         c = self.config
@@ -627,6 +628,8 @@ class Session:
         wait = self.limiter.reserve()
         try:
             if wait > 0:
+                self.rate_limit_waits += 1
+                logger.debug("waiting %.3fs for the rate limit", wait)
                 await self._clock.sleep(wait)
             started = self._clock.monotonic()
             self.requests_sent += 1

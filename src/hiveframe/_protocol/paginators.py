@@ -157,6 +157,11 @@ class Paginator(ABC):
     @abstractmethod
     def _after(self, page: Page) -> PageRequest | None: ...
 
+    def records_reported(self, page: Page) -> int | None:
+        """How many records the whole collection holds, as ``page`` reports it
+        (``total_path``); ``None`` when it does not say. Pure: for progress displays."""
+        return None
+
     def request_at(self, index: int) -> PageRequest:
         """Page ``index``'s request, computed up front (prefetchable styles only)."""
         raise TypeError(f"{self.style} pagination cannot compute page requests up front")
@@ -297,6 +302,8 @@ class _OffsetPaginator(_NumberedPaginator):
     def _reported(self, page: Page) -> int | None:
         return _read_int(page, self._config.total_path, "total_path")
 
+    records_reported = _reported
+
     def _units(self, page: Page) -> int:
         return page.record_count
 
@@ -316,10 +323,13 @@ class _PagePaginator(_NumberedPaginator):
 
     def _reported(self, page: Page) -> int | None:
         pages = _read_int(page, self._config.total_pages_path, "total_pages_path")
-        total = _read_int(page, self._config.total_path, "total_path")
+        total = self.records_reported(page)
         if pages is None and total is not None and self._page_size is not None:
             pages = math.ceil(total / self._page_size)
         return pages
+
+    def records_reported(self, page: Page) -> int | None:
+        return _read_int(page, self._config.total_path, "total_path")
 
     def _units(self, page: Page) -> int:
         return 1
