@@ -25,7 +25,7 @@ from hiveframe._http.offload import BatchDecoder
 from hiveframe._http.response import Response
 from hiveframe._http.session import Session
 from hiveframe._protocol.arrow.conform import table_digest
-from hiveframe._protocol.columnar import PageBody, PageTable, decode_pages, page_table
+from hiveframe._protocol.columnar import PageBody, PageTable, Shapes, decode_pages, page_table
 from hiveframe._protocol.data_path import DataPath
 from hiveframe._protocol.decode import DecodedPage, decode_body, resolve_format
 from hiveframe._protocol.drift import DriftGuard
@@ -138,6 +138,7 @@ class PageReader:
                 schema=plan.schema,
                 digests=self._digests,
                 document_paths=plan.pagination.document_paths if plan.pagination else (),
+                shapes=Shapes(),
             )
         )
 

@@ -66,7 +66,7 @@ from hiveframe._protocol.arrow.render import list_parts
 from hiveframe._protocol.data_path import DataPath
 from hiveframe._protocol.decode import DecodedPage, decode_body
 
-__all__ = ["MAX_DEPTH", "PageBody", "PageTable", "decode_pages", "page_table"]
+__all__ = ["MAX_DEPTH", "PageBody", "PageTable", "Shapes", "decode_pages", "page_table"]
 
 MAX_DEPTH = 64
 """Deepest nesting sent to pyarrow's JSON reader; deeper pages take ``records_to_table``."""
@@ -115,6 +115,7 @@ def decode_pages(
     schema: pa.Schema | None = None,
     digests: bool = False,
     document_paths: Sequence[str] = (),
+    shapes: Shapes | None = None,
 ) -> list[PageTable | Exception]:
     """Decode pages together; each result is what decoding the page alone gives, or raises.
 
@@ -131,6 +132,8 @@ def decode_pages(
     document_paths
         The dotted paths the paginator reads in documents: a page decoded from bytes has
         a document holding only those; one decoded alone has the whole document.
+    shapes
+        What earlier batches of the read worked out (a new one if not given).
 
     Returns
     -------
@@ -144,7 +147,8 @@ def decode_pages(
         plain = {i: _plain(body.content) for i, body in enumerate(bodies) if body.fmt == "json"}
         candidates = {index: body for index, body in plain.items() if body is not None}
         paths = [tuple(path.split(".")) for path in document_paths]
-        for index, (table, document) in _columnar_pages(candidates, segments, paths).items():
+        columnar = _columnar_pages(candidates, segments, paths, shapes or Shapes())
+        for index, (table, document) in columnar.items():
             results[index] = _finished(document, partial(conform_inferred, table, schema), digests)
     for index, body in enumerate(bodies):
         if index not in results:
@@ -221,7 +225,10 @@ def _shallow(body: bytes) -> bool:
 
 
 def _columnar_pages(
-    bodies: dict[int, bytes], segments: tuple[str, ...], paths: list[tuple[str, ...]]
+    bodies: dict[int, bytes],
+    segments: tuple[str, ...],
+    paths: list[tuple[str, ...]],
+    shapes: Shapes,
 ) -> dict[int, tuple[pa.Table, dict[str, Any]]]:
     """The tables and documents the JSON reader gives the pages, where it gives the right ones."""
     pending = dict(bodies)
@@ -239,7 +246,7 @@ def _columnar_pages(
             return {}
         try:
             read = _read_json(unit)
-            if any(_has_type(field.type, pa.types.is_timestamp) for field in read.schema):
+            if shapes.has_timestamp(read.schema.types):
                 read = _read_json(unit, _timestamps_as_text(read.schema))
         except pa.ArrowInvalid as exc:
             refused = _REFUSED_ROW.search(str(exc))
@@ -249,7 +256,6 @@ def _columnar_pages(
             continue
         if read.column_names != [f"p{index}" for index in order]:
             return {}  # a body added a column: which one is unknown
-        shapes = _Shapes()
         pages = {}
         for row, index in enumerate(order):
             column = read.column(row)
@@ -288,7 +294,7 @@ def _page(
     rows: int,
     segments: tuple[str, ...],
     paths: list[tuple[str, ...]],
-    shapes: _Shapes,
+    shapes: Shapes,
     marks: bool,
 ) -> tuple[pa.Table, dict[str, Any]] | None:
     # Row ``row`` of the page's column must hold [body], the other rows null.
@@ -405,19 +411,37 @@ class _Shape:
         self.marked = [i for i, field in enumerate(schema) if _has_member_text(field.type)]
 
 
-class _Shapes:
-    """The shapes of a batch's schemas (compared with ``==``: hashing a schema costs more)."""
+class Shapes:
+    """What the decoder works out once per type, for the batches of one read.
+
+    A read's pages mostly share their types, so each batch would otherwise walk the same
+    types again. Types are compared with ``==`` (hashing one costs more); a few are kept.
+    Not thread-safe: a read decodes one batch at a time.
+    """
+
+    _KEEP = 8
 
     def __init__(self) -> None:
-        self._known: list[tuple[pa.Schema, _Shape]] = []
+        self._shapes: list[tuple[pa.Schema, _Shape]] = []
+        self._untimed: list[pa.DataType] = []  # types known to hold no timestamp
 
     def of(self, schema: pa.Schema) -> _Shape:
-        for known, shape in self._known:
+        """The shape of a page's records."""
+        for known, shape in self._shapes:
             if known.equals(schema):
                 return shape
         shape = _Shape(schema)
-        self._known.append((schema, shape))
+        self._shapes = [(schema, shape), *self._shapes[: self._KEEP - 1]]
         return shape
+
+    def has_timestamp(self, types: list[pa.DataType]) -> bool:
+        """Whether any of a batch's column types holds a timestamp."""
+        for data_type in types:
+            if not any(data_type == known for known in self._untimed):
+                if _has_type(data_type, pa.types.is_timestamp):
+                    return True
+                self._untimed = [data_type, *self._untimed[: self._KEEP - 1]]
+        return False
 
 
 def _inferable(data_type: pa.DataType) -> bool:
