@@ -210,7 +210,7 @@ def test_a_read_that_would_never_end_stops_at_the_default_cap_with_an_error(serv
     # is 100,000 pages; the same plan field is lowered here so the test reads 25 pages.
     server = serve({"/endless": route})
     source = HTTPSource(server.url("/endless"), params={"api_key": "hunter2"}, **options)
-    source.plan = replace(source.plan, page_cap=25)
+    source.spec = replace(source.spec, plan=replace(source.plan, page_cap=25))
 
     with pytest.raises(PaginationLimitReached) as info:
         source.read()
@@ -238,7 +238,7 @@ def test_max_pages_none_lifts_the_cap(serve):
 
     server = serve({"/finite": finite})
     capped = HTTPSource(server.url("/finite"), pagination="cursor", data_path="data")
-    capped.plan = replace(capped.plan, page_cap=25)
+    capped.spec = replace(capped.spec, plan=replace(capped.plan, page_cap=25))
     with pytest.raises(PaginationLimitReached):
         capped.read()
 

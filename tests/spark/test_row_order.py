@@ -117,7 +117,7 @@ def test_a_journal_skips_what_an_earlier_attempt_delivered(serve, tmp_path, faul
     def attempt(task_id: int, batches: list[pa.RecordBatch]) -> TaskJournal:
         journal = TaskJournal(tmp_path, partition=3, write_id="w1", task_id=task_id)
         with journal, ContentOrder() as order:
-            writer = SinkWriter(sink, journal=journal)
+            writer = SinkWriter(sink.spec, journal=journal)
             run_sync(functools.partial(_send, writer, order.rows(batches)))
         return journal
 

@@ -406,7 +406,6 @@ def test_max_pages_means_what_it_means_for_http_source_and_plans_honour_the_defa
     from hiveframe.connectors import HTTPSource
     from hiveframe.errors import PaginationLimitReached
     from hiveframe.spark._read import FirstPage, survey
-    from hiveframe.spark._source import SourceSpec
 
     assert source_kwargs({"url": URL, "max_pages": "3"})["max_pages"] == 3
     assert source_kwargs({"url": URL, "max_pages": "None"})["max_pages"] is None
@@ -417,7 +416,7 @@ def test_max_pages_means_what_it_means_for_http_source_and_plans_honour_the_defa
     def planned(total: int, **options: object) -> int | None:
         source = HTTPSource(URL + "?api_key=hunter2", pagination=offset, **options)
         first = FetchedPage(pa.table({}), _first(offset, {"total": total}))
-        return survey(SourceSpec.of(source), Layout(), FirstPage(first, None)).count.pages
+        return survey(source.spec, Layout(), FirstPage(first, None)).count.pages
 
     assert planned(10 * DEFAULT_MAX_PAGES) == DEFAULT_MAX_PAGES
     with pytest.raises(PaginationLimitReached) as info:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from hiveframe._protocol.poll import PollConfig, PollState
+from hiveframe._protocol.poll import PollState, PollStream
 from hiveframe.errors import ConfigError
 
 
-def config(**options) -> PollConfig:
-    return PollConfig(interval_seconds=10, **options)
+def config(**options) -> PollStream:
+    return PollStream(interval_seconds=10, **options)
 
 
 def records(*ids: int, field: str = "id") -> list[dict]:
@@ -181,5 +181,5 @@ def test_a_foreign_or_malformed_position_is_refused(position):
 )
 def test_bad_poll_options_are_named(options, option):
     with pytest.raises(ConfigError) as info:
-        PollConfig(**options)
+        PollStream(**options)
     assert info.value.option == option

@@ -10,7 +10,7 @@ import pytest
 from hiveframe._protocol.reconnect import (
     ReconnectConfig,
     ReconnectState,
-    SSEConfig,
+    SSEStream,
     Verdict,
     judge_response,
 )
@@ -142,5 +142,5 @@ def test_bad_reconnect_options_are_named(options, option):
 )
 def test_bad_sse_options_are_named(options, option):
     with pytest.raises(ConfigError) as info:
-        SSEConfig(**options)
+        SSEStream(**options)
     assert info.value.option == option

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import hiveframe.streaming
-from hiveframe.connectors import HTTPSource
+from hiveframe.connectors import HTTPSource, SSEStream
 from hiveframe.errors import ConfigError
 from hiveframe.streaming import ReconnectConfig
 
@@ -65,7 +65,7 @@ def test_sse_options_are_accepted():
         strict_sse=True,
         include_event_metadata=True,
     )
-    sse = source.streaming.sse
-    assert sse is not None
+    sse = source.spec.stream
+    assert isinstance(sse, SSEStream)
     assert (sse.data_format, sse.idle_timeout_seconds, sse.max_event_bytes) == ("text", 90, 4096)
     assert sse.reconnect == ReconnectConfig(max_reconnects=None) and sse.strict

@@ -55,6 +55,21 @@ class Auth(ABC):
         fetches later are learned when they are sent."""
         return frozenset()
 
+    def _settings(self) -> dict[str, Any]:
+        """What this auth was configured with, not what it learned since (a token): two auth
+        objects with the same settings are equal, across processes too (``SourceSpec``)."""
+        return dict(vars(self))
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, Auth)
+            and type(other) is type(self)
+            and other._settings() == self._settings()
+        )
+
+    def __hash__(self) -> int:
+        return hash(type(self))
+
 
 def _secret(value: Any, option: str) -> Secret:
     if isinstance(value, Secret):
@@ -160,7 +175,7 @@ class OAuth2ClientCredentials(Auth):
 
     refreshable = True
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the public OAuth2 client options, each with its default
         self,
         token_url: str,
         client_id: str,
@@ -213,6 +228,9 @@ class OAuth2ClientCredentials(Auth):
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._fresh_state()
+
+    def _settings(self) -> dict[str, Any]:
+        return self.__getstate__()
 
     async def apply(
         self, headers: dict[str, str], params: dict[str, str], post_form: PostForm

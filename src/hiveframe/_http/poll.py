@@ -23,14 +23,14 @@ from typing import Any
 from hiveframe._http.clock import Clock
 from hiveframe._http.reader import FetchedPage, PageReader, ReadPlan
 from hiveframe._http.session import Session
-from hiveframe._protocol.emission import Emission, Resume, SourceStats
 from hiveframe._protocol.paginators import (
     PageRequest,
     Paginator,
     resume_paginator,
     start_paginator,
 )
-from hiveframe._protocol.poll import PollConfig, PollState
+from hiveframe._protocol.poll import PollState, PollStream
+from hiveframe._protocol.units import Resume, SourceStats, Unit
 from hiveframe.errors import (
     AuthenticationError,
     BlockedDestinationError,
@@ -65,7 +65,7 @@ class PollReader(PageReader):
     def __init__(
         self,
         plan: ReadPlan,
-        config: PollConfig,
+        config: PollStream,
         session: Session,
         *,
         clock: Clock,
@@ -76,8 +76,8 @@ class PollReader(PageReader):
         self.clock = clock
         self.stats = stats
 
-    async def emissions(self, position: Mapping[str, Any] | None) -> AsyncGenerator[Emission, None]:
-        """One emission per page of every poll (none for a 304), with the position after it.
+    async def units(self, position: Mapping[str, Any] | None) -> AsyncGenerator[Unit, None]:
+        """One unit per page of every poll (none for a 304), with the position after it.
 
         A partial ``position`` (a page cut short by its consumer) polls that page again and
         drops the records already delivered.
@@ -96,9 +96,9 @@ class PollReader(PageReader):
                 started = self.clock.monotonic()
                 self.stats.polls += 1
                 try:
-                    async with aclosing(self._poll(state)) as emissions:
-                        async for emission in emissions:
-                            yield resume.trim(emission)
+                    async with aclosing(self._poll(state)) as units:
+                        async for unit in units:
+                            yield resume.trim(unit)
                 except HiveFrameError as exc:
                     self.session.report(exc, self.plan.url)  # shown in a log line, or raised
                     if not _transient(exc, self.session):
@@ -118,15 +118,15 @@ class PollReader(PageReader):
                 if wait > 0:
                     await self.clock.sleep(wait)
 
-    async def groups(
+    async def unit_groups(
         self, position: Mapping[str, Any] | None
-    ) -> AsyncGenerator[list[Emission], None]:
-        """:meth:`emissions`, a page at a time (the same shape as the SSE reader's groups)."""
-        async with aclosing(self.emissions(position)) as emissions:
-            async for emission in emissions:
-                yield [emission]
+    ) -> AsyncGenerator[list[Unit], None]:
+        """:meth:`units`, a page at a time (the same shape as the SSE reader's groups)."""
+        async with aclosing(self.units(position)) as units:
+            async for unit in units:
+                yield [unit]
 
-    async def _poll(self, state: PollState) -> AsyncGenerator[Emission, None]:
+    async def _poll(self, state: PollState) -> AsyncGenerator[Unit, None]:
         paginator, request, index = self._start(state)
         current_url = self.plan.url
         while request is not None:
@@ -150,7 +150,7 @@ class PollReader(PageReader):
                 assert paginator is not None
                 state.note_page(paginator.position(), index)
             current_url = fetched.page.url
-            yield Emission(fresh, state.position())
+            yield Unit(fresh, state.position())
 
     def _start(self, state: PollState) -> tuple[Paginator | None, PageRequest | None, int]:
         # A fresh poll, or the rest of the one a saved position stopped in.

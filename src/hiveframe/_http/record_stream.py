@@ -19,9 +19,9 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from hiveframe._http.portal import iterate_sync
-from hiveframe._protocol.emission import Emission, SourceStats, partial_position
+from hiveframe._protocol.units import SourceStats, StreamKind, Unit, partial_position
 
-GroupFactory = Callable[[SourceStats], AsyncIterator[list[Emission]]]
+GroupFactory = Callable[[SourceStats], AsyncIterator[list[Unit]]]
 
 _NO_RECORD = object()
 
@@ -29,10 +29,10 @@ _NO_RECORD = object()
 class _Units:
     """Records of received units, in order, and the position after each record handed out."""
 
-    def __init__(self, position: dict[str, Any] | None, kind: str) -> None:
+    def __init__(self, position: dict[str, Any] | None, kind: StreamKind) -> None:
         self._position = position  # before the unit being handed out, after it once used up
         self._kind = kind
-        self._units: deque[Emission] = deque()
+        self._units: deque[Unit] = deque()
         self._records: list[Any] = []  # the records of the unit being handed out
         self._next = 0
         self._after: dict[str, Any] | None = None  # that unit's position
@@ -44,7 +44,7 @@ class _Units:
             return partial_position(self._position, self._next, kind=self._kind)
         return self._position
 
-    def add(self, group: list[Emission]) -> None:
+    def add(self, group: list[Unit]) -> None:
         self._units.extend(group)
 
     def take(self) -> Any:
@@ -84,11 +84,13 @@ class AsyncRecordStream:
     ...         return [record async for record in records][:10]
     """
 
-    def __init__(self, make: GroupFactory, position: dict[str, Any] | None, kind: str) -> None:
+    def __init__(
+        self, make: GroupFactory, position: dict[str, Any] | None, kind: StreamKind
+    ) -> None:
         self.stats = SourceStats()
         self.kind = kind
         self._make = make
-        self._groups: AsyncIterator[list[Emission]] | None = None
+        self._groups: AsyncIterator[list[Unit]] | None = None
         self._units = _Units(position, kind)
 
     @property
@@ -107,7 +109,7 @@ class AsyncRecordStream:
             record = self._units.take()
         return record
 
-    async def next_group(self) -> list[Emission]:
+    async def next_group(self) -> list[Unit]:
         """The source's next group of units (used by the sync iterator's I/O thread)."""
         if self._groups is None:
             self._groups = self._make(self.stats)
@@ -146,7 +148,7 @@ class RecordStream:
     def __init__(self, records: AsyncRecordStream) -> None:
         self._records = records
         self._units = _Units(records.position, records.kind)
-        self._groups: Iterator[list[Emission]] = iterate_sync(lambda: _groups_of(records))
+        self._groups: Iterator[list[Unit]] = iterate_sync(lambda: _groups_of(records))
 
     @property
     def position(self) -> dict[str, Any] | None:
@@ -179,7 +181,7 @@ class RecordStream:
         self.close()
 
 
-async def _groups_of(records: AsyncRecordStream) -> AsyncIterator[list[Emission]]:
+async def _groups_of(records: AsyncRecordStream) -> AsyncIterator[list[Unit]]:
     try:
         while True:
             try:

@@ -256,7 +256,7 @@ class Session:
             self.report(exc, url, page=page, batch=batch)
             raise
 
-    async def request(
+    async def request(  # noqa: PLR0913 - one request's keyword options, as aiohttp's
         self,
         method: str,
         url: str,

@@ -6,7 +6,7 @@ It feeds the sans-I/O :class:`~hiveframe._protocol.sse.SSEDecoder` with the body
 before the next connection. It follows WHATWG HTML §9.2.3 with the documented divergences
 of RELIABILITY.md §4.2 (retriable statuses retried under ``RetryConfig`` unless strict).
 
-Each event becomes an :class:`~hiveframe._protocol.emission.Emission`: its records (``data``
+Each event becomes a :class:`~hiveframe._protocol.units.Unit`: its records (``data``
 decoded as JSON, or as text) and the position after it, ``{"kind": "sse",
 "last_event_id": ..., "retry_ms": ...}``. Resuming from a position sends its id as
 ``Last-Event-ID``, so a server that honours it replays nothing that was delivered.
@@ -24,9 +24,9 @@ from hiveframe._http.reader import ReadPlan
 from hiveframe._http.session import EXCERPT_BYTES, Session
 from hiveframe._http.streamed import StreamedResponse
 from hiveframe._protocol.decode import json_documents, json_records
-from hiveframe._protocol.emission import Emission, Resume, SourceStats
-from hiveframe._protocol.reconnect import ReconnectState, SSEConfig, Verdict, judge_response
+from hiveframe._protocol.reconnect import ReconnectState, SSEStream, Verdict, judge_response
 from hiveframe._protocol.sse import ServerSentEvent, SSEDecoder
+from hiveframe._protocol.units import Resume, SourceStats, Unit
 from hiveframe.errors import (
     AuthenticationError,
     CircuitOpenError,
@@ -65,7 +65,7 @@ class SSEReader:
     def __init__(
         self,
         plan: ReadPlan,
-        config: SSEConfig,
+        config: SSEStream,
         session: Session,
         *,
         clock: Clock,
@@ -78,16 +78,16 @@ class SSEReader:
         self.stats = stats
         self._url = session.redact(plan.url)
 
-    async def emissions(self, position: Mapping[str, Any] | None) -> AsyncGenerator[Emission, None]:
-        """Every event from ``position`` on, one unit each; see :meth:`groups`."""
-        async with aclosing(self.groups(position)) as groups:
+    async def units(self, position: Mapping[str, Any] | None) -> AsyncGenerator[Unit, None]:
+        """Every event from ``position`` on, one unit each; see :meth:`unit_groups`."""
+        async with aclosing(self.unit_groups(position)) as groups:
             async for group in groups:
-                for emission in group:
-                    yield emission
+                for unit in group:
+                    yield unit
 
-    async def groups(
+    async def unit_groups(
         self, position: Mapping[str, Any] | None
-    ) -> AsyncGenerator[list[Emission], None]:
+    ) -> AsyncGenerator[list[Unit], None]:
         """Every event from ``position`` on, as the units each network read completed.
 
         Ends only when reconnection is off or refused. Consumers that take a group at a time
@@ -135,7 +135,7 @@ class SSEReader:
                                         # events of one network read are decoded in one pass.
                                         state.event()
                                         group = [
-                                            Emission(records, _position(event))
+                                            Unit(records, _position(event))
                                             for event, records in zip(
                                                 events, self._records(events), strict=True
                                             )

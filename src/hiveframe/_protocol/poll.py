@@ -32,7 +32,7 @@ from hiveframe._protocol.data_path import MissingSegment, split_dotted_path, wal
 from hiveframe._validate import require_bool, require_int, require_seconds
 from hiveframe.errors import ConfigError
 
-__all__ = ["DEFAULT_DEDUPE_WINDOW", "PollConfig", "PollState"]
+__all__ = ["DEFAULT_DEDUPE_WINDOW", "PollState", "PollStream"]
 
 DEFAULT_DEDUPE_WINDOW = 10_000
 _KIND = "poll"
@@ -40,13 +40,18 @@ Key = str | int | float | bool | None
 
 
 @dataclass(frozen=True, kw_only=True)
-class PollConfig:
-    """How a polling source finds what is new. Built by ``HTTPSource`` from its options.
+class PollStream:
+    """A source that streams by polling: ``HTTPSource(url, stream=PollStream(...))``.
+
+    Each poll reads the endpoint like ``read()`` (it may paginate) and emits only what is
+    new. The flat ``HTTPSource`` options (``poll_interval_seconds=``, ``since_param=``...)
+    are shortcuts that build one.
 
     Parameters
     ----------
     interval_seconds
-        Time from the start of one poll to the start of the next.
+        Time from the start of one poll to the start of the next (``poll_interval_seconds``
+        as a flat option).
     since_param
         The query parameter that carries the cursor (``"since"``, ``"updated_after"``...).
     since_field
@@ -59,16 +64,18 @@ class PollConfig:
     dedupe_window
         How many of the most recently seen keys are remembered.
     conditional
-        Send ``If-None-Match``/``If-Modified-Since`` from the previous poll.
+        Send ``If-None-Match``/``If-Modified-Since`` from the previous poll
+        (``conditional_requests`` as a flat option).
 
     Raises
     ------
     ConfigError
-        A value is out of range or options do not fit together; the error names the option.
+        A value is out of range or options do not fit together; the error names the option
+        as the flat ``HTTPSource`` option spells it.
 
     Examples
     --------
-    >>> PollConfig(interval_seconds=5, since_param="since", since_field="id").since_field
+    >>> PollStream(interval_seconds=5, since_param="since", since_field="id").since_field
     'id'
     """
 
@@ -120,7 +127,7 @@ class PollState:
 
     Examples
     --------
-    >>> config = PollConfig(interval_seconds=5, since_param="since", since_field="id",
+    >>> config = PollStream(interval_seconds=5, since_param="since", since_field="id",
     ...                     dedupe_key="id")
     >>> state = PollState(config)
     >>> state.admit([{"id": 1}, {"id": 2}])
@@ -130,7 +137,7 @@ class PollState:
     ({'since': '2'}, [{'id': 3}])
     """
 
-    def __init__(self, config: PollConfig, position: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, config: PollStream, position: Mapping[str, Any] | None = None) -> None:
         self.config = config
         self.cursor: Any = None
         self.etag: str | None = None

@@ -25,7 +25,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from hiveframe._protocol.sse import DEFAULT_MAX_EVENT_BYTES
 from hiveframe._validate import require_bool, require_int, require_multiplier, require_seconds
@@ -39,7 +39,8 @@ __all__ = [
     "ReconnectState",
     "RetryBudget",
     "RetryPolicy",
-    "SSEConfig",
+    "SSEFormat",
+    "SSEStream",
     "Verdict",
     "is_event_stream",
     "judge_response",
@@ -47,7 +48,8 @@ __all__ = [
 
 EVENT_STREAM = "text/event-stream"
 DEFAULT_IDLE_TIMEOUT_SECONDS = 60.0  # servers are told to send a comment every ~15 s
-SSE_FORMATS = ("json", "text")
+SSEFormat = Literal["json", "text"]
+SSE_FORMATS: tuple[SSEFormat, ...] = ("json", "text")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -114,14 +116,18 @@ class ReconnectConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
-class SSEConfig:
-    """The options of an SSE source, validated once (see ``HTTPSource``).
+class SSEStream:
+    """A source that streams Server-Sent Events: ``HTTPSource(url, stream=SSEStream(...))``.
+
+    The flat ``HTTPSource`` options (``stream_type="sse"``, ``idle_timeout_seconds=``...)
+    are shortcuts that build one.
 
     Parameters
     ----------
     data_format
-        ``"json"`` (each event's ``data`` is a JSON document of records) or ``"text"``
-        (each event is one record ``{"data": ...}``).
+        ``"json"`` (each event's ``data`` is a JSON document of records, found with the
+        source's ``data_path``) or ``"text"`` (each event is one record ``{"data": ...}``);
+        ``response_format`` as a flat option.
     include_event_metadata
         Add the event type and id to each record as ``_event`` and ``_event_id``.
     idle_timeout_seconds
@@ -132,10 +138,22 @@ class SSEConfig:
     reconnect
         Reconnection policy, or ``None`` to end the stream when the connection ends.
     strict
-        Browser semantics: every status other than 200 fails the stream.
+        Browser semantics: every status other than 200 fails the stream (``strict_sse`` as
+        a flat option).
+
+    Raises
+    ------
+    ConfigError
+        A value is out of range; the error names the option as the flat ``HTTPSource``
+        option spells it.
+
+    Examples
+    --------
+    >>> SSEStream(data_format="text", include_event_metadata=True).idle_timeout_seconds
+    60.0
     """
 
-    data_format: str = "json"
+    data_format: SSEFormat = "json"
     include_event_metadata: bool = False
     idle_timeout_seconds: float = DEFAULT_IDLE_TIMEOUT_SECONDS
     max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES

@@ -233,6 +233,13 @@ class ResponsePolicy:
     def __bool__(self) -> bool:
         return bool(self.rules)
 
+    def __eq__(self, other: object) -> bool:
+        # By value: a source's spec holds its policy, and compares equal after pickling.
+        return isinstance(other, ResponsePolicy) and other.rules == self.rules
+
+    def __hash__(self) -> int:
+        return hash(self.rules)
+
     def __repr__(self) -> str:
         return f"ResponsePolicy({', '.join(map(repr, self.rules))})"
 

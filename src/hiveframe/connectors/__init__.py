@@ -9,6 +9,7 @@ from __future__ import annotations
 from hiveframe._http.auth import APIKeyAuth, Auth, BasicAuth, BearerAuth, OAuth2ClientCredentials
 from hiveframe._http.oauth_refresh import OAuth2RefreshToken
 from hiveframe._http.response import Response
+from hiveframe._protocol.incremental import Incremental
 from hiveframe._protocol.pagination import (
     CursorPagination,
     LinkPagination,
@@ -16,9 +17,14 @@ from hiveframe._protocol.pagination import (
     OffsetPagination,
     PagePagination,
 )
+from hiveframe._protocol.poll import PollStream
+from hiveframe._protocol.reconnect import SSEStream
+from hiveframe.connectors._fanout import Parent
+from hiveframe.connectors._run import ReadStats
 from hiveframe.connectors._sink import HTTPSink
 from hiveframe.connectors._sink_outcome import WriteResult
 from hiveframe.connectors._source import HTTPSource
+from hiveframe.connectors._spec import SinkSpec, SourceSpec
 
 __all__ = [
     "APIKeyAuth",
@@ -28,12 +34,19 @@ __all__ = [
     "CursorPagination",
     "HTTPSink",
     "HTTPSource",
+    "Incremental",
     "LinkPagination",
     "NextUrlPagination",
     "OAuth2ClientCredentials",
     "OAuth2RefreshToken",
     "OffsetPagination",
     "PagePagination",
+    "Parent",
+    "PollStream",
+    "ReadStats",
     "Response",
+    "SSEStream",
+    "SinkSpec",
+    "SourceSpec",
     "WriteResult",
 ]

@@ -33,9 +33,25 @@ from hiveframe._protocol.batching import (
     RowReader,
     input_items,
 )
-from hiveframe._secrets import redact_url
-from hiveframe._validate import NOT_GIVEN, _NotGiven
-from hiveframe.connectors._sink_options import SinkOptions
+from hiveframe._validate import (
+    NOT_GIVEN,
+    _NotGiven,
+    check_http_url,
+    check_method,
+    require_bool,
+    require_int,
+)
+from hiveframe.connectors._sink_options import (
+    SINK_METHODS,
+    BodyFormatName,
+    SinkOptions,
+    body_format_option,
+    dead_letter_option,
+    idempotency_header_option,
+    key_function,
+    request_headers,
+    success_statuses_option,
+)
 from hiveframe.connectors._sink_outcome import (
     DeadLetterFile,
     Failure,
@@ -44,6 +60,7 @@ from hiveframe.connectors._sink_outcome import (
     difference,
     failure_from,
 )
+from hiveframe.connectors._spec import Front, Runtime, SinkSpec, session_config
 from hiveframe.errors import HiveFrameError
 from hiveframe.resilience import CircuitBreaker, RateLimiter, RetryConfig
 
@@ -52,7 +69,7 @@ logger = logging.getLogger("hiveframe.sink")
 SinkInput = Any  # DataFrame | pa.Table | pa.RecordBatch | Iterable[RecordBatch | dict] | ...
 
 
-class HTTPSink:
+class HTTPSink(Front[SinkSpec]):
     """Send records to an HTTP API in batches: concurrent, retried, accounted for.
 
     Parameters
@@ -114,14 +131,14 @@ class HTTPSink:
     2
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the sink's public options, each with its default
         self,
         url: str,
         *,
         method: str = "POST",
         batch_size: int = 100,
         max_batch_bytes: int = 1024 * 1024,
-        body_format: str = "json",
+        body_format: BodyFormatName = "json",
         envelope: str | None = None,
         encoder: Encoder | None = None,
         headers: Mapping[str, str] | None = None,
@@ -142,43 +159,50 @@ class HTTPSink:
         secret_params: Iterable[str] = (),
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
-        self.options = SinkOptions.build(
+        url = check_http_url(url, "url")
+        method = check_method(method, SINK_METHODS)
+        header = idempotency_header_option(idempotency_header)
+        fmt = body_format_option(body_format, envelope, encoder)
+        options = SinkOptions(
             url=url,
             method=method,
-            batch_size=batch_size,
-            max_batch_bytes=max_batch_bytes,
-            body_format=body_format,
-            envelope=envelope,
-            encoder=encoder,
-            headers=headers,
-            max_in_flight=max_in_flight,
-            ordered=ordered,
-            idempotency_header=idempotency_header,
-            idempotency_key=idempotency_key,
-            dead_letter=dead_letter,
-            success_statuses=success_statuses,
+            batch_size=require_int("batch_size", batch_size, minimum=1),
+            max_batch_bytes=require_int("max_batch_bytes", max_batch_bytes, minimum=1),
+            body_format=fmt,
+            request_headers=request_headers(headers, fmt, header),
+            max_in_flight=require_int("max_in_flight", max_in_flight, minimum=1),
+            ordered=require_bool("ordered", ordered),
+            idempotency_header=header,
+            key_function=key_function(idempotency_key, header, method, url),
+            dead_letter=dead_letter_option(dead_letter),
+            success_statuses=success_statuses_option(success_statuses),
         )
-        self.auth = auth_from_option(auth)
-        self.clock = clock
-        self.session_config = self.options.session_config(
-            retry=retry,
-            circuit_breaker=circuit_breaker,
-            rate_limit=rate_limit,
+        checked_auth = auth_from_option(auth)
+        config = session_config(
+            retry,
+            secret_headers,
+            secret_params,
             timeout_seconds=timeout_seconds,
             verify=verify,
             proxy=proxy,
-            secret_headers=secret_headers,
-            secret_params=secret_params,
+            max_redirects=0,  # see hiveframe.connectors._sink_outcome.failure_from
+            max_connections=options.max_in_flight,
+        )
+        self.runtime = Runtime.of(
+            clock=clock, circuit_breaker=circuit_breaker, rate_limit=rate_limit
+        )
+        self.spec = SinkSpec(
+            options=options,
+            auth=checked_auth,
+            session_config=config,
+            breaker=self.runtime.breaker_settings(),
+            rate_limit=self.runtime.rate_settings(),
         )
 
     @property
-    def url(self) -> str:
-        return self.options.url
-
-    @property
-    def redacted_url(self) -> str:
-        """The URL with credentials masked, for logs, errors and dead-letter records."""
-        return redact_url(self.options.url, self.session_config.secret_params)
+    def options(self) -> SinkOptions:
+        """Where and how batches are sent (``spec.options``)."""
+        return self.spec.options
 
     def __repr__(self) -> str:
         o = self.options
@@ -197,12 +221,6 @@ class HTTPSink:
         parts += proxy_repr(self.session_config.proxy)
         return f"HTTPSink({', '.join(parts)})"
 
-    def session(self) -> Session:
-        """A new transport session with this sink's auth, policies and clock."""
-        return Session(
-            self.session_config, auth=self.auth, credential_url=self.options.url, clock=self.clock
-        )
-
     def open(self) -> SinkWriter:
         """A writer holding one session open, for many writes (a stream's micro-batches).
 
@@ -219,7 +237,7 @@ class HTTPSink:
         ...             await writer.write(table)
         ...     return writer.result
         """
-        return SinkWriter(self)
+        return SinkWriter(self.spec, runtime=self.runtime)
 
     def write(self, data: SinkInput) -> WriteResult:
         """Send every record of ``data``; return once each is delivered or dead-lettered.
@@ -283,8 +301,11 @@ class SinkWriter:
 
     Parameters
     ----------
-    sink
-        The sink whose options and policies apply.
+    spec
+        The sink: its options, auth and transport settings.
+    runtime
+        The clock, breaker and rate limiter to send with (the sink's own: ``sink.open()``);
+        by default the system clock and a breaker and limiter built from ``spec``.
     journal
         Requests delivered by earlier runs, skipped (and counted as delivered); every
         acknowledged request is recorded in it. Needs idempotency keys.
@@ -298,9 +319,17 @@ class SinkWriter:
     ...     return writer.result.records_delivered
     """
 
-    def __init__(self, sink: HTTPSink, *, journal: DeliveryJournal | None = None) -> None:
-        self._sink = sink
-        self._options = sink.options
+    def __init__(
+        self,
+        spec: SinkSpec,
+        *,
+        runtime: Runtime | None = None,
+        journal: DeliveryJournal | None = None,
+    ) -> None:
+        self._spec = spec
+        self._runtime = runtime if runtime is not None else Runtime()
+        self._clock = self._runtime.clock
+        self._options = spec.options
         self._journal = journal
         self._session: Session | None = None
         self._lock: anyio.Lock | None = None
@@ -314,7 +343,7 @@ class SinkWriter:
     async def __aenter__(self) -> SinkWriter:
         if self._session is not None:
             raise RuntimeError("a SinkWriter opens once; call sink.open() for another")
-        session = self._sink.session()
+        session = self._spec.session(self._runtime)
         await session.__aenter__()
         self._session, self._lock = session, anyio.Lock()
         return self
@@ -363,11 +392,11 @@ class SinkWriter:
             raise RuntimeError("use the SinkWriter inside 'async with sink.open() as writer'")
         async with self._lock:
             before, failures_before = self._snapshot(), len(self._failures)
-            started = self._sink.clock.monotonic()
+            started = self._clock.monotonic()
             try:
                 await self._pump(self._session, items)
             finally:
-                self._elapsed += self._sink.clock.monotonic() - started
+                self._elapsed += self._clock.monotonic() - started
             call = difference(self._snapshot(), before)
             self._log(call)
             error = delivery_failed(call, self._failures[failures_before:])
@@ -485,8 +514,8 @@ class SinkWriter:
                 batch,
                 failure,
                 method=self._options.method,
-                url=self._sink.redacted_url,
-                now=self._sink.clock.time(),
+                url=self._spec.redacted_url,
+                now=self._clock.time(),
             )
         self._failures.append((batch, failure, kept))
         # One line per batch at INFO; the write's summary line is the WARNING (see _log).
@@ -526,7 +555,7 @@ class SinkWriter:
             logging.WARNING if call.records_failed else logging.INFO,
             "%s %s: %d of %d records delivered in %d batches (%d failed, %d retries) in %.3fs",
             self._options.method,
-            self._sink.redacted_url,
+            self._spec.redacted_url,
             call.records_delivered,
             call.records_sent,
             call.batches_sent,

@@ -1,14 +1,13 @@
-"""The HTTP sink's options, checked once when the sink is built (each error names its option)."""
+"""The HTTP sink's options and their checks, run once when ``HTTPSink`` is built (each error
+names its option)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from hiveframe._http.proxy import ProxyOption
-from hiveframe._http.session import SessionConfig
 from hiveframe._protocol.batching import (
     Batcher,
     BodyFormat,
@@ -17,24 +16,14 @@ from hiveframe._protocol.batching import (
 )
 from hiveframe._validate import (
     HEADER_NAME,
-    _NotGiven,
     check_headers,
-    check_http_url,
-    check_method,
-    check_names,
     check_output_path,
-    require_bool,
-    require_int,
 )
 from hiveframe.errors import ConfigError
-from hiveframe.resilience import RateLimiter, RetryConfig
-from hiveframe.resilience._options import (
-    breaker_from_option,
-    rate_limiter_from_option,
-    retry_from_option,
-)
 
-_METHODS = ("POST", "PUT", "PATCH")
+SINK_METHODS = ("POST", "PUT", "PATCH")
+BodyFormatName = Literal["json", "ndjson", "jsonl"]
+"""``body_format=``: a JSON array, or one record per line (``jsonl`` is ``ndjson``)."""
 _FORMATS = {"json": "json", "ndjson": "ndjson", "jsonl": "ndjson"}
 _TWO_XX = frozenset(range(200, 300))
 
@@ -56,44 +45,6 @@ class SinkOptions:
     dead_letter: Path | None
     success_statuses: frozenset[int]
 
-    @classmethod
-    def build(
-        cls,
-        *,
-        url: Any,
-        method: Any,
-        batch_size: Any,
-        max_batch_bytes: Any,
-        body_format: Any,
-        envelope: Any,
-        encoder: Any,
-        headers: Any,
-        max_in_flight: Any,
-        ordered: Any,
-        idempotency_header: Any,
-        idempotency_key: Any,
-        dead_letter: Any,
-        success_statuses: Any,
-    ) -> SinkOptions:
-        url = check_http_url(url, "url")
-        method = check_method(method, _METHODS)
-        header = _idempotency_header(idempotency_header)
-        fmt = _body_format(body_format, envelope, encoder)
-        return cls(
-            url=url,
-            method=method,
-            batch_size=require_int("batch_size", batch_size, minimum=1),
-            max_batch_bytes=require_int("max_batch_bytes", max_batch_bytes, minimum=1),
-            body_format=fmt,
-            request_headers=_headers(headers, fmt, header),
-            max_in_flight=require_int("max_in_flight", max_in_flight, minimum=1),
-            ordered=require_bool("ordered", ordered),
-            idempotency_header=header,
-            key_function=_key_function(idempotency_key, header, method, url),
-            dead_letter=_dead_letter(dead_letter),
-            success_statuses=_success_statuses(success_statuses),
-        )
-
     def batcher(self) -> Batcher:
         """A fresh batcher with these limits, format and keys."""
         return Batcher(
@@ -103,33 +54,8 @@ class SinkOptions:
             key=self.key_function,
         )
 
-    def session_config(
-        self,
-        *,
-        retry: RetryConfig | _NotGiven | None,
-        circuit_breaker: Any,
-        rate_limit: float | RateLimiter | None,
-        timeout_seconds: float | None,
-        verify: bool | str,
-        proxy: ProxyOption,
-        secret_headers: Iterable[str],
-        secret_params: Iterable[str],
-    ) -> SessionConfig:
-        return SessionConfig(
-            timeout_seconds=timeout_seconds,
-            verify=verify,
-            proxy=proxy,
-            retry=retry_from_option(retry),
-            circuit_breaker=breaker_from_option(circuit_breaker),
-            rate_limiter=rate_limiter_from_option(rate_limit),
-            secret_headers=check_names("secret_headers", secret_headers),
-            secret_params=check_names("secret_params", secret_params),
-            max_redirects=0,  # see hiveframe.connectors._sink_outcome.failure_from
-            max_connections=max(self.max_in_flight, 1),
-        )
 
-
-def _body_format(body_format: Any, envelope: Any, encoder: Any) -> BodyFormat:
+def body_format_option(body_format: Any, envelope: Any, encoder: Any) -> BodyFormat:
     kind = _FORMATS.get(body_format) if isinstance(body_format, str) else None
     if kind is None:
         raise ConfigError("body_format", body_format, "'json' (an array) or 'ndjson'")
@@ -147,13 +73,15 @@ def _body_format(body_format: Any, envelope: Any, encoder: Any) -> BodyFormat:
     return BodyFormat(kind, envelope, encoder)
 
 
-def _idempotency_header(name: Any) -> str | None:
+def idempotency_header_option(name: Any) -> str | None:
     if name is not None and not (isinstance(name, str) and HEADER_NAME.match(name)):
         raise ConfigError("idempotency_header", name, "a header name, or None for no keys")
     return name
 
 
-def _headers(headers: Any, fmt: BodyFormat, idempotency_header: str | None) -> dict[str, str]:
+def request_headers(
+    headers: Any, fmt: BodyFormat, idempotency_header: str | None
+) -> dict[str, str]:
     out = check_headers("headers", headers)
     for name, value in out.items():
         if idempotency_header is not None and name.lower() == idempotency_header.lower():
@@ -164,7 +92,7 @@ def _headers(headers: Any, fmt: BodyFormat, idempotency_header: str | None) -> d
     return out
 
 
-def _key_function(custom: Any, header: str | None, method: str, url: str) -> KeyFunction | None:
+def key_function(custom: Any, header: str | None, method: str, url: str) -> KeyFunction | None:
     if custom is not None and not callable(custom):
         raise ConfigError("idempotency_key", custom, "a callable key(batch_index, body) -> str")
     if header is None:
@@ -190,11 +118,11 @@ class _CheckedKey:
         return value
 
 
-def _dead_letter(path: Any) -> Path | None:
+def dead_letter_option(path: Any) -> Path | None:
     return None if path is None else check_output_path("dead_letter", path, appending=True)
 
 
-def _success_statuses(statuses: Any) -> frozenset[int]:
+def success_statuses_option(statuses: Any) -> frozenset[int]:
     if statuses is None:
         return _TWO_XX
     reason = "a non-empty set of 2xx statuses, such as {200, 202}"

@@ -2,33 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from hiveframe._frame import DataFrame
 from hiveframe._http.auth import Auth, auth_from_option
-from hiveframe._http.clock import SYSTEM_CLOCK, Clock
-from hiveframe._http.poll import PollReader
+from hiveframe._http.clock import SYSTEM_CLOCK
 from hiveframe._http.portal import iterate_sync, run_sync
 from hiveframe._http.proxy import proxy_repr
-from hiveframe._http.reader import PageReader, Parser, ReadPlan
+from hiveframe._http.reader import Parser, ReadPlan
 from hiveframe._http.record_stream import AsyncRecordStream, RecordStream
-from hiveframe._http.session import Session, SessionConfig
-from hiveframe._http.sse import SSEReader
-from hiveframe._protocol.arrow.conform import RunningSchema, concat_tables
 from hiveframe._protocol.data_path import DataPath
 from hiveframe._protocol.decode import validate_response_format
 from hiveframe._protocol.drift import DRIFT_POLICIES
-from hiveframe._protocol.emission import Emission, SourceStats
+from hiveframe._protocol.incremental import Incremental
 from hiveframe._protocol.pagination import DEFAULT_MAX_PAGES, PaginationConfig
-from hiveframe._protocol.paginators import pagination_from_options, start_paginator
-from hiveframe._protocol.poll import DEFAULT_DEDUPE_WINDOW
-from hiveframe._protocol.reconnect import DEFAULT_IDLE_TIMEOUT_SECONDS, ReconnectConfig
-from hiveframe._protocol.sse import DEFAULT_MAX_EVENT_BYTES
-from hiveframe._secrets import redact_url
+from hiveframe._protocol.paginators import pagination_from_options
+from hiveframe._protocol.poll import PollStream
+from hiveframe._protocol.units import SourceStats, StreamKind, Unit
 from hiveframe._validate import (
     NOT_GIVEN,
     _NotGiven,
@@ -43,25 +38,41 @@ from hiveframe._validate import (
     optional_seconds,
     require_int,
 )
-from hiveframe.connectors._stream_options import stream_options
+from hiveframe.connectors._fanout import Parent, fanout_option
+from hiveframe.connectors._incremental import incremental_option
+from hiveframe.connectors._run import ReadRun, ReadStats, read_then_commit
+from hiveframe.connectors._source_options import (
+    DriftPolicy,
+    PaginationStyle,
+    ResponseFormat,
+    SourceOptions,
+    check_keywords,
+)
+from hiveframe.connectors._spec import Front, Runtime, SourceSpec, session_config
+from hiveframe.connectors._stream_options import StreamMode, stream_option
 from hiveframe.errors import ConfigError
 from hiveframe.resilience import CircuitBreaker, RateLimiter, RetryConfig
-from hiveframe.resilience._options import (
-    breaker_from_option,
-    rate_limiter_from_option,
-    retry_from_option,
-)
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "QUERY"})
+_MAX_BODY_BYTES = 100 * 1024 * 1024
 
 
-class HTTPSource:
+class HTTPSource(Front[SourceSpec]):
     """Read records from an HTTP API, as one request or page after page, or as a stream.
 
-    ``read()`` takes what the API holds now. A source with ``poll_interval_seconds`` or
-    ``stream_type="sse"`` also streams: ``stream()``/``astream()`` yield records as they
+    ``read()`` takes what the API holds now. A source with ``stream=PollStream(...)`` or
+    ``stream=SSEStream(...)`` also streams: ``stream()``/``astream()`` yield records as they
     come, and a :class:`~hiveframe.streaming.StreamProcessor` runs it into a sink with
     checkpoints.
+
+    The source checks its options once and keeps them as :attr:`spec`, a frozen, picklable
+    :class:`~hiveframe.connectors._spec.SourceSpec`; each read or stream opens its own
+    session from it, with the live circuit breaker, rate limiter and clock of
+    :attr:`runtime`. The options from ``connect_timeout_seconds`` on in the list below are
+    keyword options (``**options``), typed by ``SourceOptions``.
 
     Parameters
     ----------
@@ -125,6 +136,31 @@ class HTTPSource:
     concurrency
         Pages in flight at once when pages can be requested up front (offset and page
         number pagination); they are still returned in order. ``1`` fetches one by one.
+    deadline_seconds
+        Deadline of a whole read, retries and waits included; ``None`` (default) for none.
+        Raises :class:`~hiveframe.errors.DeadlineExceeded` naming the page it stopped at.
+    stream
+        How the source streams: :class:`PollStream` (read the endpoint again every
+        ``interval_seconds``, emitting what is new: cursor, dedupe, conditional requests)
+        or :class:`SSEStream` (Server-Sent Events, WHATWG EventSource semantics, with
+        reconnects that send ``Last-Event-ID``). ``None`` (default): the source does not
+        stream. For an SSE source, ``idle_timeout_seconds`` replaces ``timeout_seconds`` as
+        the bound on every wait for the server.
+    incremental
+        An :class:`Incremental` cursor: each batch read asks only for the records at or
+        after the value the previous run saved in ``incremental.state``, drops those it
+        delivered before, and saves the new value once the caller has the records.
+    parent
+        Read this source once per record of a parent source: the ``HTTPSource`` (or a
+        :class:`Parent` with options) whose record fields fill the ``{parent.<field>}``
+        placeholders of ``url`` (and ``params`` values). Each child record gets the parent
+        fields as columns (``_parent_<field>``); ``concurrency`` children are read at once.
+    connect_timeout_seconds
+        Bound on opening a connection (10 s; at most ``timeout_seconds``).
+    max_body_bytes
+        Cap on a response body, on the wire and decoded (100 MiB).
+    verify
+        ``True`` (default), ``False``, or the path of a CA bundle.
     block_private_networks
         Refuse a redirect to another host that resolves to a loopback, private or
         link-local address (default ``True``): a public API cannot steer a read into your
@@ -139,53 +175,26 @@ class HTTPSource:
     allowed_hosts
         Hosts other than the URL's own that next links may point to. Credentials are never
         sent to them.
-    deadline_seconds
-        Deadline of a whole read, retries and waits included; ``None`` (default) for none.
-        Raises :class:`~hiveframe.errors.DeadlineExceeded` naming the page it stopped at.
     secret_headers, secret_params
         More header names, and query-parameter names, to treat as credentials (compared
         without case, ``-`` or ``_``). Their values, like every other secret the source
         knows, are also scrubbed from error messages and logs wherever they appear.
-    poll_interval_seconds
-        Stream by polling: read the endpoint again this many seconds after the previous
-        poll started. Each poll may paginate; failed polls back off with ``retry``'s
-        delays instead of ending the stream.
-    stream_type
-        ``"sse"`` to stream Server-Sent Events (WHATWG EventSource semantics);
-        ``"poll"`` is implied by ``poll_interval_seconds``.
-    since_param, since_field, since_path
-        Polling with an incremental cursor: the query parameter ``since_param`` carries the
-        largest ``since_field`` value seen so far (or the value at the dotted
-        ``since_path`` in the last response), so each poll asks only for what is newer.
-    dedupe_key
-        Polling: drop records whose value of this field was already emitted (the most
-        recent ``dedupe_window`` keys, 10,000 by default, are remembered).
-    conditional_requests
-        Polling: send the previous poll's ``ETag``/``Last-Modified`` as ``If-None-Match``/
-        ``If-Modified-Since``; a ``304 Not Modified`` costs no parsing. On by default.
-    idle_timeout_seconds
-        SSE: reconnect when the server sends nothing, not even a comment, for this long
-        (60 s). It replaces ``timeout_seconds`` as the bound on every wait for the server.
-    max_event_bytes
-        SSE: the largest event accepted (1 MiB); a larger one raises
-        :class:`~hiveframe.errors.SSEEventTooLarge`.
-    reconnect
-        SSE: a :class:`~hiveframe.streaming.ReconnectConfig` (by default: the server's
-        ``retry:`` or 3 s, doubling on repeated failures up to 60 s, giving up after 10
-        attempts in a row without an event); ``None`` ends the stream when the connection
-        does. Reconnections send ``Last-Event-ID``.
-    strict_sse
-        SSE: browser semantics, every status other than 200 fails the stream. By default
-        the statuses ``retry`` retries (429, 5xx) are retried under it; 204 always stops
-        the stream (:class:`~hiveframe.errors.SSEStreamClosedByServer`).
-    include_event_metadata
-        SSE: add the event type and id to each record as ``_event`` and ``_event_id``.
     clock
         Where time comes from; tests pass a fake clock whose ``sleep`` does not wait.
+    poll_interval_seconds, stream_type, since_param, since_field, since_path, dedupe_key, \
+dedupe_window, conditional_requests, idle_timeout_seconds, max_event_bytes, reconnect, \
+strict_sse, include_event_metadata
+        The flat stream options, kept as shortcuts (deprecated: give ``stream=``).
+        ``poll_interval_seconds=5, since_param=...`` is ``stream=PollStream(
+        interval_seconds=5, since_param=...)`` (``conditional_requests`` is its
+        ``conditional``); ``stream_type="sse", idle_timeout_seconds=...`` is
+        ``stream=SSEStream(idle_timeout_seconds=...)`` (``strict_sse`` is its ``strict``,
+        ``response_format`` its ``data_format``). Each belongs to one mode; one of another
+        mode, or given beside ``stream=``, raises ``ConfigError`` naming it.
 
-    For an SSE source, ``response_format`` is ``"json"`` (each event's ``data`` is a JSON
-    document of records, found with ``data_path``) or ``"text"`` (each event is one record
-    ``{"data": ...}``).
+    For an SSE source given with the flat options, ``response_format`` is ``"json"`` (each
+    event's ``data`` is a JSON document of records, found with ``data_path``) or ``"text"``
+    (each event is one record ``{"data": ...}``): ``SSEStream(data_format=...)``.
 
     Example
     -------
@@ -193,7 +202,7 @@ class HTTPSource:
     >>> df = source.read()  # doctest: +SKIP
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the public read options; the rest come as **options
         self,
         url: str,
         *,
@@ -201,71 +210,44 @@ class HTTPSource:
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         body: Any = None,
-        pagination: str | PaginationConfig | None = None,
+        pagination: PaginationStyle | PaginationConfig | None = None,
         page_size: int | None = None,
         max_pages: int | _NotGiven | None = NOT_GIVEN,
-        response_format: str | None = None,
+        response_format: ResponseFormat | None = None,
         data_path: str | None = None,
         parser: Parser | None = None,
         schema: pa.Schema | None = None,
+        schema_drift: DriftPolicy = "promote",
+        concurrency: int = 8,
         auth: Auth | Mapping[str, Any] | None = None,
         retry: RetryConfig | _NotGiven | None = NOT_GIVEN,
         circuit_breaker: CircuitBreaker | None = None,
         rate_limit: float | RateLimiter | None = None,
         timeout_seconds: float | None = 30.0,
-        connect_timeout_seconds: float = 10.0,
         deadline_seconds: float | None = None,
-        max_body_bytes: int = 100 * 1024 * 1024,
-        verify: bool | str = True,
-        proxy: str | _NotGiven | None = NOT_GIVEN,
-        block_private_networks: bool = True,
-        allowed_hosts: Iterable[str] = (),
-        concurrency: int = 8,
-        schema_drift: str = "promote",
-        secret_headers: Iterable[str] = (),
-        secret_params: Iterable[str] = (),
-        poll_interval_seconds: float | None = None,
-        stream_type: str | None = None,
-        since_param: str | None = None,
-        since_field: str | None = None,
-        since_path: str | None = None,
-        dedupe_key: str | None = None,
-        dedupe_window: int = DEFAULT_DEDUPE_WINDOW,
-        conditional_requests: bool = True,
-        idle_timeout_seconds: float = DEFAULT_IDLE_TIMEOUT_SECONDS,
-        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
-        reconnect: ReconnectConfig | _NotGiven | None = NOT_GIVEN,
-        strict_sse: bool = False,
-        include_event_metadata: bool = False,
-        clock: Clock = SYSTEM_CLOCK,
+        stream: StreamMode | None = None,
+        incremental: Incremental | None = None,
+        parent: HTTPSource | Parent | None = None,
+        **options: Unpack[SourceOptions],
     ) -> None:
+        check_keywords(options, "HTTPSource")
         if parser is not None and not callable(parser):
             raise ConfigError("parser", parser, "a callable parser(response) -> records")
         if schema is not None and not isinstance(schema, pa.Schema):
             raise ConfigError("schema", schema, "a pyarrow.Schema")
-        self.streaming = stream_options(
-            stream_type=stream_type,
-            poll_interval_seconds=poll_interval_seconds,
+        mode = stream_option(
+            stream,
+            options,
             response_format=response_format,
             pagination=pagination,
             parser=parser,
             body=body,
-            since_param=since_param,
-            since_field=since_field,
-            since_path=since_path,
-            dedupe_key=dedupe_key,
-            dedupe_window=dedupe_window,
-            conditional_requests=conditional_requests,
-            idle_timeout_seconds=idle_timeout_seconds,
-            max_event_bytes=max_event_bytes,
-            reconnect=reconnect,
-            strict_sse=strict_sse,
-            include_event_metadata=include_event_metadata,
         )
-        if self.streaming.kind == "sse":
-            response_format = None  # "json"/"text" name how event data decodes (SSEConfig)
+        if mode is not None and not isinstance(mode, PollStream):
+            response_format = None  # "json"/"text" name how event data decodes (data_format)
         pages_given = max_pages is not NOT_GIVEN
-        self.plan = ReadPlan(
+        hosts = check_names("allowed_hosts", options.get("allowed_hosts", ()))
+        plan = ReadPlan(
             url=check_http_url(url, "url"),
             method=check_method(method, _METHODS),
             params={k: str(v) for k, v in check_str_mapping(params, "params").items()},
@@ -278,45 +260,64 @@ class HTTPSource:
             data_path=DataPath(data_path) if data_path is not None else None,
             parser=parser,
             schema=schema,
-            allowed_hosts=frozenset(h.lower() for h in check_names("allowed_hosts", allowed_hosts)),
+            allowed_hosts=frozenset(h.lower() for h in hosts),
             concurrency=require_int("concurrency", concurrency, minimum=1),
             schema_drift=check_choice("schema_drift", schema_drift, DRIFT_POLICIES),
         )
-        self.auth = auth_from_option(auth)
-        self.deadline_seconds = optional_seconds("deadline_seconds", deadline_seconds)
-        self.clock = clock
-        self.session_config = SessionConfig(
+        checked_auth = auth_from_option(auth)
+        deadline = optional_seconds("deadline_seconds", deadline_seconds)
+        body_cap = options.get("max_body_bytes", _MAX_BODY_BYTES)
+        config = session_config(
+            retry,
+            options.get("secret_headers", ()),
+            options.get("secret_params", ()),
             timeout_seconds=timeout_seconds,
-            connect_timeout_seconds=connect_timeout_seconds,
-            max_body_bytes=max_body_bytes,
-            max_decompressed_bytes=max_body_bytes,
-            verify=verify,
-            proxy=proxy,
-            block_private_networks=block_private_networks,
-            retry=retry_from_option(retry),
-            circuit_breaker=breaker_from_option(circuit_breaker),
-            rate_limiter=rate_limiter_from_option(rate_limit),
-            secret_headers=check_names("secret_headers", secret_headers),
-            secret_params=check_names("secret_params", secret_params),
+            connect_timeout_seconds=options.get("connect_timeout_seconds", 10.0),
+            max_body_bytes=body_cap,
+            max_decompressed_bytes=body_cap,
+            verify=options.get("verify", True),
+            proxy=options.get("proxy", NOT_GIVEN),
+            block_private_networks=options.get("block_private_networks", True),
         )
-
-    @property
-    def url(self) -> str:
-        return self.plan.url
+        self.runtime = Runtime.of(
+            clock=options.get("clock", SYSTEM_CLOCK),
+            circuit_breaker=circuit_breaker,
+            rate_limit=rate_limit,
+        )
+        spec = SourceSpec(
+            plan=plan,
+            auth=checked_auth,
+            session_config=config,
+            breaker=self.runtime.breaker_settings(),
+            rate_limit=self.runtime.rate_settings(),
+            deadline_seconds=deadline,
+            stream=mode,
+        )
+        kind, shown = spec.stream_kind, spec.redacted_url
+        self.spec = replace(
+            spec,
+            incremental=incremental_option(incremental, plan, kind),
+            fanout=fanout_option(parent, plan, kind, redacted_url=shown),
+        )
+        self.last_read: ReadStats | None = None  # what the latest batch read did
 
     @property
     def schema(self) -> pa.Schema | None:
-        return self.plan.schema
+        return self.spec.plan.schema
 
     @property
-    def stream_kind(self) -> str | None:
+    def plan(self) -> ReadPlan:
+        """What a read asks for and how it decodes it (``spec.plan``)."""
+        return self.spec.plan
+
+    @property
+    def deadline_seconds(self) -> float | None:
+        return self.spec.deadline_seconds
+
+    @property
+    def stream_kind(self) -> StreamKind | None:
         """``"poll"``, ``"sse"``, or ``None`` for a source that does not stream."""
-        return self.streaming.kind
-
-    @property
-    def redacted_url(self) -> str:
-        """The URL with credentials masked, for logs, errors and checkpoints."""
-        return redact_url(self.plan.url, self.session_config.secret_params)
+        return self.spec.stream_kind
 
     def __repr__(self) -> str:
         plan = self.plan
@@ -330,9 +331,10 @@ class HTTPSource:
         if self.auth is not None:
             parts.append(f"auth={self.auth!r}")
         parts += proxy_repr(self.session_config.proxy)
-        if self.streaming.poll is not None:
-            parts.append(f"poll_interval_seconds={self.streaming.poll.interval_seconds:g}")
-        if self.streaming.kind == "sse":
+        stream = self.spec.stream
+        if isinstance(stream, PollStream):
+            parts.append(f"poll_interval_seconds={stream.interval_seconds:g}")
+        elif stream is not None:
             parts.append("stream_type='sse'")
         return f"HTTPSource({', '.join(parts)})"
 
@@ -362,8 +364,23 @@ class HTTPSource:
 
     async def aread(self) -> DataFrame:
         """Async :meth:`read`."""
-        tables = [table async for table in self._apages()]
-        return DataFrame(concat_tables(tables, schema=self.schema))
+        run = self._read_run()
+        frame = await run.read()
+        run.commit()
+        return frame
+
+    def read_then_commit(self) -> AbstractContextManager[DataFrame]:
+        """Read every page; save the incremental state only when the ``with`` block ends
+        without an error (after a sink acknowledged the records, a file was written...).
+
+        ``read()`` saves it before it returns; this waits for the caller's own work.
+
+        Examples
+        --------
+        >>> with source.read_then_commit() as df:  # doctest: +SKIP
+        ...     df.write.http(sink)
+        """
+        return read_then_commit(self._read_run())
 
     def iter_batches(self) -> Iterator[pa.RecordBatch]:
         """Yield Arrow record batches page by page, keeping memory bounded by one page.
@@ -379,6 +396,9 @@ class HTTPSource:
         ``schema=``, and to fail on a field that changes kind pass ``schema_drift="strict"``
         (:class:`~hiveframe.errors.SchemaDriftError`, as for :meth:`read`).
 
+        With ``incremental=``, the state is saved when the loop has consumed the last batch,
+        never after a ``break`` or an exception in the loop.
+
         Raises
         ------
         hiveframe.errors.HiveFrameError
@@ -386,12 +406,14 @@ class HTTPSource:
         """
         return iterate_sync(self.aiter_batches)
 
-    async def aiter_batches(self) -> AsyncIterator[pa.RecordBatch]:
+    def aiter_batches(self) -> AsyncIterator[pa.RecordBatch]:
         """Async :meth:`iter_batches`."""
-        running = RunningSchema()
-        async for table in self._apages():
-            for batch in running.conform(table).to_batches():
-                yield batch
+        return self._read_run().batches()
+
+    def _read_run(self) -> ReadRun:
+        run = ReadRun(self.spec, self.runtime)
+        self.last_read = run.stats
+        return run
 
     # -- streaming -----------------------------------------------------------------------------
 
@@ -443,13 +465,13 @@ class HTTPSource:
         ...         async for event in events:
         ...             print(event)
         """
-        kind = self._require_streaming()
+        kind = self.spec.require_stream_kind()
         start = dict(position) if position is not None else None
-        return AsyncRecordStream(lambda stats: self.aemission_groups(start, stats), start, kind)
+        return AsyncRecordStream(lambda stats: self.aunit_groups(start, stats), start, kind)
 
-    def aemissions(
+    def aunits(
         self, position: Mapping[str, Any] | None = None, stats: SourceStats | None = None
-    ) -> AsyncGenerator[Emission, None]:
+    ) -> AsyncGenerator[Unit, None]:
         """The stream as units (an event, a polled page), each with the position after it.
 
         What stream processors consume: a position is exact only between units, so they
@@ -464,74 +486,24 @@ class HTTPSource:
 
         Returns
         -------
-        AsyncIterator[Emission]
+        AsyncIterator[Unit]
             Units with ``records`` (possibly none, e.g. a page of duplicates) and
             ``position``.
 
         Examples
         --------
         >>> async def positions(source):  # doctest: +SKIP
-        ...     async for unit in source.aemissions():
+        ...     async for unit in source.aunits():
         ...         print(len(unit.records), unit.position)
         """
-        return self._reader(stats).emissions(position)
+        return self.spec.aunits(position, stats, self.runtime)
 
-    def aemission_groups(
+    def aunit_groups(
         self, position: Mapping[str, Any] | None = None, stats: SourceStats | None = None
-    ) -> AsyncGenerator[list[Emission], None]:
-        """:meth:`aemissions` in groups: the units of one network read (SSE) or one page.
+    ) -> AsyncGenerator[list[Unit], None]:
+        """:meth:`aunits` in groups: the units of one network read (SSE) or one page.
 
         For consumers that want the fewest async steps per record; every unit in a group
         keeps its own exact position.
         """
-        return self._reader(stats).groups(position)
-
-    def _reader(self, stats: SourceStats | None) -> SSEReader | PollReader:
-        kind = self._require_streaming()
-        counters = stats if stats is not None else SourceStats()
-        session = self._stream_session()  # the reader opens and closes it
-        if kind == "sse":
-            assert self.streaming.sse is not None
-            return SSEReader(
-                self.plan, self.streaming.sse, session, clock=self.clock, stats=counters
-            )
-        assert self.streaming.poll is not None
-        return PollReader(self.plan, self.streaming.poll, session, clock=self.clock, stats=counters)
-
-    def _require_streaming(self) -> str:
-        if self.streaming.kind is None:
-            raise ConfigError(
-                "poll_interval_seconds",
-                None,
-                "this source does not stream: set poll_interval_seconds= or stream_type='sse'",
-            )
-        return self.streaming.kind
-
-    def _stream_session(self) -> Session:
-        config = self.session_config
-        sse = self.streaming.sse
-        if sse is not None:
-            # Each wait for bytes of an event stream (its head, then every chunk) is bounded
-            # by the idle timeout, which the transport enforces as its read timeout.
-            config = replace(config, timeout_seconds=sse.idle_timeout_seconds)
-        return Session(config, auth=self.auth, credential_url=self.plan.url, clock=self.clock)
-
-    # -- the page loop -------------------------------------------------------------------------
-
-    def session(self) -> Session:
-        """A new transport session with this source's auth, policies and clock."""
-        return Session(
-            self.session_config, auth=self.auth, credential_url=self.plan.url, clock=self.clock
-        )
-
-    async def _apages(self) -> AsyncIterator[pa.Table]:
-        if self.streaming.kind == "sse":
-            raise ConfigError(
-                "stream_type", "sse", "an SSE source is read with stream(), or a StreamProcessor"
-            )
-        pagination = self.plan.pagination
-        paginator = start_paginator(pagination) if pagination else None
-        deadline = self.clock.monotonic() + self.deadline_seconds if self.deadline_seconds else None
-        async with self.session() as session:
-            async for table in PageReader(self.plan, session).pages(paginator, deadline=deadline):
-                yield table
+        return self.spec.aunit_groups(position, stats, self.runtime)

@@ -1,103 +1,144 @@
-"""The streaming options of ``HTTPSource``, checked together when the source is built.
+"""How an ``HTTPSource`` streams: ``stream=PollStream(...)`` or ``stream=SSEStream(...)``, or
+the flat options that are shortcuts for them, checked together when the source is built.
 
-A source streams by polling (``poll_interval_seconds=``) or as Server-Sent Events
-(``stream_type="sse"``); each mode has options of its own, and an option of the other mode
-(or of none) is refused with a :class:`~hiveframe.errors.ConfigError` naming it, rather than
+A source streams by polling (:class:`PollStream`, or ``poll_interval_seconds=``) or as
+Server-Sent Events (:class:`SSEStream`, or ``stream_type="sse"``). Each flat option belongs to
+one mode and builds that mode's object; one of the other mode (or of none, or given beside
+``stream=``) is refused with a :class:`~hiveframe.errors.ConfigError` naming it, rather than
 ignored.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import MISSING, fields
+from typing import Any, Literal, TypedDict
 
-from hiveframe._protocol.poll import DEFAULT_DEDUPE_WINDOW, PollConfig
-from hiveframe._protocol.reconnect import (
-    DEFAULT_IDLE_TIMEOUT_SECONDS,
-    ReconnectConfig,
-    SSEConfig,
-)
-from hiveframe._protocol.sse import DEFAULT_MAX_EVENT_BYTES
-from hiveframe._validate import NOT_GIVEN, _NotGiven
+from hiveframe._protocol.poll import PollStream
+from hiveframe._protocol.reconnect import ReconnectConfig, SSEStream
+from hiveframe._protocol.units import StreamKind
 from hiveframe.errors import ConfigError
 
-STREAM_TYPES = ("sse", "poll")
-_POLL_ONLY: dict[str, Any] = {
-    "since_param": None,
-    "since_field": None,
-    "since_path": None,
-    "dedupe_key": None,
-    "dedupe_window": DEFAULT_DEDUPE_WINDOW,
-    "conditional_requests": True,
+__all__ = ["FlatStreamOptions", "StreamMode", "stream_option"]
+
+StreamMode = PollStream | SSEStream
+"""What ``HTTPSource(stream=...)`` takes."""
+
+
+class FlatStreamOptions(TypedDict, total=False):
+    """The flat spellings of the stream options: shortcuts for ``stream=PollStream(...)``
+    (the first eight) and ``stream=SSEStream(...)`` (the rest, with ``response_format``
+    as ``data_format``)."""
+
+    poll_interval_seconds: float | None
+    stream_type: Literal["poll", "sse"] | None
+    since_param: str | None
+    since_field: str | None
+    since_path: str | None
+    dedupe_key: str | None
+    dedupe_window: int
+    conditional_requests: bool
+    idle_timeout_seconds: float
+    max_event_bytes: int
+    reconnect: ReconnectConfig | None
+    strict_sse: bool
+    include_event_metadata: bool
+
+
+# Each flat option of a mode, and the field of the mode's object it sets.
+_POLL_FIELDS = {
+    "since_param": "since_param",
+    "since_field": "since_field",
+    "since_path": "since_path",
+    "dedupe_key": "dedupe_key",
+    "dedupe_window": "dedupe_window",
+    "conditional_requests": "conditional",
 }
-_SSE_ONLY: dict[str, Any] = {
-    "idle_timeout_seconds": DEFAULT_IDLE_TIMEOUT_SECONDS,
-    "max_event_bytes": DEFAULT_MAX_EVENT_BYTES,
-    "reconnect": NOT_GIVEN,
-    "strict_sse": False,
-    "include_event_metadata": False,
+_SSE_FIELDS = {
+    "idle_timeout_seconds": "idle_timeout_seconds",
+    "max_event_bytes": "max_event_bytes",
+    "reconnect": "reconnect",
+    "strict_sse": "strict",
+    "include_event_metadata": "include_event_metadata",
 }
+FLAT_STREAM_OPTIONS = frozenset(FlatStreamOptions.__annotations__)
 
 
-@dataclass(frozen=True)
-class StreamOptions:
-    """How a source streams: ``kind`` is ``"poll"``, ``"sse"`` or ``None`` (it does not)."""
+def _defaults() -> dict[str, Any]:
+    found: dict[str, Any] = {"poll_interval_seconds": None, "stream_type": None}
+    for cls, names in ((PollStream, _POLL_FIELDS), (SSEStream, _SSE_FIELDS)):
+        default = {f.name: f.default for f in fields(cls) if f.default is not MISSING}
+        found.update({flat: default[name] for flat, name in names.items()})
+    return found
 
-    kind: str | None = None
-    poll: PollConfig | None = None
-    sse: SSEConfig | None = None
+
+_DEFAULTS = _defaults()
 
 
-def stream_options(
+def stream_option(
+    stream: object,
+    flat: Mapping[str, Any],
     *,
-    stream_type: str | None,
-    poll_interval_seconds: float | None,
-    response_format: str | None,
-    pagination: Any,
-    parser: Any,
-    body: Any,
-    **options: Any,
-) -> StreamOptions:
-    """Check the streaming options of a source and build its configs.
+    response_format: object,
+    pagination: object,
+    parser: object,
+    body: object,
+) -> StreamMode | None:
+    """How the source streams, from ``stream=`` or from the flat options in ``flat``.
+
+    ``flat`` may hold other options too: only the flat stream options are read. A flat
+    option given with its default value counts as not given.
 
     Raises
     ------
     ConfigError
         Naming the first option that is out of range or does not fit the mode.
     """
-    kind = _kind(stream_type, poll_interval_seconds)
-    _refuse_foreign(options, kind)
-    if kind == "sse":
+    given = {
+        name: value
+        for name, value in flat.items()
+        if name in FLAT_STREAM_OPTIONS and value != _DEFAULTS[name]
+    }
+    if stream is None:
+        chosen = _from_flat(given, response_format)
+    elif isinstance(stream, (PollStream, SSEStream)):
+        for option, value in given.items():
+            reason = f"is part of stream={type(stream).__name__}(...): set it there"
+            raise ConfigError(option, value, reason)
+        if isinstance(stream, SSEStream) and response_format is not None:
+            reason = "an SSE stream decodes its events as SSEStream(data_format=...)"
+            raise ConfigError("response_format", response_format, reason)
+        chosen = stream
+    else:
+        raise ConfigError("stream", stream, "a PollStream or an SSEStream, or None")
+    if isinstance(chosen, SSEStream):
         for option, value in (("pagination", pagination), ("parser", parser), ("body", body)):
             if value is not None:
                 raise ConfigError(option, value, "is not used by an SSE source (stream_type='sse')")
-        reconnect = options.get("reconnect", NOT_GIVEN)
-        sse = SSEConfig(
-            data_format=response_format.strip().lower() if response_format else "json",
-            include_event_metadata=options.get("include_event_metadata", False),
-            idle_timeout_seconds=options.get("idle_timeout_seconds", DEFAULT_IDLE_TIMEOUT_SECONDS),
-            max_event_bytes=options.get("max_event_bytes", DEFAULT_MAX_EVENT_BYTES),
-            reconnect=ReconnectConfig() if isinstance(reconnect, _NotGiven) else reconnect,
-            strict=options.get("strict_sse", False),
-        )
-        return StreamOptions("sse", sse=sse)
+    return chosen
+
+
+def _from_flat(given: Mapping[str, Any], response_format: object) -> StreamMode | None:
+    kind = _kind(given.get("stream_type"), given.get("poll_interval_seconds"))
+    own = {"poll": _POLL_FIELDS, "sse": _SSE_FIELDS}.get(kind or "", {})
+    mode = {"sse": "an SSE source", "poll": "a polling source"}.get(kind or "", "a source")
+    for option, value in given.items():
+        if option in _POLL_FIELDS.keys() | _SSE_FIELDS.keys() and option not in own:
+            needs = "poll_interval_seconds=" if option in _POLL_FIELDS else "stream_type='sse'"
+            raise ConfigError(option, value, f"is not used by {mode}; it needs {needs}")
+    settings = {own[option]: value for option, value in given.items() if option in own}
+    if kind == "sse":
+        if isinstance(response_format, str):
+            response_format = response_format.strip().lower()
+        settings["data_format"] = "json" if response_format is None else response_format
+        return SSEStream(**settings)
     if kind == "poll":
-        assert poll_interval_seconds is not None
-        poll = PollConfig(
-            interval_seconds=poll_interval_seconds,
-            since_param=options.get("since_param"),
-            since_field=options.get("since_field"),
-            since_path=options.get("since_path"),
-            dedupe_key=options.get("dedupe_key"),
-            dedupe_window=options.get("dedupe_window", DEFAULT_DEDUPE_WINDOW),
-            conditional=options.get("conditional_requests", True),
-        )
-        return StreamOptions("poll", poll=poll)
-    return StreamOptions()
+        return PollStream(interval_seconds=given["poll_interval_seconds"], **settings)
+    return None
 
 
-def _kind(stream_type: str | None, poll_interval_seconds: float | None) -> str | None:
-    if stream_type is not None and stream_type not in STREAM_TYPES:
+def _kind(stream_type: object, poll_interval_seconds: object) -> StreamKind | None:
+    if stream_type is not None and stream_type not in ("sse", "poll"):
         raise ConfigError("stream_type", stream_type, "'sse', 'poll', or None")
     if stream_type == "sse" and poll_interval_seconds is not None:
         raise ConfigError(
@@ -105,18 +146,6 @@ def _kind(stream_type: str | None, poll_interval_seconds: float | None) -> str |
         )
     if stream_type == "poll" and poll_interval_seconds is None:
         raise ConfigError("poll_interval_seconds", None, "a polling source needs an interval")
-    if stream_type is None and poll_interval_seconds is not None:
-        return "poll"
-    return stream_type
-
-
-def _refuse_foreign(options: dict[str, Any], kind: str | None) -> None:
-    foreign: dict[str, Any] = {"sse": _POLL_ONLY, "poll": _SSE_ONLY}.get(
-        kind or "", {**_POLL_ONLY, **_SSE_ONLY}
-    )
-    mode = {"sse": "an SSE source", "poll": "a polling source"}.get(kind or "", "a source")
-    for option, default in foreign.items():
-        value = options.get(option, default)
-        if value is not default and value != default:
-            needs = "poll_interval_seconds=" if option in _POLL_ONLY else "stream_type='sse'"
-            raise ConfigError(option, value, f"is not used by {mode}; it needs {needs}")
+    if stream_type is None:
+        return None if poll_interval_seconds is None else "poll"
+    return "sse" if stream_type == "sse" else "poll"

@@ -208,7 +208,7 @@ class CircuitBreaker:
     ...     permit.release()  # e.g. a 404: says nothing about the service's health
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the breaker's public settings, each with its default
         self,
         *,
         failure_threshold: int = 5,

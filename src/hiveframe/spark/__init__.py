@@ -27,14 +27,17 @@ except ModuleNotFoundError as exc:  # no PySpark, or one older than 4 (no data s
     ) from None
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from hiveframe.connectors._run import refuse_batch_only
 from hiveframe.spark._datasource import FORMAT, HTTPDataSource, session_class, source_class
 from hiveframe.spark._plan import partition_params
-from hiveframe.spark._source import SourceSpec
 from hiveframe.spark._write import DeliveryReport, WriteSummary
+
+if TYPE_CHECKING:
+    from hiveframe.connectors import HTTPSource
 
 __all__ = [
     "DeliveryReport",
@@ -70,7 +73,7 @@ def register(spark: Any) -> None:
 
 
 def read_source(
-    source: Any,
+    source: HTTPSource,
     spark: Any,
     *,
     schema: Any = None,
@@ -112,7 +115,8 @@ def read_source(
     ------
     hiveframe.errors.ConfigError
         A count below 1, two ways of splitting at once, or a ``partition_by`` that is not a
-        list of parameter objects.
+        list of parameter objects; a source with ``incremental=`` or ``parent=`` (not
+        supported by Spark reads yet).
 
     Example
     -------
@@ -120,7 +124,8 @@ def read_source(
     >>> src = HTTPSource("https://api.example.com/data", pagination="offset", max_pages=10)
     >>> df = read_source(src, spark)  # doctest: +SKIP
     """
-    cls = source_class(SourceSpec.of(source), spark.sparkContext.defaultParallelism)
+    refuse_batch_only(source.spec, "Spark reads")
+    cls = source_class(source.spec, spark.sparkContext.defaultParallelism)
     spark.dataSource.register(cls)
     reader = spark.read.format(cls.name())
     if schema is not None:

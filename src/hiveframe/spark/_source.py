@@ -1,17 +1,15 @@
-"""What a Spark task needs to read: a picklable description, and the live parts built from it.
+"""What a Spark task reads from: a source's spec, or the options that resolve to one.
 
-A query plan is pickled and shipped to executors, so it may hold only plain data: the
-:class:`~hiveframe._http.reader.ReadPlan`, the auth configuration (an OAuth2 token cache is
-never pickled, see ``OAuth2ClientCredentials.__getstate__``) and settings. Live parts
-(connection pools, circuit breakers, rate limiters, all holding locks) are built inside
-each task from those settings.
-
-Two ways in:
+A query plan is pickled and shipped to executors, so it holds a
+:class:`~hiveframe.connectors._spec.SourceSpec` (plain data: the read plan, the auth
+configuration, whose OAuth2 token cache is never pickled, and the settings of the breaker
+and rate limiter) and each task opens its own session from it (``spec.session()``, with a
+breaker and limiter of its own). Two ways in:
 
 * :class:`OptionsRef`: the data source's string options, kept as given. Each process
-  turns them into an ``HTTPSource`` itself, so ``*_env`` references are read where the
-  request is made and the secret never enters the plan.
-* :class:`SourceSpec`: the parts of an ``HTTPSource`` object the user built in Python
+  turns them into a spec itself, so ``*_env`` references are read where the request is made
+  and the secret never enters the plan.
+* a ``SourceSpec``: the spec of an ``HTTPSource`` object the user built in Python
   (:func:`hiveframe.spark.read_source`); its auth travels inside the plan.
 """
 
@@ -20,19 +18,21 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 from hiveframe._http.auth import Auth
-from hiveframe._http.clock import SYSTEM_CLOCK
-from hiveframe._http.reader import ReadPlan
-from hiveframe._http.session import Session, SessionConfig
 from hiveframe._secrets import REDACTED, Secret
-from hiveframe.resilience import CircuitBreaker, RateLimiter
+from hiveframe.connectors._spec import SourceSpec
 from hiveframe.spark._options import SPARK_REDACTION, check_env_names, sink_kwargs, source_kwargs
+
+if TYPE_CHECKING:
+    from hiveframe.connectors import HTTPSink, HTTPSource
+
+__all__ = ["OptionsRef", "SourceSpec"]
 
 # Option names whose values HiveFrame holds as secrets: those Spark masks by default.
 _REDACTED = re.compile(SPARK_REDACTION)
@@ -40,77 +40,6 @@ _REDACTED = re.compile(SPARK_REDACTION)
 # Auth objects per process, keyed by a digest of their options: a Python worker runs many
 # tasks one after another, and they share one OAuth2 token instead of fetching one each.
 _SHARED_AUTH: dict[str, Auth] = {}
-
-
-@dataclass(frozen=True)
-class SourceSpec:
-    """Everything a task needs to read pages, with no live client inside.
-
-    Parameters
-    ----------
-    plan
-        What to read and how to decode it.
-    auth
-        The credentials (shipped to executors inside the plan).
-    session_config
-        Transport settings, without circuit breaker and rate limiter.
-    breaker
-        Keyword arguments of the :class:`CircuitBreaker` each task builds, or None.
-    rate_limit
-        ``(requests per second, burst)`` of each task's :class:`RateLimiter`, or None.
-    deadline_seconds
-        Deadline of one task's whole read.
-    stream_kind
-        ``"poll"``, ``"sse"`` or None, as ``HTTPSource.stream_kind``.
-    """
-
-    plan: ReadPlan
-    auth: Auth | None
-    session_config: SessionConfig
-    breaker: Mapping[str, Any] | None = None
-    rate_limit: tuple[float, int] | None = None
-    deadline_seconds: float | None = None
-    stream_kind: str | None = None
-
-    @classmethod
-    def of(cls, source: Any) -> SourceSpec:
-        """The picklable parts of an ``HTTPSource``."""
-        config: SessionConfig = source.session_config
-        breaker, limiter = config.circuit_breaker, config.rate_limiter
-        return cls(
-            plan=source.plan,
-            auth=source.auth,
-            session_config=replace(config, circuit_breaker=None, rate_limiter=None),
-            breaker=breaker.options() if breaker is not None else None,
-            rate_limit=_task_rate(limiter),
-            deadline_seconds=source.deadline_seconds,
-            stream_kind=getattr(source, "stream_kind", None),
-        )
-
-    def with_schema(self, schema: pa.Schema | None) -> SourceSpec:
-        """The same source, decoding every page into ``schema``."""
-        return replace(self, plan=replace(self.plan, schema=schema))
-
-    def session(self) -> Session:
-        """A new session with this task's own breaker and rate limiter."""
-        config = self.session_config
-        if self.breaker is not None:
-            config = replace(config, circuit_breaker=CircuitBreaker(**self.breaker))
-        if self.rate_limit is not None:
-            rate, burst = self.rate_limit
-            config = replace(config, rate_limiter=RateLimiter(rate, burst=burst))
-        return Session(config, auth=self.auth, credential_url=self.plan.url, clock=SYSTEM_CLOCK)
-
-    def __repr__(self) -> str:
-        return f"SourceSpec(url={self.plan.url!r}, auth={self.auth!r})"
-
-
-def _task_rate(limiter: RateLimiter | None) -> tuple[float, int] | None:
-    # A limiter that only follows the server's quota has nothing to share out: each task's
-    # session follows the quota headers its own responses carry.
-    if limiter is None or limiter.rate is None:
-        return None
-    return limiter.rate, limiter.burst
 
 
 class OptionsRef:
@@ -155,9 +84,9 @@ class OptionsRef:
         hiveframe.errors.ConfigError
             Naming the bad option.
         """
-        return SourceSpec.of(self.http_source())
+        return self.http_source().spec
 
-    def http_source(self, schema: pa.Schema | None = None) -> Any:
+    def http_source(self, schema: pa.Schema | None = None) -> HTTPSource:
         """The ``HTTPSource`` the options describe (HTTPSource's checks), with ``schema``.
 
         Raises
@@ -170,10 +99,10 @@ class OptionsRef:
         options = self.plain()
         kwargs = source_kwargs(options)
         source = HTTPSource(kwargs.pop("url"), schema=schema, **kwargs)
-        source.auth = _shared(options, source.auth)
+        source.spec = replace(source.spec, auth=_shared(options, source.spec.auth))
         return source
 
-    def sink(self, *, dead_letter: Path | None = None) -> Any:
+    def sink(self, *, dead_letter: Path | None = None) -> HTTPSink:
         """Parse and validate the options into an ``HTTPSink`` (HTTPSink's checks).
 
         Raises
@@ -186,7 +115,7 @@ class OptionsRef:
         options = self.plain()
         kwargs = sink_kwargs(options)
         sink = HTTPSink(kwargs.pop("url"), dead_letter=dead_letter, **kwargs)
-        sink.auth = _shared(options, sink.auth)
+        sink.spec = replace(sink.spec, auth=_shared(options, sink.spec.auth))
         return sink
 
     def __repr__(self) -> str:

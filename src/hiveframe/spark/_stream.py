@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import aclosing
 from typing import Any
 
@@ -31,7 +31,7 @@ from pyspark.sql.datasource import SimpleDataSourceStreamReader
 
 from hiveframe._http.portal import run_sync
 from hiveframe._protocol.arrow.infer import records_to_table
-from hiveframe._protocol.emission import Emission
+from hiveframe._protocol.units import Unit, UnitSource
 from hiveframe.errors import ConfigError
 from hiveframe.spark._source import OptionsRef
 
@@ -146,9 +146,9 @@ class _Pump:
     when Spark stops the query while the stream waits for the server.
     """
 
-    def __init__(self, source: Any, start: dict[str, Any]) -> None:
+    def __init__(self, source: UnitSource, start: dict[str, Any]) -> None:
         self.expected = start
-        self._queue: queue.Queue[Emission] = queue.Queue(QUEUED_UNITS)
+        self._queue: queue.Queue[Unit] = queue.Queue(QUEUED_UNITS)
         self._closed = threading.Event()
         self._done = threading.Event()
         self._error: BaseException | None = None
@@ -158,7 +158,7 @@ class _Pump:
         self._thread.daemon = True
         self._thread.start()
 
-    def _main(self, source: Any, position: Any) -> None:
+    def _main(self, source: UnitSource, position: Any) -> None:
         try:
             anyio.run(self._run, source, position)
         except BaseException as exc:  # handed to the reader by take()
@@ -166,13 +166,12 @@ class _Pump:
         finally:
             self._done.set()
 
-    async def _run(self, source: Any, position: Any) -> None:
+    async def _run(self, source: UnitSource, position: Any) -> None:
         async with anyio.create_task_group() as group:
             group.start_soon(self._cancel_when_closed, group.cancel_scope)
-            emissions: AsyncIterator[Emission] = source.aemissions(position)
-            async with aclosing(emissions):  # type: ignore[type-var]
-                async for emission in emissions:
-                    await anyio.to_thread.run_sync(self._put, emission)
+            async with aclosing(source.aunits(position)) as units:
+                async for unit in units:
+                    await anyio.to_thread.run_sync(self._put, unit)
                     if self._closed.is_set():
                         break
             group.cancel_scope.cancel()
@@ -182,17 +181,17 @@ class _Pump:
             await anyio.sleep(0.1)
         scope.cancel()
 
-    def _put(self, emission: Emission) -> None:
+    def _put(self, unit: Unit) -> None:
         while not self._closed.is_set():  # a full queue holds the source back
             try:
-                self._queue.put(emission, timeout=0.1)
+                self._queue.put(unit, timeout=0.1)
                 return
             except queue.Full:
                 continue
 
-    def take(self, limit: int | None) -> list[Emission]:
+    def take(self, limit: int | None) -> list[Unit]:
         """The queued units, up to about ``limit`` records; raises the stream's failure."""
-        units: list[Emission] = []
+        units: list[Unit] = []
         count = 0
         while limit is None or count < limit:
             try:
@@ -211,20 +210,21 @@ class _Pump:
 
 
 async def _replay(
-    source: Any, start: dict[str, Any], end: dict[str, Any], wanted: int, timeout: float
+    source: UnitSource, start: dict[str, Any], end: dict[str, Any], wanted: int, timeout: float
 ) -> list[Any]:
     records: list[Any] = []
     with anyio.move_on_after(timeout):
-        emissions: AsyncIterator[Emission] = source.aemissions(start["position"])
-        async with aclosing(emissions):  # type: ignore[type-var]
-            async for unit in emissions:
+        async with aclosing(source.aunits(start["position"])) as units:
+            async for unit in units:
                 records.extend(unit.records)
                 if len(records) >= wanted or unit.position == end["position"]:
                     break
     return records[:wanted]
 
 
-def first_event_schema(source: Any, timeout: float = DEFAULT_REPLAY_TIMEOUT_SECONDS) -> pa.Schema:
+def first_event_schema(
+    source: UnitSource, timeout: float = DEFAULT_REPLAY_TIMEOUT_SECONDS
+) -> pa.Schema:
     """The Arrow schema of the first records an event stream sends (to infer a schema).
 
     Raises
@@ -235,9 +235,8 @@ def first_event_schema(source: Any, timeout: float = DEFAULT_REPLAY_TIMEOUT_SECO
 
     async def first() -> list[Any]:
         with anyio.move_on_after(timeout):
-            emissions: AsyncIterator[Emission] = source.aemissions(None)
-            async with aclosing(emissions):  # type: ignore[type-var]
-                async for unit in emissions:
+            async with aclosing(source.aunits(None)) as units:
+                async for unit in units:
                     if unit.records:
                         return list(unit.records)
         return []

@@ -35,7 +35,6 @@ from hiveframe._validate import check_choice
 from hiveframe.connectors._sink import SinkWriter
 from hiveframe.connectors._sink_outcome import WriteResult
 from hiveframe.errors import ConfigError
-from hiveframe.resilience import RateLimiter
 from hiveframe.spark._journal import TaskJournal, journal_folder, unreported_deliveries
 from hiveframe.spark._options import parse_count
 from hiveframe.spark._order import MEMORY_BYTES, ContentOrder
@@ -250,12 +249,9 @@ class HTTPWriter(DataSourceArrowWriter):
             Records were neither delivered nor dead-lettered; Spark may run the task again.
         """
         partition, attempt, task_id = _task()
-        sink = self.options.sink(dead_letter=self._dead_letter_file(partition, attempt))
-        limiter = sink.session_config.rate_limiter
-        if limiter is not None and limiter.rate is not None:  # this task's share of the rate
-            rate, burst = task_share(limiter.rate, limiter.burst, self.tasks_at_once)
-            shared = RateLimiter(rate, burst=burst)
-            sink.session_config = replace(sink.session_config, rate_limiter=shared)
+        spec = self.options.sink(dead_letter=self._dead_letter_file(partition, attempt)).spec
+        if spec.rate_limit is not None:  # this task's share of the write's rate limit
+            spec = replace(spec, rate_limit=task_share(*spec.rate_limit, self.tasks_at_once))
         with ExitStack() as stack:
             journal = None
             if self.journal is not None:
@@ -267,7 +263,7 @@ class HTTPWriter(DataSourceArrowWriter):
             if self.row_order == "content":
                 order = stack.enter_context(ContentOrder(memory_bytes=self.memory_bytes))
                 rows = order.rows(iterator)
-            writer = SinkWriter(sink, journal=journal)
+            writer = SinkWriter(spec, journal=journal)
             result = run_sync(functools.partial(_send, writer, rows))
         return DeliveryReport.of(result, partition=partition, attempt=attempt, journal=journal)
 

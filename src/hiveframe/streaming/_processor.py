@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from hiveframe._protocol.checkpoint import check_stream_name
+from hiveframe._protocol.units import UnitSource
 from hiveframe._validate import optional_seconds
 from hiveframe.errors import ConfigError
 from hiveframe.streaming._config import StreamConfig, StreamMetrics, StreamStatus
@@ -41,7 +41,7 @@ class StreamProcessor:
         names = ", ".join(stream.name for stream in self._streams)
         return f"StreamProcessor(streams=[{names}], status={self.status.value!r})"
 
-    def from_source(self, source: Any, *, name: str | None = None) -> Stream:
+    def from_source(self, source: UnitSource, *, name: str | None = None) -> Stream:
         """Start a stream from a polling or SSE source.
 
         Parameters
@@ -63,7 +63,7 @@ class StreamProcessor:
         ConfigError
             The source does not stream, or ``name`` is not usable as a file name.
         """
-        if getattr(source, "stream_kind", None) is None or not hasattr(source, "aemissions"):
+        if getattr(source, "stream_kind", None) is None or not hasattr(source, "aunits"):
             raise ConfigError(
                 "source",
                 source,

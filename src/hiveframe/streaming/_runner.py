@@ -41,7 +41,13 @@ from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from hiveframe._protocol.checkpoint import Checkpoint, checkpoint_path
-from hiveframe._protocol.emission import Emission, SourceStats, partial_position
+from hiveframe._protocol.units import (
+    SourceStats,
+    StreamKind,
+    Unit,
+    UnitSource,
+    partial_position,
+)
 from hiveframe.errors import ConfigError, SSEStreamClosedByServer
 from hiveframe.streaming._config import StreamConfig, StreamMetrics, StreamStatus
 from hiveframe.streaming._sinks import BatchSink
@@ -55,7 +61,9 @@ _CURRENT: contextvars.ContextVar[Runner | None] = contextvars.ContextVar("stream
 
 
 @dataclass(frozen=True, slots=True)
-class _Unit:
+class _Queued:
+    """A unit in the queue: its records after the transforms."""
+
     records: list[Any]
     position: dict[str, Any]  # after the records (partial when limit() cut the unit)
     received_at: float
@@ -89,7 +97,7 @@ class Runner:
         self,
         *,
         name: str,
-        source: Any,
+        source: UnitSource,
         steps: tuple[Step, ...],
         batch_size: int,
         interval: float | None,
@@ -97,8 +105,10 @@ class Runner:
         make_sink: Callable[[], BatchSink],
         config: StreamConfig,
     ) -> None:
+        assert source.stream_kind is not None, "StreamProcessor.from_source checks it"
         self.name = name
         self.source = source
+        self.kind: StreamKind = source.stream_kind
         self.steps = steps
         self.batch_size = batch_size
         self.interval = interval
@@ -130,7 +140,7 @@ class Runner:
         self._queue_times: deque[float] = deque()
         self._batch_len = 0
         self._batch_since: float | None = None
-        self._counts = dict.fromkeys(("in", "out", "batches", "peak", "checkpoints", "emitted"), 0)
+        self._counts = dict.fromkeys(("in", "out", "batches", "peak", "checkpoints", "passed"), 0)
         self._unit_start: dict[str, Any] | None = None  # the position before the next unit
         self._base = (0, 0)  # records_out and batches before this run, from the checkpoint
         self._saved: dict[str, Any] | None = None
@@ -260,7 +270,7 @@ class Runner:
     ) -> None:
         self._unit_start = position
         try:
-            units = self.source.aemissions(position, self._stats)
+            units = self.source.aunits(position, self._stats)
             async with aclosing(units):
                 while not self._stopping:
                     with anyio.CancelScope() as scope:
@@ -269,34 +279,34 @@ class Runner:
                     self._wait_scope = None
                     if scope.cancelled_caught or unit is None:
                         break
-                    await self._emit(unit, send)
+                    await self._enqueue(unit, send)
         except Exception as exc:
             self._source_error = exc
         finally:
             send.send_nowait(_END)
 
-    async def _emit(self, unit: Emission, send: MemoryObjectSendStream[Any]) -> None:
+    async def _enqueue(self, unit: Unit, send: MemoryObjectSendStream[Any]) -> None:
         received_at = self.clock.monotonic()
         self._counts["in"] += len(unit.records)
         records, position = self._transform(unit)
-        self._counts["emitted"] += len(records)
+        self._counts["passed"] += len(records)
         await self._budget.take(len(records))
         self._queue_times.append(received_at)
         self._counts["peak"] = max(self._counts["peak"], self._budget.used + self._batch_len)
-        send.send_nowait(_Unit(records, position, received_at))
+        send.send_nowait(_Queued(records, position, received_at))
 
-    def _transform(self, unit: Emission) -> tuple[list[Any], dict[str, Any]]:
+    def _transform(self, unit: Unit) -> tuple[list[Any], dict[str, Any]]:
         # The unit's records after the steps, and the position once they are delivered.
         start, self._unit_start = self._unit_start, unit.position
         if self.limit is None:
             return _apply(self.steps, unit.records), unit.position
-        room = self.limit - self._counts["emitted"]
+        room = self.limit - self._counts["passed"]
         records, used = _apply_within(self.steps, unit.records, room)
         if len(records) == room:
             self._stopping = True
         if used == len(unit.records):
             return records, unit.position
-        return records, partial_position(start, used, kind=self.source.stream_kind)
+        return records, partial_position(start, used, kind=self.kind)
 
     # -- consumer ----------------------------------------------------------------------------
 
@@ -361,7 +371,7 @@ class Runner:
         saved = await anyio.to_thread.run_sync(Checkpoint.load, self.path)
         if saved is None:
             return None
-        if (saved.kind, saved.source) != (self.source.stream_kind, self._source_name()):
+        if (saved.kind, saved.source) != (self.kind, self._source_name()):
             raise ConfigError(
                 "checkpoint_dir",
                 str(self.path),
@@ -379,7 +389,7 @@ class Runner:
             return
         checkpoint = Checkpoint(
             stream=self.name,
-            kind=self.source.stream_kind,
+            kind=self.kind,
             source=self._source_name(),
             position=position,
             records_out=self._base[0] + self._counts["out"],
@@ -390,7 +400,7 @@ class Runner:
         self._counts["checkpoints"] += 1
 
     def _source_name(self) -> str:
-        return str(self.source.redacted_url)
+        return self.source.redacted_url
 
 
 def _apply_within(steps: tuple[Step, ...], records: list[Any], room: int) -> tuple[list[Any], int]:

@@ -28,6 +28,23 @@ class BatchSink(Protocol):
         """Return once every record is acknowledged; raise otherwise."""
 
 
+class OpenWriter(Protocol):
+    """An open writer: ``HTTPSink.open()``'s :class:`~hiveframe.connectors._sink.SinkWriter`."""
+
+    async def __aenter__(self) -> OpenWriter: ...
+
+    async def __aexit__(self, *exc: object) -> None: ...
+
+    async def write(self, data: Any) -> object:
+        """Return once every record is delivered (or kept); raise otherwise."""
+
+
+class OpenableSink(Protocol):
+    """A sink a stream keeps open: an :class:`~hiveframe.connectors.HTTPSink`."""
+
+    def open(self) -> OpenWriter: ...
+
+
 class WriterSink:
     """An :class:`~hiveframe.connectors.HTTPSink` (anything with ``open()``), kept open.
 
@@ -36,10 +53,10 @@ class WriterSink:
     position moves past the records.
     """
 
-    def __init__(self, sink: Any) -> None:
+    def __init__(self, sink: OpenableSink) -> None:
         self.sink = sink
-        self._opened: Any = None
-        self._writer: Any = None
+        self._opened: OpenWriter | None = None
+        self._writer: OpenWriter | None = None
 
     async def __aenter__(self) -> WriterSink:
         self._opened = self.sink.open()
@@ -51,6 +68,7 @@ class WriterSink:
             await self._opened.__aexit__(*exc)
 
     async def deliver(self, records: list[Any]) -> None:
+        assert self._writer is not None, "delivered to inside 'async with' only"
         await self._writer.write(records)
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from hiveframe._protocol.units import UnitSource
 from hiveframe._validate import NOT_GIVEN, _NotGiven, optional_seconds, require_int
 from hiveframe.errors import ConfigError
 from hiveframe.streaming._config import StreamConfig, StreamMetrics, StreamStatus, check_batching
 from hiveframe.streaming._runner import Runner, Step
-from hiveframe.streaming._sinks import BatchSink, FunctionSink, sink_for
+from hiveframe.streaming._sinks import BatchSink, FunctionSink, OpenableSink, sink_for
 
 
 class Stream:
@@ -47,7 +48,7 @@ class Stream:
         self,
         config: StreamConfig,
         register: Callable[[Stream], None],
-        source: Any,
+        source: UnitSource,
         *,
         name: str,
         steps: tuple[Step, ...] = (),
@@ -131,7 +132,7 @@ class Stream:
         """
         return self._derive(limit=require_int("limit", n, minimum=1))
 
-    def to(self, sink: Any) -> Stream:
+    def to(self, sink: OpenableSink | Callable[[list[Any]], Any]) -> Stream:
         """Send the batches to ``sink`` and register the stream with its processor.
 
         Parameters

@@ -1,8 +1,10 @@
-"""What a streaming source hands its consumer: records, each group with the position after it.
+"""What a streaming source hands its consumer: *units*, records with the position after them.
 
-A source emits records in *units* (one server-sent event, one page of a poll). A unit's
+A source delivers records in units (one server-sent event, one page of a poll). A unit's
 position is where the source stands once its records are delivered; it is plain JSON, the
-thing a checkpoint saves.
+thing a checkpoint saves. Units come in *groups* (the events of one network read; a page is a
+group of one), so a consumer that wants few async steps takes a group at a time; every unit
+of a group keeps its own position.
 
 A consumer that stops inside a unit (a limit that cuts a page) saves a *partial position*
 (:func:`partial_position`): the position before the unit plus ``"skip": k``, the records of
@@ -16,25 +18,29 @@ after it is resumed from the last id and records may come twice, never be skippe
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, Protocol
 
 from hiveframe.errors import ConfigError
 
-__all__ = ["SKIP", "Emission", "Resume", "SourceStats", "partial_position"]
+__all__ = ["SKIP", "Resume", "SourceStats", "StreamKind", "Unit", "UnitSource", "partial_position"]
 
 SKIP = "skip"
 """The key of a partial position: records of the next unit already delivered."""
 
 
+StreamKind = Literal["poll", "sse"]
+"""How a source streams: by polling, or as Server-Sent Events."""
+
+
 @dataclass(frozen=True, slots=True)
-class Emission:
+class Unit:
     """One unit of a stream: its records (possibly none) and the position after them.
 
     Examples
     --------
-    >>> Emission([{"id": 1}], {"kind": "sse", "last_event_id": "1"}).records
+    >>> Unit([{"id": 1}], {"kind": "sse", "last_event_id": "1"}).records
     [{'id': 1}]
     """
 
@@ -42,7 +48,9 @@ class Emission:
     position: dict[str, Any]
 
 
-def partial_position(start: Mapping[str, Any] | None, records: int, *, kind: str) -> dict[str, Any]:
+def partial_position(
+    start: Mapping[str, Any] | None, records: int, *, kind: StreamKind
+) -> dict[str, Any]:
     """The position after the first ``records`` records of the unit that follows ``start``.
 
     Parameters
@@ -92,7 +100,7 @@ class Resume:
     >>> resume = Resume({"kind": "poll", "cursor": 5, "skip": 2})
     >>> resume.position, resume.skip
     ({'kind': 'poll', 'cursor': 5}, 2)
-    >>> resume.trim(Emission([1, 2, 3], {"kind": "poll", "cursor": 8})).records
+    >>> resume.trim(Unit([1, 2, 3], {"kind": "poll", "cursor": 8})).records
     [3]
     """
 
@@ -110,13 +118,13 @@ class Resume:
             )
         self.skip = skip
 
-    def trim(self, unit: Emission) -> Emission:
+    def trim(self, unit: Unit) -> Unit:
         """``unit`` without the records still to drop."""
         if not self.skip:
             return unit
         dropped = min(self.skip, len(unit.records))
         self.skip -= dropped
-        return Emission(unit.records[dropped:], unit.position)
+        return Unit(unit.records[dropped:], unit.position)
 
 
 @dataclass
@@ -150,3 +158,24 @@ class SourceStats:
         """Count a failure the source recovered from."""
         self.errors += 1
         self.last_error = f"{type(exc).__name__}: {exc}"
+
+
+class UnitSource(Protocol):
+    """A streaming source, as stream runners see it (``HTTPSource``, or its ``SourceSpec``).
+
+    The stream processor, Spark's stream reader and the command line read a source through
+    these three members only.
+    """
+
+    @property
+    def stream_kind(self) -> StreamKind | None:
+        """``"poll"``, ``"sse"``, or ``None`` for a source that does not stream."""
+
+    @property
+    def redacted_url(self) -> str:
+        """The URL with credentials masked (names the source in checkpoints and logs)."""
+
+    def aunits(
+        self, position: Mapping[str, Any] | None = None, stats: SourceStats | None = None
+    ) -> AsyncGenerator[Unit, None]:
+        """The stream's units from ``position`` on, updating ``stats``; see ``HTTPSource``."""
