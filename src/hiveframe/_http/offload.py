@@ -34,7 +34,9 @@ class BatchDecoder:
     """Decodes one read's pages in a worker thread, those waiting together in one batch.
 
     One batch at a time: while it decodes, the pages that arrive wait and make the next
-    batch (measured on two cores, a second batch in flight was no faster).
+    batch (measured on two cores, a second batch in flight was no faster). A batch starts
+    once the pages the event loop has ready have joined it, so responses that arrive
+    together decode together.
 
     Parameters
     ----------
@@ -47,13 +49,16 @@ class BatchDecoder:
         self._waiting: list[_Waiting] = []
         self._batch: list[_Waiting] = []  # being decoded
         self._work: asyncio.Future[list[PageTable | Exception]] | None = None
+        self._starting = False
 
     async def decode(self, body: PageBody) -> PageTable:
         """The page decoded; raises what decoding it raises."""
-        done: asyncio.Future[PageTable] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[PageTable] = loop.create_future()
         self._waiting.append((body, done))
-        if self._work is None:
-            self._start()
+        if self._work is None and not self._starting:
+            self._starting = True
+            loop.call_soon(self._start)  # after the tasks the loop has ready, not before
         try:
             return await done
         finally:
@@ -61,6 +66,9 @@ class BatchDecoder:
                 self._work.cancel()  # nobody waits for it: its result is dropped, quietly
 
     def _start(self) -> None:
+        self._starting = False
+        if self._work is not None:
+            return  # its end starts the next batch
         self._batch = [(body, done) for body, done in self._waiting if not done.done()]
         self._waiting = []
         if self._batch:
