@@ -6,19 +6,22 @@
 
 Read: 50,000 records in pages of 100 (500 pages) at 20 ms per request, offset pagination with
 a total. Spark times ``load()`` (schema and plan, from the first page) plus an action that
-reads every row and checks it (count, distinct ids, min, max); one process times
+reads every row (the ``noop`` sink); the server checks that each page was requested once,
+and the warm-up read counts the rows and their distinct ids in Spark. One process times
 ``HTTPSource.read()`` into an Arrow table (``benchmarks/workloads.py``, in its own process).
 Write: 50,000 rows in batches of 100 at 5 ms per request. Spark times ``df.write`` of a
-cached DataFrame (two partitions per task at once); one process ``HTTPSink.write`` of the
+cached DataFrame of ``defaultParallelism`` partitions; one process ``HTTPSink.write`` of the
 same Arrow table. The server checks that every record arrived once.
 
-Excluded: starting the SparkSession, and the Python workers' first start (a small read and
-write run first); the one-process side imports its libraries before its clock starts too.
+Excluded: starting the SparkSession, and one unmeasured full-size round first (the Python
+workers' start and imports, the JVM's JIT); the one-process side imports its libraries
+before its clock starts too.
 
 Per-task overhead of the read: each task's duration as Spark records it (launch to result,
 from its REST API) less the time the server spent on that task's requests (from the first
 request's arrival to the last response), the median over the read's tasks. What is left is
-Spark's scheduling, the Python worker, the session and the hand-over of the last batches.
+Spark's scheduling, the Python worker, the session and the hand-over of the last batches;
+the same run measures Spark's floor, a one-row Python data source task with no HTTP.
 
 ``--serve`` runs the benchmark server (``benchmarks/server.py``) with a request trace; the
 benchmark starts it itself.
@@ -178,16 +181,23 @@ class SparkRead:
     overheads_ms: list[float]
 
 
-def spark_read(spark: Any, base: str, records: int, group: str) -> SparkRead:
+def spark_read(
+    spark: Any, base: str, records: int, group: str, *, check: bool = False
+) -> SparkRead:
+    """A timed read: ``load()`` and the noop sink (every row read, one stage); ``check``
+    instead counts the rows and their distinct ids (one more stage, to add them up)."""
     call(f"{base}/trace/reset", "POST")
     context = spark.sparkContext
     context.setJobGroup(group, "hiveframe read")
     started = time.perf_counter()
     df = spark.read.format("hiveframe.http").options(**read_options(base, records)).load()
-    row = df.selectExpr("count(*)", "count(DISTINCT id)", "min(id)", "max(id)").first()
+    if check:
+        row = df.selectExpr("count(*)", "count(DISTINCT id)", "min(id)", "max(id)").first()
+        if tuple(row) != (records, records, 1, records):
+            raise SystemExit(f"Spark read {tuple(row)}: expected each of {records} records once")
+    else:
+        df.write.format("noop").mode("overwrite").save()
     seconds = time.perf_counter() - started
-    if tuple(row) != (records, records, 1, records):
-        raise SystemExit(f"Spark read {tuple(row)}: expected each of {records} records once")
     pages = -(-records // PAGE)
     trace = [t for t in call(f"{base}/trace") if t["path"] == "/items"]
     offsets = sorted(t["offset"] for t in trace)
@@ -292,8 +302,33 @@ def spark_floor(spark: Any, tasks: int, group: str) -> list[float]:
 
     spark.dataSource.register(OneRowSource)
     spark.sparkContext.setJobGroup(group, "one row per task")
-    spark.read.format(OneRowSource.name()).load().selectExpr("count(*)").first()
+    spark.read.format(OneRowSource.name()).load().write.format("noop").mode("overwrite").save()
     return [t["duration"] * 1000 for t in read_tasks(spark, group)]
+
+
+def spark_write_floor(frame: Any) -> float:
+    """Seconds Spark takes to hand ``frame`` to a Python data source writer that only reads
+    its rows: the write's cost before any encoding or HTTP."""
+    from pyspark.sql.datasource import DataSource, DataSourceArrowWriter, WriterCommitMessage
+
+    class ReadOnly(DataSourceArrowWriter):
+        def write(self, iterator: Iterator[Any]) -> WriterCommitMessage:
+            for _batch in iterator:
+                pass
+            return WriterCommitMessage()
+
+    class ReadOnlySink(DataSource):
+        @classmethod
+        def name(cls) -> str:
+            return "hiveframe-benchmark-read-only"
+
+        def writer(self, schema: Any, overwrite: bool) -> ReadOnly:
+            return ReadOnly()
+
+    frame.sparkSession.dataSource.register(ReadOnlySink)
+    started = time.perf_counter()
+    frame.write.format(ReadOnlySink.name()).mode("append").save()
+    return time.perf_counter() - started
 
 
 def spark_write(frame: Any, base: str, records: int) -> tuple[float, dict[str, Any]]:
@@ -344,13 +379,14 @@ def main() -> None:
     with traced_server() as base:
         # Unmeasured: the Python workers' first start and imports, the JVM's JIT warm-up.
         print("... warm-up", file=sys.stderr)
-        warm = spark_read(spark, base, READ_RECORDS, "warm-up")
+        warm = spark_read(spark, base, READ_RECORDS, "warm-up", check=True)
         frame = write_frame(spark, WRITE_RECORDS)
         spark_write(frame, base, WRITE_RECORDS)
         spark_floor(spark, warm.partitions, "warm-up-floor")
+        spark_write_floor(frame)
         reads: list[SparkRead] = []
         single_reads, writes, single_writes = [], [], []
-        summaries, floors = [], []
+        summaries, floors, write_floors = [], [], []
         for run_number in range(args.runs):
             print(f"... run {run_number + 1} of {args.runs}", file=sys.stderr)
             single_reads.append(one_process("read", base, READ_RECORDS, READ_LATENCY_MS))
@@ -360,11 +396,13 @@ def main() -> None:
             seconds, summary = spark_write(frame, base, WRITE_RECORDS)
             writes.append(seconds)
             summaries.append(summary)
+            write_floors.append(spark_write_floor(frame))
     load_after = os.getloadavg()
     context = spark.sparkContext
     read_s = statistics.median(r.seconds for r in reads)
     one_read_s = statistics.median(single_reads)
     write_s, one_write_s = statistics.median(writes), statistics.median(single_writes)
+    write_floor = statistics.median(write_floors)
     overheads = [o for r in reads for o in r.overheads_ms]
     overhead = statistics.median(overheads)
     rate = statistics.median(s["records_per_second"] for s in summaries)
@@ -392,6 +430,9 @@ def main() -> None:
         f"tasks): Spark's own floor | {statistics.median(floors):.0f} ms | |",
         f"| of which the read's overhead beyond that floor | "
         f"{overhead - statistics.median(floors):.0f} ms | |",
+        f"| the write's DataFrame handed to a Python writer that only reads it: Spark's own "
+        f"floor for the write | {write_floor:.2f} s ({write_floor / one_write_s:.2f}x one "
+        f"process's whole write) | |",
         f"| Spark write throughput (write summary, commit included) | {rate:,.0f} records/s | |",
     ]
     spark.stop()
