@@ -388,3 +388,26 @@ def test_nothing_outside_connectors_reaches_into_a_source():
                 ):
                     private.append(f"{path.relative_to(SRC)}:{node.lineno} .{node.attr}")
     assert private == []
+
+
+def test_the_command_line_shows_progress_from_the_reads_public_hook(serve, tmp_path, monkeypatch):
+    # `hiveframe read` reads through a runner over the source's spec, and its progress bar
+    # is fed by the read's ReadProgress (pages as they commit), not by the source's insides.
+    from hiveframe.cli import main
+    from hiveframe.cli._progress import Progress
+
+    pages = [[{"id": 1}, {"id": 2}], [{"id": 3}], []]
+
+    def offset_pages(request):
+        page = int(request.query.get("offset", "0")) // 2
+        body = orjson.dumps(pages[min(page, 2)])
+        return Reply(body=body, headers={"Content-Type": "application/json"})
+
+    url = serve({"/items": offset_pages}).url("/items")
+    shown: list[tuple[int, dict[str, int]]] = []
+    monkeypatch.setattr(Progress, "show", lambda self, done, **counts: shown.append((done, counts)))
+    out = tmp_path / "out.jsonl"
+    args = ["read", url, "--pagination", "offset", "--page-size", "2", "-o", str(out), "-q"]
+    assert main(args) == 0
+    assert [(done, counts["pages"]) for done, counts in shown] == [(2, 1), (3, 2)]
+    assert out.read_text().count("\n") == 3

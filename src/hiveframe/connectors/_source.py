@@ -439,8 +439,8 @@ strict_sse, include_event_metadata
         Raises
         ------
         ConfigError
-            The source has neither ``poll_interval_seconds`` nor ``stream_type="sse"``,
-            or ``position`` is not one of its positions.
+            The source does not stream (no ``stream=``), or ``position`` is not one of its
+            positions.
         hiveframe.errors.HiveFrameError
             While iterating: what the source cannot recover from (see
             :class:`~hiveframe.errors.SSEStreamClosedByServer`,
@@ -448,7 +448,7 @@ strict_sse, include_event_metadata
 
         Examples
         --------
-        >>> source = HTTPSource("https://api.example.com/stream", stream_type="sse")
+        >>> source = HTTPSource("https://api.example.com/stream", stream=SSEStream())
         >>> with source.stream() as events:  # doctest: +SKIP
         ...     for event in events:
         ...         print(event)
