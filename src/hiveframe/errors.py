@@ -4,7 +4,8 @@
 
     HiveFrameError
     ├── ConfigError (also ValueError)         a bad option, named with its value
-    │   └── ColumnNotFoundError (also KeyError) a column name the frame does not have
+    │   ├── ColumnNotFoundError (also KeyError) a column name the frame does not have
+    │   └── PipelineFileError                 a pipeline file refused, with its file, line and key
     ├── HTTPError                             something went wrong talking to a server
     │   ├── TransportError                    no usable response (retriable)
     │   │   ├── ConnectError
@@ -35,11 +36,13 @@
     │   ├── SSEEventTooLarge
     │   └── SSEStreamClosedByServer           the server said stop (204)
     ├── DeliveryFailed                        records a sink could not deliver
+    ├── ChildReadError                        a child read of a parent/child fan-out failed
     └── MissingExtraError (also ImportError)  an optional extra is not installed
 
     HiveFrameWarning (a UserWarning)
     ├── InsecureTLSWarning                    TLS verification was turned off
-    └── PaginationWarning                     a read ended before the total the API reported
+    ├── PaginationWarning                     a read ended before the total the API reported
+    └── IncrementalWarning                    an API sent records older than the cursor it was sent
 
 Errors carry context (a redacted URL, the status, the page or batch, a truncated
 body excerpt), never a secret.
@@ -53,6 +56,7 @@ from typing import Any
 __all__ = [
     "AuthenticationError",
     "BlockedDestinationError",
+    "ChildReadError",
     "CircuitOpenError",
     "ColumnNotFoundError",
     "ConfigError",
@@ -64,6 +68,7 @@ __all__ = [
     "HTTPStatusError",
     "HiveFrameError",
     "HiveFrameWarning",
+    "IncrementalWarning",
     "InsecureTLSWarning",
     "MissingExtraError",
     "NameResolutionError",
@@ -71,6 +76,7 @@ __all__ = [
     "PaginationLimitReached",
     "PaginationLoopError",
     "PaginationWarning",
+    "PipelineFileError",
     "RateLimitWaitTooLong",
     "ReadError",
     "ResilienceError",
@@ -133,6 +139,32 @@ class ColumnNotFoundError(ConfigError, KeyError):
         super().__init__(option, name, f"no such column; the columns are: {shown}")
 
     __str__ = HiveFrameError.__str__  # KeyError's would show the message in quotes
+
+
+class PipelineFileError(ConfigError):
+    """A pipeline file (``hiveframe run``) that HiveFrame refuses.
+
+    ``file`` is its path, ``line`` the 1-based line of ``key`` (None when the key is not in
+    the file), ``key`` the dotted key (``"sources.orders.token"``); ``option`` is ``key``.
+    The message reads ``file:line: key=value: reason`` (a secret value shown as ``***``).
+    """
+
+    def __init__(
+        self,
+        file: str,
+        line: int | None,
+        key: str,
+        value: Any,
+        reason: str,
+        *,
+        secret: bool = False,
+    ) -> None:
+        self.file = file
+        self.line = line
+        self.key = key
+        super().__init__(key, value, reason, secret=secret)
+        where = f"{file}:{line}" if line is not None else file
+        self.args = (f"{where}: {self.args[0]}",)
 
 
 class _RequestError(HiveFrameError):
@@ -507,6 +539,20 @@ class DeliveryFailed(HiveFrameError):
         super().__init__(f"{message}: {not_delivered} records not delivered{where}")
 
 
+class ChildReadError(HiveFrameError):
+    """The read of one child of a parent/child source failed (``on_child_error="raise"``).
+
+    ``parent`` holds the parent values the child was read for (``{"id": 7}``), ``url`` the
+    child's URL (redacted); the failure itself is chained as ``__cause__``.
+    """
+
+    def __init__(self, message: str, *, parent: dict[str, Any], url: str | None) -> None:
+        self.parent = parent
+        self.url = url
+        values = ", ".join(f"{name}={value!r}" for name, value in parent.items())
+        super().__init__(f"child of parent {values} failed: {message}")
+
+
 class MissingExtraError(HiveFrameError, ImportError):
     """A feature needs an optional extra that is not installed; the message says which.
 
@@ -556,3 +602,8 @@ class PaginationWarning(HiveFrameWarning):
         self.url = url
         self.page = page
         super().__init__(message + _where(url, page))
+
+
+class IncrementalWarning(HiveFrameWarning):
+    """An incremental read got records older than the cursor it sent: the API seems to
+    ignore the cursor parameter (or body field). HiveFrame dropped those records."""

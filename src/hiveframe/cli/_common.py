@@ -54,6 +54,17 @@ def pairs(items: Sequence[str], sep: str, option: str) -> dict[str, str]:
     return out
 
 
+def add_param(parser: argparse.ArgumentParser) -> None:
+    """``--param NAME=VALUE``, repeatable: query parameters sent with every request."""
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a query parameter sent with every request (repeatable)",
+    )
+
+
 def add_http_arguments(parser: argparse.ArgumentParser) -> None:
     """Headers, credential names, auth from environment variables and the proxy."""
     parser.add_argument(

@@ -15,7 +15,7 @@ from typing import Any
 
 from hiveframe.cli._common import whole
 from hiveframe.cli._progress import Progress
-from hiveframe.cli._read import read_with_progress
+from hiveframe.cli._read import read_run, read_with_progress
 from hiveframe.errors import ConfigError
 
 
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"demo API on {demo.base_url} with {args.records:,} records\n")
         source = HTTPSource(demo.url("/data"), pagination="offset", page_size=250)
         started = time.perf_counter()
-        df = read_with_progress(source, Progress())
+        df = read_with_progress(read_run(source), Progress())
         seconds = time.perf_counter() - started
         print(f"offset pagination: {df.count():,} records in {seconds:.2f}s")
         df.show(5)

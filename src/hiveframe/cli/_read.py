@@ -6,17 +6,20 @@ import argparse
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from hiveframe._frame import DataFrame
 from hiveframe._protocol.arrow.conform import concat_tables
 from hiveframe._protocol.decode import FORMATS
+from hiveframe._protocol.pagination import OffsetPagination, PagePagination, PaginationConfig
 from hiveframe._protocol.paginators import PAGINATORS
 from hiveframe._validate import NOT_GIVEN, check_output_path
+from hiveframe.cli import _load
 from hiveframe.cli._common import (
     add_http_arguments,
+    add_param,
     add_verbosity,
     configure_logging,
     http_options,
@@ -28,6 +31,10 @@ from hiveframe.cli._output import STDOUT_FORMATS, stdout_writer
 from hiveframe.cli._progress import Progress
 from hiveframe.errors import ConfigError
 
+if TYPE_CHECKING:
+    from hiveframe.connectors import HTTPSource
+    from hiveframe.connectors._run import ReadRun
+
 _WRITERS = {".parquet": "parquet", ".csv": "csv", ".jsonl": "json", ".ndjson": "json"}
 _STDOUT = ("-", "/dev/stdout")
 DESCRIPTION = """\
@@ -35,7 +42,7 @@ Where the records go: -o FILE (Parquet, CSV or JSON Lines by its suffix, written
 record is read); -o -, or stdout when it is not a terminal, as JSON Lines or CSV (--format),
 page by page as they arrive; else, on a terminal, a preview of the first --rows records, for
 which the read fetches only the pages that hold them. --limit N stops the read after N
-records."""
+records and saves no incremental state."""
 
 
 def add_parser(commands: Any) -> None:
@@ -73,6 +80,12 @@ def add_parser(commands: Any) -> None:
     )
     read.add_argument("--page-size", type=whole(1), metavar="N", help="records per page to ask for")
     read.add_argument(
+        "--total-path",
+        metavar="FIELD",
+        help="where offset or page responses give the total record count ('total'): the "
+        "read stops there, and the progress bar shows it",
+    )
+    read.add_argument(
         "--max-pages",
         type=_page_limit,
         default=NOT_GIVEN,
@@ -85,13 +98,7 @@ def add_parser(commands: Any) -> None:
         help="how responses are decoded: %(choices)s (default: from Content-Type)",
     )
     read.add_argument("--data-path", help="where the records are: 'results.items' or a JSONPath")
-    read.add_argument(
-        "--param",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="a query parameter sent with every page (repeatable)",
-    )
+    add_param(read)
     read.add_argument("--timeout", type=seconds, default=30.0, help="seconds per request")
     read.add_argument(
         "--rows",
@@ -102,6 +109,7 @@ def add_parser(commands: Any) -> None:
     )
     add_http_arguments(read)
     add_verbosity(read)
+    _load.add_arguments(read)
 
 
 def _page_limit(text: str) -> int | None:
@@ -112,7 +120,7 @@ def _page_limit(text: str) -> int | None:
 def _source_options(args: argparse.Namespace) -> dict[str, Any]:
     options: dict[str, Any] = {
         "method": args.method,
-        "pagination": args.pagination,
+        "pagination": _pagination(args),
         "page_size": args.page_size,
         "max_pages": args.max_pages,
         "response_format": args.response_format,
@@ -124,18 +132,46 @@ def _source_options(args: argparse.Namespace) -> dict[str, Any]:
     return options
 
 
-def read_pages(source: Any, progress: Progress, limit: int | None = None) -> Iterator[pa.Table]:
-    """The pages of ``source`` as they arrive, cut after ``limit`` records; each one shown on
-    ``progress``. Reaching the limit stops the read: no page after it is asked for."""
+def _pagination(args: argparse.Namespace) -> str | PaginationConfig | None:
+    style: str | None = args.pagination
+    if args.total_path is None:
+        return style
+    if style == "offset":
+        return OffsetPagination(total_path=args.total_path)
+    if style == "page":
+        return PagePagination(total_path=args.total_path)
+    raise ConfigError("--total-path", args.total_path, "needs --pagination offset or page")
+
+
+def read_run(source: HTTPSource) -> ReadRun:
+    """A batch read of ``source`` that keeps its progress (pages, total, retries)."""
+    from hiveframe._http.reader import ReadProgress
+    from hiveframe.connectors._run import ReadRun
+
+    return ReadRun(source.spec, source.runtime, ReadProgress())
+
+
+def read_pages(run: ReadRun, progress: Progress, limit: int | None = None) -> Iterator[pa.Table]:
+    """The pages of ``run`` (from :func:`read_run`) as they arrive, cut after ``limit``
+    records; each one shown on ``progress``. Reaching the limit stops the read: no page
+    after it is asked for."""
     from hiveframe._http.portal import iterate_sync
 
-    records = pages = 0
-    read = iterate_sync(source._apages)
+    assert run.progress is not None, "a ReadRun from read_run()"
+    counts, records = run.progress, 0
+    read = iterate_sync(run.pages)
     try:
         for table in read:
             page = table if limit is None else table.slice(0, limit - records)
-            records, pages = records + page.num_rows, pages + 1
-            progress.show(records, total=limit, pages=pages)
+            records += page.num_rows
+            expected = [n for n in (limit, counts.expected_records) if n is not None]
+            progress.show(
+                records,
+                total=min(expected, default=None),
+                pages=counts.pages,
+                retries=counts.retries,
+                rate_limit_waits=counts.rate_limit_waits,
+            )
             yield page
             if records == limit:
                 return
@@ -144,10 +180,10 @@ def read_pages(source: Any, progress: Progress, limit: int | None = None) -> Ite
         progress.done()
 
 
-def read_with_progress(source: Any, progress: Progress, limit: int | None = None) -> DataFrame:
-    """The first ``limit`` records of ``source`` (all by default) as one frame."""
-    tables = list(read_pages(source, progress, limit))
-    return DataFrame(concat_tables(tables, schema=source.schema))
+def read_with_progress(run: ReadRun, progress: Progress, limit: int | None = None) -> DataFrame:
+    """The first ``limit`` records of ``run`` (all by default) as one frame (not committed)."""
+    tables = list(read_pages(run, progress, limit))
+    return DataFrame(concat_tables(tables, schema=run.spec.plan.schema))
 
 
 def output_writer(output: str) -> str:
@@ -167,27 +203,39 @@ def run(args: argparse.Namespace) -> int:
     writer = output_writer(args.output) if args.output and not to_stdout else None
     from hiveframe.connectors import HTTPSource
 
-    source = HTTPSource(args.url, **_source_options(args))
+    source = HTTPSource(args.url, **_source_options(args), **_load.load_options(args))
     progress = Progress(enabled=False if args.quiet else None)
     configure_logging(args, progress.log_handler())
+    run = read_run(source)
     if to_stdout:
-        return _to_stdout(source, progress, args)
+        return _to_stdout(run, progress, args)
     if writer is None:  # the preview reads only the records it shows
         rows = min(args.rows, args.limit or args.rows)
-        read_with_progress(source, progress, rows).show(rows)
+        read_with_progress(run, progress, rows).show(rows)
         print(f"(a preview reads only {rows} records: -o FILE or -o - for all)", file=sys.stderr)
         return 0
-    df = read_with_progress(source, progress, args.limit)
+    df = read_with_progress(run, progress, args.limit)
     getattr(df.write, writer)(args.output)
     print(f"wrote {df.count():,} records to {args.output}", file=sys.stderr)
+    _commit(run, args)  # the output is written: an incremental cursor may move on
     return 0
 
 
-def _to_stdout(source: Any, progress: Progress, args: argparse.Namespace) -> int:
+def _to_stdout(run: ReadRun, progress: Progress, args: argparse.Namespace) -> int:
     from hiveframe._protocol.arrow.conform import RunningSchema
 
     out = stdout_writer(args.output_format or "jsonl", sys.stdout.buffer)
     running = RunningSchema()  # one schema, widened as pages need, as iter_batches() does
-    for page in read_pages(source, progress, args.limit):
+    for page in read_pages(run, progress, args.limit):
         out.write(running.conform(page))
+    _commit(run, args)
     return 0
+
+
+def _commit(run: ReadRun, args: argparse.Namespace) -> None:
+    """Save the incremental state of a read that delivered every record (not a --limit)."""
+    if args.limit is None:
+        run.commit()
+    if args.state is not None:
+        saved = "not saved (--limit ends a read early)" if args.limit else "saved"
+        print(f"state {saved} in {args.state}", file=sys.stderr)

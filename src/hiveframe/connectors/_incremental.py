@@ -1,0 +1,174 @@
+"""Incremental reads, the I/O side: the state file, the cursor in each request, the filter.
+
+:class:`CursorRun` is one run of an :class:`~hiveframe._protocol.incremental.Incremental`
+cursor: it reads the state file, puts the saved value in the request (a query parameter or a
+JSON body field), drops the records delivered before, and saves the new state atomically
+when :meth:`CursorRun.commit` is called, which happens only once the caller has the records
+(see ``connectors/_run.py``).
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any
+
+import pyarrow as pa
+
+from hiveframe._http.reader import ReadPlan
+from hiveframe._protocol.checkpoint import write_atomically
+from hiveframe._protocol.incremental import (
+    CursorWindow,
+    Incremental,
+    IncrementalState,
+    content_key,
+    param_text,
+    record_key,
+)
+from hiveframe.errors import ConfigError, IncrementalWarning, ResponseDecodeError
+
+__all__ = ["CursorRun", "incremental_option", "load_state"]
+
+
+def incremental_option(value: Any, plan: ReadPlan, stream_kind: str | None) -> Incremental | None:
+    """Check ``HTTPSource(incremental=...)`` against the rest of the source.
+
+    Raises
+    ------
+    ConfigError
+        ``option="incremental"`` (or ``incremental.body_field``) when it does not fit.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, Incremental):
+        raise ConfigError("incremental", value, "an Incremental(cursor_field=..., state=...)")
+    if stream_kind is not None:
+        reason = (
+            "is for batch reads; a streaming source keeps its own cursor "
+            "(PollStream(since_param=..., since_field=..., dedupe_key=...))"
+        )
+        raise ConfigError("incremental", value.cursor_field, reason)
+    if value.body_field is not None and not isinstance(plan.body, (dict, type(None))):
+        raise ConfigError("incremental.body_field", value.body_field, "needs a JSON object body")
+    return value
+
+
+def load_state(config: Incremental) -> IncrementalState | None:
+    """The state file's content, or ``None`` before the first commit."""
+    path = config.state_path
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ConfigError("incremental.state", str(path), f"cannot be read ({exc})") from None
+    return IncrementalState.from_json(data, where=str(path))
+
+
+class CursorRun:
+    """One run of an incremental cursor over a source (or over each child of a fan-out).
+
+    Parameters
+    ----------
+    config
+        The cursor's options.
+    source
+        The source's redacted URL, saved in the state file and checked against it.
+    """
+
+    def __init__(self, config: Incremental, source: str) -> None:
+        self.config = config
+        where = str(config.state_path)
+        self.window = CursorWindow(config, load_state(config), source=source, where=where)
+        self._warned = False
+
+    def plan(self, plan: ReadPlan, parent: Mapping[str, Any] | None = None) -> ReadPlan:
+        """``plan`` asking for the records from the saved value (or ``initial_value``) on."""
+        config = self.config
+        value = self.window.start_value(parent)
+        if value is None:
+            return plan
+        if config.param is not None:
+            return replace(plan, params={**plan.params, config.param: param_text(value)})
+        if config.body_field is not None:
+            return replace(plan, body=_with_field(plan.body, config.body_field, value))
+        return plan
+
+    def admit(self, table: pa.Table, url: str, parent: Mapping[str, Any] | None = None) -> pa.Table:
+        """The records of ``table`` not delivered before (``url``, redacted, names errors).
+
+        Warns
+        -----
+        IncrementalWarning
+            Once per run, when the API sent records older than the value it was asked from.
+
+        Raises
+        ------
+        ResponseDecodeError
+            ``kind="cursor"``: a record without a cursor value, or with one that is not of
+            the cursor's type, or a page without the ``primary_key`` field.
+        """
+        older = self.window.older
+        try:
+            mask = self.window.admit(
+                _column(table, self.config.cursor_field), self._keys(table, url), parent
+            )
+        except ValueError as exc:
+            raise ResponseDecodeError(str(exc), kind="cursor", url=url) from None
+        if self.window.older > older and self.config.sends_cursor and not self._warned:
+            self._warned = True
+            self._warn(self.window.older - older, url, parent)
+        return table if all(mask) else table.filter(pa.array(mask, pa.bool_()))
+
+    def forget(self, parent: Mapping[str, Any] | None) -> None:
+        """``parent``'s records were not delivered: its cursor stays where it was."""
+        self.window.forget(parent)
+
+    def commit(self) -> None:
+        """Save the state of this run, atomically; nothing is written when it did not move."""
+        if self.window.changed:
+            data = self.window.state().to_json(time.time())
+            write_atomically(self.config.state_path, data)
+
+    def _keys(self, table: pa.Table, url: str) -> Callable[[int], str]:
+        fields = self.config.key_fields
+        if not fields:
+            return lambda index: content_key(table.slice(index, 1).to_pylist()[0])
+        missing = [name for name in fields if name not in table.column_names]
+        if missing:
+            message = f"the records have no {missing[0]!r} field (incremental primary_key)"
+            raise ResponseDecodeError(message, kind="cursor", url=url)
+        columns = [table.column(name).to_pylist() for name in fields]
+        return lambda index: record_key([column[index] for column in columns])
+
+    def _warn(self, count: int, url: str, parent: Mapping[str, Any] | None) -> None:
+        config = self.config
+        sent = f"{config.param}=" if config.param else f"body field {config.body_field}="
+        sent += param_text(self.window.start_value(parent))
+        warning = IncrementalWarning(
+            f"{url}: the API sent {count} records with {config.cursor_field} before "
+            f"{sent}: it seems to ignore {config.param or config.body_field!r}; those "
+            "records were dropped (delivered before, or before initial_value)"
+        )
+        warnings.warn(warning, stacklevel=2)
+
+
+def _column(table: pa.Table, name: str) -> list[Any]:
+    if name not in table.column_names:
+        return [None] * table.num_rows
+    return table.column(name).to_pylist()  # type: ignore[no-any-return]
+
+
+def _with_field(body: Any, path: str, value: Any) -> dict[str, Any]:
+    """A copy of the JSON object ``body`` with ``value`` at the dotted ``path``."""
+    document: dict[str, Any] = dict(body or {})
+    *parents, last = path.split(".")
+    node = document
+    for name in parents:
+        child = node.get(name)
+        node[name] = dict(child) if isinstance(child, dict) else {}
+        node = node[name]
+    node[last] = value
+    return document

@@ -1,0 +1,324 @@
+"""One batch read of a source: its pages, then, once the caller has them, its state saved.
+
+Every batch read goes through a :class:`ReadRun`: ``read()``, ``iter_batches()``, the
+``hiveframe read`` command and pipeline files. A run reads the source's pages (for a child
+source, one read per parent value, ``concurrency`` of them at a time), lets an incremental
+cursor drop what was delivered before, and keeps the new cursor pending until
+:meth:`ReadRun.commit`, which the caller calls once the records are safe: ``read()`` before
+it returns, ``iter_batches()`` when the loop has consumed the last batch (never after a
+``break`` or an exception), the command line after writing its output file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import AsyncGenerator, Iterator, Mapping
+from contextlib import aclosing, contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+from hiveframe._frame import DataFrame
+from hiveframe._http.portal import run_sync
+from hiveframe._http.reader import PageReader, ReadPlan, ReadProgress
+from hiveframe._http.session import Session
+from hiveframe._protocol.arrow.conform import RunningSchema, concat_tables
+from hiveframe._protocol.paginators import start_paginator
+from hiveframe.connectors._fanout import ChildFailure, Fanout
+from hiveframe.connectors._incremental import CursorRun
+from hiveframe.connectors._spec import Runtime, SourceSpec
+from hiveframe.errors import ChildReadError, ConfigError, HiveFrameError, ResponseDecodeError
+
+__all__ = ["ReadRun", "ReadStats", "plan_pages", "read_then_commit", "refuse_batch_only"]
+
+logger = logging.getLogger("hiveframe.read")
+
+
+@dataclass
+class ReadStats:
+    """What the latest batch read of an ``HTTPSource`` did: ``source.last_read``.
+
+    Attributes
+    ----------
+    records
+        Records delivered.
+    dropped
+        Records an incremental cursor dropped: delivered by an earlier run, before the
+        value asked for, or at or after ``end_value``.
+    older
+        Of those, records before the value the API was asked from (it ignored it).
+    children
+        Child reads that succeeded (parent/child sources).
+    failed_children
+        Child reads that failed and were skipped or dead-lettered, each with its parent
+        values, URL and error.
+    """
+
+    records: int = 0
+    dropped: int = 0
+    older: int = 0
+    children: int = 0
+    failed_children: list[ChildFailure] = field(default_factory=list)
+
+
+async def plan_pages(
+    plan: ReadPlan,
+    session: Session,
+    deadline: float | None,
+    progress: ReadProgress | None = None,
+) -> AsyncGenerator[pa.Table, None]:
+    """Every non-empty page of one paginated read of ``plan``, as a table; ``progress``
+    follows the read if given."""
+    paginator = start_paginator(plan.pagination) if plan.pagination else None
+    reader = PageReader(plan, session, progress)
+    async for table in reader.pages(paginator, deadline=deadline):
+        yield table
+
+
+class ReadRun:
+    """One batch read of ``spec``; :meth:`commit` saves its cursors once it is consumed.
+
+    Parameters
+    ----------
+    spec
+        The source.
+    runtime
+        Its clock, breaker and rate limiter. A parent is read with the same clock, and a
+        breaker and limiter of its own built from its settings.
+    progress
+        A :class:`~hiveframe._http.reader.ReadProgress` the read updates as each page
+        commits (its children's pages too), for a progress display.
+
+    Raises
+    ------
+    ConfigError
+        The source is an SSE stream (``option="stream_type"``), or its state file is not
+        one this source can use.
+    """
+
+    def __init__(
+        self,
+        spec: SourceSpec,
+        runtime: Runtime | None = None,
+        progress: ReadProgress | None = None,
+    ) -> None:
+        if spec.stream_kind == "sse":
+            raise ConfigError(
+                "stream_type", "sse", "an SSE source is read with stream(), or a StreamProcessor"
+            )
+        self.spec = spec
+        self.runtime = runtime if runtime is not None else Runtime()
+        self.stats = ReadStats()
+        self.progress = progress  # pages, records, total, retries as they come (the CLI's bar)
+        config = spec.incremental
+        self.cursor = CursorRun(config, spec.redacted_url) if config is not None else None
+        fanout = spec.fanout
+        parent_runtime = Runtime(clock=self.runtime.clock)
+        self.parents = ReadRun(fanout.parent, parent_runtime) if fanout is not None else None
+        self._finished = False
+
+    async def pages(self) -> AsyncGenerator[pa.Table, None]:
+        """The records of the read, page by page (child pages in parent order)."""
+        seconds = self.spec.deadline_seconds
+        deadline = self.runtime.clock.monotonic() + seconds if seconds else None
+        async with self.spec.session(self.runtime) as session:
+            if self.parents is None:
+                pages = self._plain(session, deadline)
+            else:
+                pages = self._children(session, deadline)
+            async with aclosing(pages):
+                async for table in pages:
+                    self.stats.records += table.num_rows
+                    yield table
+        self._finished = True
+
+    async def read(self) -> DataFrame:
+        """Every page joined into one frame (not committed)."""
+        tables = [table async for table in self.pages()]
+        return DataFrame(concat_tables(tables, schema=self.spec.plan.schema))
+
+    async def batches(self) -> AsyncGenerator[pa.RecordBatch, None]:
+        """Record batches of one widening schema; commits once the last one was consumed."""
+        running = RunningSchema()
+        async with aclosing(self.pages()) as pages:
+            async for table in pages:
+                for batch in running.conform(table).to_batches():
+                    yield batch
+        self.commit()
+
+    def commit(self) -> None:
+        """Save the cursors of the read (this source's, then its parent's).
+
+        A parent's cursor is not saved when a child failed (skipped or dead-lettered): the
+        next run asks for that parent again rather than lose its children.
+        """
+        if not self._finished:
+            raise RuntimeError("a read is committed only after its last page")
+        if self.cursor is not None:
+            self.cursor.commit()
+        if self.parents is None:
+            return
+        if not self.stats.failed_children:
+            self.parents.commit()
+        elif self.parents.cursor is not None:
+            logger.warning(
+                "%s: the parent's incremental state was not saved, since %d children "
+                "failed: the next run reads those parents again",
+                self.spec.redacted_url,
+                len(self.stats.failed_children),
+            )
+
+    # -- a plain read -------------------------------------------------------------------------
+
+    async def _plain(
+        self, session: Session, deadline: float | None
+    ) -> AsyncGenerator[pa.Table, None]:
+        plan, cursor = self.spec.plan, self.cursor
+        if cursor is not None:
+            plan = cursor.plan(plan)
+        url = session.redact(plan.url)
+        async with aclosing(plan_pages(plan, session, deadline, self.progress)) as pages:
+            async for table in pages:
+                admitted = self._admit(table, url, None)
+                if admitted.num_rows:
+                    yield admitted
+
+    def _admit(self, table: pa.Table, url: str, parent: Mapping[str, Any] | None) -> pa.Table:
+        if self.cursor is None:
+            return table
+        admitted = self.cursor.admit(table, url, parent)
+        self.stats.dropped = self.cursor.window.dropped
+        self.stats.older = self.cursor.window.older
+        return admitted
+
+    # -- a fan-out ----------------------------------------------------------------------------
+
+    async def _children(
+        self, session: Session, deadline: float | None
+    ) -> AsyncGenerator[pa.Table, None]:
+        # Up to ``concurrency`` children are read at once, each one page after another; their
+        # records come out in parent order.
+        fanout, parents = self.spec.fanout, self.parents
+        assert fanout is not None and parents is not None
+        window: deque[asyncio.Future[list[pa.Table]]] = deque()
+        seen: set[str] = set()
+        parent_url = parents.spec.redacted_url
+        try:
+            async with aclosing(parents.pages()) as tables:
+                async for table in tables:
+                    for values, extra in _parent_rows(table, fanout, parent_url):
+                        key = orjson.dumps([values, extra], default=str).decode()
+                        if key in seen:
+                            continue
+                        seen.add(key)
+                        child = self._child(session, deadline, values, extra)
+                        window.append(asyncio.ensure_future(child))
+                        while len(window) >= self.spec.plan.concurrency:
+                            for done in await window.popleft():
+                                yield done
+            while window:
+                for done in await window.popleft():
+                    yield done
+        finally:
+            for task in window:
+                task.cancel()
+            await asyncio.gather(*window, return_exceptions=True)
+
+    async def _child(
+        self,
+        session: Session,
+        deadline: float | None,
+        values: dict[str, Any],
+        extra: list[tuple[str, Any, pa.DataType]],
+    ) -> list[pa.Table]:
+        fanout = self.spec.fanout
+        assert fanout is not None
+        try:
+            plan = fanout.child_plan(self.spec.plan, values)
+        except ValueError as exc:
+            return self._failed(fanout, values, None, exc)
+        url = session.redact(plan.url)
+        if self.cursor is not None:
+            plan = self.cursor.plan(plan, values)
+        tables: list[pa.Table] = []
+        try:
+            async with aclosing(plan_pages(plan, session, deadline, self.progress)) as pages:
+                async for table in pages:
+                    admitted = self._admit(table, url, values)
+                    if admitted.num_rows:
+                        tables.append(_with_columns(admitted, extra))
+        except ConfigError:
+            raise
+        except HiveFrameError as exc:
+            if self.cursor is not None:
+                self.cursor.forget(values)
+            return self._failed(fanout, values, url, exc)
+        self.stats.children += 1
+        return tables
+
+    def _failed(
+        self, fanout: Fanout, values: dict[str, Any], url: str | None, exc: Exception
+    ) -> list[pa.Table]:
+        if fanout.on_child_error == "raise":
+            raise ChildReadError(str(exc), parent=values, url=url) from exc
+        failure = ChildFailure(parent=values, url=url, error=str(exc))
+        self.stats.failed_children.append(failure)
+        fanout.record_failure(failure, type(exc).__name__)
+        return []
+
+
+def _parent_rows(
+    table: pa.Table, fanout: Fanout, url: str
+) -> Iterator[tuple[dict[str, Any], list[tuple[str, Any, pa.DataType]]]]:
+    """Each parent record's template values, and the columns it adds to its children."""
+    missing = [name for name in fanout.needed if name not in table.column_names]
+    if missing:
+        fields = ", ".join(table.column_names[:50])
+        message = f"the parent records have no {missing[0]!r} field; their fields: {fields}"
+        raise ResponseDecodeError(message, kind="shape", url=url)
+    columns = {name: table.column(name).to_pylist() for name in fanout.needed}
+    types = {name: table.schema.field(name).type for name in fanout.needed}
+    for index in range(table.num_rows):
+        values = {name: columns[name][index] for name in fanout.fields}
+        extra = [(column, columns[name][index], types[name]) for name, column in fanout.columns]
+        yield values, extra
+
+
+def _with_columns(table: pa.Table, extra: list[tuple[str, Any, pa.DataType]]) -> pa.Table:
+    for column, value, kind in extra:
+        if column in table.column_names:
+            reason = (
+                "the child records have a field of that name: name the parent's columns "
+                "with Parent(source, fields={parent field: column name})"
+            )
+            raise ConfigError("parent.fields", column, reason)
+        table = table.append_column(column, pa.array([value] * table.num_rows, type=kind))
+    return table
+
+
+def refuse_batch_only(spec: SourceSpec, reader: str) -> None:
+    """Refuse a source with ``incremental=`` or ``parent=`` in a reader that does not run them
+    (``reader`` names it in the message).
+
+    Raises
+    ------
+    ConfigError
+        ``option="incremental"`` or ``option="parent"``.
+    """
+    for option, value in (("incremental", spec.incremental), ("parent", spec.fanout)):
+        if value is not None:
+            reason = (
+                f"is not supported by {reader} yet: read the source with read() or iter_batches()"
+            )
+            raise ConfigError(option, spec.redacted_url, reason)
+
+
+@contextmanager
+def read_then_commit(run: ReadRun) -> Iterator[DataFrame]:
+    """Read ``run`` whole; save its cursors only if the ``with`` block ends without error."""
+    yield run_sync(run.read)
+    run.commit()
