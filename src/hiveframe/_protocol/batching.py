@@ -375,6 +375,22 @@ class Batcher:
         second = self._build(batch.index, batch.first_record + middle, batch.rows[middle:])
         return first, second
 
+    def subset(self, batch: RequestBatch, positions: Sequence[int]) -> RequestBatch:
+        """The records of ``batch`` at ``positions`` (in order), as a batch of their own: the
+        ones the server refused, to send again or dead-letter one by one.
+
+        Its idempotency key is derived from the batch's and the positions, so it is the same
+        on every run and differs from the batch's (a server that honours keys would
+        otherwise take it for the batch it has already answered).
+        """
+        rows = tuple(batch.rows[p] for p in positions)
+        key = None
+        if batch.key is not None:
+            which = ",".join(map(str, positions)).encode()
+            key = hashlib.sha256(batch.key.encode() + b"|" + which).hexdigest()
+        first = batch.first_record + positions[0]
+        return RequestBatch(batch.index, first, rows, self.body_format.encode(rows), key)
+
     def _fits(self, row_bytes: int) -> bool:
         size = self.body_format.size(len(self._rows) + 1, self._row_bytes + row_bytes)
         return size <= self.max_batch_bytes

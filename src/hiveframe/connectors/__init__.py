@@ -10,6 +10,7 @@ from hiveframe._http.auth import APIKeyAuth, Auth, BasicAuth, BearerAuth, OAuth2
 from hiveframe._http.oauth_refresh import OAuth2RefreshToken
 from hiveframe._http.response import Response
 from hiveframe._protocol.incremental import Incremental
+from hiveframe._protocol.item_results import ItemResults
 from hiveframe._protocol.pagination import (
     CursorPagination,
     LinkPagination,
@@ -19,6 +20,7 @@ from hiveframe._protocol.pagination import (
 )
 from hiveframe._protocol.poll import PollStream
 from hiveframe._protocol.reconnect import SSEStream
+from hiveframe._protocol.response_policy import ResponsePolicy, ResponseRule
 from hiveframe.connectors._fanout import Parent
 from hiveframe.connectors._run import ReadStats
 from hiveframe.connectors._sink import HTTPSink
@@ -35,6 +37,7 @@ __all__ = [
     "HTTPSink",
     "HTTPSource",
     "Incremental",
+    "ItemResults",
     "LinkPagination",
     "NextUrlPagination",
     "OAuth2ClientCredentials",
@@ -45,6 +48,8 @@ __all__ = [
     "PollStream",
     "ReadStats",
     "Response",
+    "ResponsePolicy",
+    "ResponseRule",
     "SSEStream",
     "SinkSpec",
     "SourceSpec",

@@ -17,6 +17,7 @@ from os import PathLike
 from typing import Any, Protocol
 
 import anyio
+import orjson
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
 from hiveframe._frame import DataFrame
@@ -32,6 +33,17 @@ from hiveframe._protocol.batching import (
     RequestBatch,
     RowReader,
     input_items,
+)
+from hiveframe._protocol.item_results import (
+    ItemFailure,
+    ItemResults,
+    item_failures,
+    item_results_from_option,
+)
+from hiveframe._protocol.response_policy import (
+    ResponsePolicy,
+    ResponseRule,
+    response_policy_from_option,
 )
 from hiveframe._validate import (
     NOT_GIVEN,
@@ -115,6 +127,16 @@ class HTTPSink(Front[SinkSpec]):
         deliver every record raises :class:`~hiveframe.errors.DeliveryFailed`.
     success_statuses
         Statuses that acknowledge a batch; by default any 2xx.
+    response_policy
+        A :class:`~hiveframe.connectors.ResponsePolicy` (or a list of
+        :class:`~hiveframe.connectors.ResponseRule`): what answers mean beyond their status.
+        A batch a rule accepts (``success``, ``ignore``) is delivered; one a rule refuses
+        (``fail``, or ``retry`` to no end) is not, whatever its status.
+    item_results
+        An :class:`~hiveframe.connectors.ItemResults`: where an accepted answer (a 200, a 207)
+        says which records of the batch failed. Those alone are sent again as a batch of
+        their own (``ItemResults.retry``), or dead-lettered one by one with their own error;
+        the others count as delivered.
     clock
         Where time comes from; tests pass a fake clock.
 
@@ -157,6 +179,8 @@ class HTTPSink(Front[SinkSpec]):
         proxy: str | _NotGiven | None = NOT_GIVEN,
         secret_headers: Iterable[str] = (),
         secret_params: Iterable[str] = (),
+        response_policy: ResponsePolicy | Iterable[ResponseRule] | None = None,
+        item_results: ItemResults | None = None,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         url = check_http_url(url, "url")
@@ -176,6 +200,7 @@ class HTTPSink(Front[SinkSpec]):
             key_function=key_function(idempotency_key, header, method, url),
             dead_letter=dead_letter_option(dead_letter),
             success_statuses=success_statuses_option(success_statuses),
+            item_results=item_results_from_option(item_results),
         )
         checked_auth = auth_from_option(auth)
         config = session_config(
@@ -187,6 +212,7 @@ class HTTPSink(Front[SinkSpec]):
             proxy=proxy,
             max_redirects=0,  # see hiveframe.connectors._sink_outcome.failure_from
             max_connections=options.max_in_flight,
+            response_policy=response_policy_from_option(response_policy),
         )
         self.runtime = Runtime.of(
             clock=clock, circuit_breaker=circuit_breaker, rate_limit=rate_limit
@@ -460,8 +486,11 @@ class SinkWriter:
                 delivered, kept = await self._deliver(session, batch)
                 self._ledger.settle_batch(batch.index, delivered=delivered, kept=kept)
 
-    async def _deliver(self, session: Session, batch: RequestBatch) -> tuple[bool, bool]:
-        """Send one batch (halving it on 413); return (all delivered, all failures kept)."""
+    async def _deliver(
+        self, session: Session, batch: RequestBatch, resends: int = 0
+    ) -> tuple[bool, bool]:
+        """Send one batch (halving it on 413, sending refused items again); return (all
+        delivered, all failures kept). ``resends``: how often these items were sent again."""
         if self._journal is not None and self._journal.delivered_before(batch):
             self._ledger.settle_records(batch.count, delivered=True)
             return True, True
@@ -471,6 +500,8 @@ class SinkWriter:
             if self._journal is not None:
                 self._journal.record(batch)
             return True, True
+        if isinstance(failure, list):
+            return await self._deliver_items(session, batch, failure, resends)
         if failure.status == 413 and batch.count > 1:
             self._ledger.splits += 1
             delivered = kept = True
@@ -482,7 +513,39 @@ class SinkWriter:
         self._ledger.settle_records(batch.count, delivered=False, kept=kept)
         return False, kept
 
-    async def _send(self, session: Session, batch: RequestBatch) -> Failure | None:
+    async def _deliver_items(
+        self, session: Session, batch: RequestBatch, refused: list[ItemFailure], resends: int
+    ) -> tuple[bool, bool]:
+        # The server took the batch but refused some of its records: the rest is delivered,
+        # the refused ones go again as a batch of their own while the retry policy allows,
+        # else each to the dead-letter file (or the final report) with its own error.
+        results, retry = self._options.item_results, session.config.retry
+        assert results is not None
+        self._ledger.settle_records(batch.count - len(refused), delivered=True)
+        again = [f.position for f in refused if results.retries(f.status)]
+        if resends + 1 >= retry.max_attempts:
+            again = []
+        kept = True
+        for item in refused:
+            if item.position not in again:
+                status = item.status if isinstance(item.status, int) else None
+                one = self._batcher.subset(batch, [item.position])
+                kept_one = self._reject(one, Failure(status, "", item.message))
+                self._ledger.settle_records(1, delivered=False, kept=kept_one)
+                kept = kept and kept_one
+        delivered = len(again) == len(refused)
+        if again:
+            await self._clock.sleep(retry.backoff_bound(resends + 1))
+            resent = self._batcher.subset(batch, again)
+            resent_delivered, resent_kept = await self._deliver(session, resent, resends + 1)
+            delivered, kept = delivered and resent_delivered, kept and resent_kept
+        return delivered, kept
+
+    async def _send(
+        self, session: Session, batch: RequestBatch
+    ) -> Failure | list[ItemFailure] | None:
+        """Send a batch: ``None`` when it was delivered, the records the server refused in an
+        answer that took the rest, or why it was not delivered."""
         options = self._options
         headers = dict(options.request_headers)
         if batch.key is not None and options.idempotency_header is not None:
@@ -502,10 +565,18 @@ class SinkWriter:
             self._fatal = self._fatal or exc
             return Failure(None, "", f"{type(exc).__name__}: {exc}")
         status = response.status_code
-        if status in options.success_statuses:
+        if response.action is None and status not in options.success_statuses:
+            excerpt = session.excerpt(response.content)
+            return Failure(status, excerpt, f"status {status} is not a success status")
+        if options.item_results is None or response.action == "ignore":
             return None
-        excerpt = session.excerpt(response.content)
-        return Failure(status, excerpt, f"status {status} is not a success status")
+        try:
+            document = orjson.loads(response.content)
+            refused = item_failures(options.item_results, document, batch.count)
+        except (orjson.JSONDecodeError, ValueError) as exc:
+            reason = f"the item report is unreadable ({exc}): the batch is not taken as delivered"
+            return Failure(status, session.excerpt(response.content), reason)
+        return refused or None
 
     def _reject(self, batch: RequestBatch, failure: Failure) -> bool:
         kept = False

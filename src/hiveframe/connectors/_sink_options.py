@@ -14,6 +14,7 @@ from hiveframe._protocol.batching import (
     ContentKey,
     KeyFunction,
 )
+from hiveframe._protocol.item_results import ItemResults
 from hiveframe._validate import (
     HEADER_NAME,
     check_headers,
@@ -44,6 +45,7 @@ class SinkOptions:
     key_function: KeyFunction | None
     dead_letter: Path | None
     success_statuses: frozenset[int]
+    item_results: ItemResults | None = None
 
     def batcher(self) -> Batcher:
         """A fresh batcher with these limits, format and keys."""

@@ -36,6 +36,7 @@ from hiveframe._http.sse import SSEReader
 from hiveframe._protocol.incremental import Incremental
 from hiveframe._protocol.poll import PollStream
 from hiveframe._protocol.reconnect import SSEStream
+from hiveframe._protocol.response_policy import ResponsePolicy
 from hiveframe._protocol.units import SourceStats, StreamKind, Unit
 from hiveframe._secrets import redact_url
 from hiveframe._validate import NOT_GIVEN, _NotGiven, check_names
@@ -124,6 +125,7 @@ class SessionSettings(TypedDict, total=False):
     verify: bool | str
     proxy: ProxyOption
     block_private_networks: bool
+    response_policy: ResponsePolicy
 
 
 def session_config(

@@ -9,7 +9,10 @@ the batch and answers ``200 {"received": n, "records": total}``. A request whose
 Query parameters make it misbehave on purpose, for docs and tests:
 
 - ``status=422``: answer that status and store nothing;
-- ``max_records=N`` / ``max_bytes=N``: answer 413 to larger batches.
+- ``max_records=N`` / ``max_bytes=N``: answer 413 to larger batches;
+- ``require=FIELD``: refuse the records whose ``FIELD`` is missing, false or empty, store
+  the others and answer ``207`` with ``"errors": [{"index": i, "message": ...}]`` (the
+  refused records' positions in the batch), as bulk APIs report item-level failures.
 
 ``GET /ingest`` answers the counts: ``{"batches": .., "records": .., "duplicates": ..}``.
 """
@@ -90,7 +93,11 @@ class IngestAPI:
             records = _records(request)
         except ValueError as exc:
             return _json(400, {"error": str(exc)})
-        return self._store(records, request.header("idempotency-key"))
+        required = request.query.get("require")
+        refused = [i for i, r in enumerate(records) if required and not _has(r, required)]
+        kept = [r for i, r in enumerate(records) if i not in refused]
+        errors = [{"index": i, "message": f"{required} is required"} for i in refused]
+        return self._store(kept, request.header("idempotency-key"), errors)
 
     def _refusal(self, request: Request) -> Reply | None:
         try:
@@ -107,18 +114,22 @@ class IngestAPI:
             return _json(413, {"error": f"more than {max_records} records"})
         return None
 
-    def _store(self, records: list[Any], key: str | None) -> Reply:
+    def _store(self, records: list[Any], key: str | None, errors: list[Any]) -> Reply:
+        status = 207 if errors else 200
         with self._lock:
             if key is not None and key in self._answers:
                 self.duplicates += 1
-                return Reply(200, dict(JSON), self._answers[key])
+                return Reply(status, dict(JSON), self._answers[key])
             self.batches.append(records)
             self.batch_keys.append(key)
             total = sum(len(batch) for batch in self.batches)
-            answer = orjson.dumps({"received": len(records), "records": total})
+            report: dict[str, Any] = {"received": len(records), "records": total}
+            if errors:
+                report["errors"] = errors
+            answer = orjson.dumps(report)
             if key is not None:
                 self._answers[key] = answer
-        return Reply(200, dict(JSON), answer)
+        return Reply(status, dict(JSON), answer)
 
     def _counts(self) -> dict[str, int]:
         with self._lock:
@@ -144,6 +155,10 @@ def _records(request: Request) -> list[Any]:
         if len(arrays) == 1:
             return arrays[0]
     raise ValueError("expected a JSON array of records, or an object holding one array")
+
+
+def _has(record: Any, field: str) -> bool:
+    return isinstance(record, dict) and bool(record.get(field))
 
 
 def _count(request: Request) -> int:
