@@ -42,8 +42,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("hiveframe.connectors",),
     # StreamProcessor and its runner
     ("hiveframe.streaming",),
-    # entry points: Spark, the command line, the demo API, the package itself
-    ("hiveframe.spark", "hiveframe.cli", "hiveframe.demo", "hiveframe"),
+    # entry points: Spark, the command line, pipeline files, the demo API, the package itself
+    ("hiveframe.spark", "hiveframe.cli", "hiveframe.pipeline", "hiveframe.demo", "hiveframe"),
 )
 
 
