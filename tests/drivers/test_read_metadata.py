@@ -14,6 +14,7 @@ from hiveframe._http.session import Session, SessionConfig
 from hiveframe._protocol.metadata import metadata_option, metadata_schema
 from hiveframe._protocol.pagination import OffsetPagination
 from hiveframe._protocol.paginators import start_paginator
+from hiveframe.connectors import HTTPSource
 from hiveframe.demo import Reply, Request
 from hiveframe.errors import ConfigError
 
@@ -87,3 +88,18 @@ def test_a_fixed_schema_gets_the_columns_after_its_fields():
     schema = metadata_schema(pa.schema([("id", pa.int64())]), ("_url",))
     assert schema is not None and schema.names == ["id", "_url"]
     assert metadata_schema(None, ("_url",)) is None
+
+
+def test_a_source_adds_the_columns_asked_for(serve):
+    server = serve({"/c": collection})
+    source = HTTPSource(
+        server.url("/c"),
+        pagination="offset",
+        page_size=10,
+        include_metadata=("_page", "_http_status"),
+    )
+    table = source.read().to_arrow()
+    assert table.column_names == ["id", "_page", "_http_status"]
+    assert table.column("_page").to_pylist() == [0] * 10 + [1] * 10 + [2] * 5
+    single = HTTPSource(server.url("/c?offset=0"), include_metadata=True).read()
+    assert single.columns[-1] == "_fetched_at" and single.count() == 10

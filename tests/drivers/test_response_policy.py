@@ -16,7 +16,7 @@ from hiveframe._http.session import Session, SessionConfig
 from hiveframe._protocol.pagination import OffsetPagination
 from hiveframe._protocol.paginators import start_paginator
 from hiveframe._protocol.response_policy import ResponsePolicy, ResponseRule
-from hiveframe.connectors import OAuth2ClientCredentials
+from hiveframe.connectors import HTTPSource, OAuth2ClientCredentials
 from hiveframe.demo import Reply, Request
 from hiveframe.errors import ResponseRuleError, RetryExhausted
 from hiveframe.resilience import RateLimiter, RetryConfig
@@ -191,3 +191,41 @@ def test_refresh_auth_refreshes_the_token_once_when_the_body_says_it_expired(ser
         asyncio.run(go("/r"))
     assert info.value.action == "refresh_auth"
     assert issued == ["tok-1", "tok-2", "tok-3"]  # refreshed once, not more
+
+
+# -- through HTTPSource ---------------------------------------------------------------------------
+
+
+def test_a_source_retries_a_200_saying_error_then_fails_naming_the_rule(serve, clock):
+    server = serve({"/r": replies((200, ERROR))})
+    source = HTTPSource(
+        server.url("/r"),
+        response_policy=[API_ERROR],
+        retry=RetryConfig(max_attempts=2, jitter=False),
+        clock=clock,
+    )
+    with pytest.raises(RetryExhausted) as info:
+        source.read()
+    assert "response rule 'api-error'" in str(info.value)
+    assert info.value.page == 0 and info.value.url == server.url("/r")
+    assert len(server.requests) == 2
+
+
+def test_a_source_ignores_what_a_rule_says_to_ignore(serve, clock):
+    def items(request: Request) -> Reply:
+        offset = int(request.query["offset"])
+        if offset == 20:
+            return Reply(404, dict(JSON), b'{"error": "no such page"}')
+        return Reply(200, dict(JSON), orjson.dumps([{"id": offset + i} for i in range(10)]))
+
+    server = serve({"/r": items})
+    source = HTTPSource(
+        server.url("/r"),
+        pagination="offset",
+        page_size=10,
+        concurrency=1,
+        response_policy=ResponsePolicy(ResponseRule("ignore", status=404)),
+        clock=clock,
+    )
+    assert source.read().to_arrow().column("id").to_pylist() == list(range(20))
+    assert len(server.requests) == 3

@@ -20,9 +20,11 @@ from hiveframe._protocol.data_path import DataPath
 from hiveframe._protocol.decode import validate_response_format
 from hiveframe._protocol.drift import DRIFT_POLICIES
 from hiveframe._protocol.incremental import Incremental
+from hiveframe._protocol.metadata import metadata_option
 from hiveframe._protocol.pagination import DEFAULT_MAX_PAGES, PaginationConfig
 from hiveframe._protocol.paginators import pagination_from_options
 from hiveframe._protocol.poll import PollStream
+from hiveframe._protocol.response_policy import response_policy_from_option
 from hiveframe._protocol.units import SourceStats, StreamKind, Unit
 from hiveframe._validate import (
     NOT_GIVEN,
@@ -179,6 +181,15 @@ class HTTPSource(Front[SourceSpec]):
         More header names, and query-parameter names, to treat as credentials (compared
         without case, ``-`` or ``_``). Their values, like every other secret the source
         knows, are also scrubbed from error messages and logs wherever they appear.
+    response_policy
+        A :class:`~hiveframe.connectors.ResponsePolicy` (or a list of
+        :class:`~hiveframe.connectors.ResponseRule`): what answers mean beyond their status
+        (a ``200`` whose body says ``{"status": "error"}``, a ``404`` to ignore), rule by
+        rule; answers no rule matches keep the built-in behaviour.
+    include_metadata
+        Metadata columns to add to every record, after its fields: ``True`` for all, or
+        some of ``"_http_status"``, ``"_page"``, ``"_url"`` (credentials masked) and
+        ``"_fetched_at"`` (when the response arrived, UTC).
     clock
         Where time comes from; tests pass a fake clock whose ``sleep`` does not wait.
     poll_interval_seconds, stream_type, since_param, since_field, since_path, dedupe_key, \
@@ -263,6 +274,7 @@ strict_sse, include_event_metadata
             allowed_hosts=frozenset(h.lower() for h in hosts),
             concurrency=require_int("concurrency", concurrency, minimum=1),
             schema_drift=check_choice("schema_drift", schema_drift, DRIFT_POLICIES),
+            include_metadata=metadata_option(options.get("include_metadata")),
         )
         checked_auth = auth_from_option(auth)
         deadline = optional_seconds("deadline_seconds", deadline_seconds)
@@ -278,6 +290,7 @@ strict_sse, include_event_metadata
             verify=options.get("verify", True),
             proxy=options.get("proxy", NOT_GIVEN),
             block_private_networks=options.get("block_private_networks", True),
+            response_policy=response_policy_from_option(options.get("response_policy")),
         )
         self.runtime = Runtime.of(
             clock=options.get("clock", SYSTEM_CLOCK),

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Literal
 
 from hiveframe._http.clock import Clock
+from hiveframe._protocol.response_policy import ResponsePolicy, ResponseRule
 from hiveframe.connectors._stream_options import FlatStreamOptions
 
 __all__ = ["DriftPolicy", "PaginationStyle", "ResponseFormat", "SourceOptions", "check_keywords"]
@@ -33,6 +34,8 @@ class SourceOptions(FlatStreamOptions, total=False):
     allowed_hosts: Iterable[str]
     secret_headers: Iterable[str]
     secret_params: Iterable[str]
+    response_policy: ResponsePolicy | Iterable[ResponseRule] | None
+    include_metadata: bool | Iterable[str]
     clock: Clock
 
 
