@@ -81,7 +81,9 @@ class Page:
         The response headers; looked up case-insensitively (a response's headers or a
         dict).
     document
-        The parsed JSON document, or ``None`` when the response was not JSON.
+        The parsed JSON document, or ``None`` when the response was not JSON. A page the
+        columnar decoder read from bytes has only the values at its config's
+        ``document_paths`` (the only ones a paginator reads), in objects as in the body.
     record_count
         How many records the page held.
     digest
