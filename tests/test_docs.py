@@ -12,6 +12,10 @@ Values the docs show are checked, not only the code that produces them:
   the statement prints exactly that, one ``# ->`` per printed line, in order;
 - comment lines ``# body: {...}`` right after a statement: the body of the last request the
   demo API received, continued over the following ``#`` lines.
+
+A ``toml`` block whose first line is ``# <name>.toml`` is that file (a pipeline file): it is
+written, with the demo standing in for ``https://api.example.com``, where the page shows it,
+so the Python blocks after it and the page's commands find it.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FENCE = re.compile(r"^```(\w+)\n(.*?)^```", re.DOTALL | re.MULTILINE)
 EXAMPLE_HOST = "https://api.example.com"
 SHOWN = re.compile(r"#\s*->\s*(.*?)\s*$")
+NAMED_FILE = re.compile(r"#\s*([\w.-]+\.toml)\s*\n")
 
 
 @dataclass(frozen=True)
@@ -102,10 +107,19 @@ def test_snippets_run_in_order_and_show_what_they_print(page, demo, in_tmp):
             elif block.language == "pycon":
                 # Paths under /data/ stand for your storage; the run uses a temporary folder.
                 run_pycon(code.replace('"/data/', f'"{in_tmp}/'), page, block.line, namespace)
+            elif block.language == "toml":
+                write_named_file(code)
     finally:
         stop_spark_streams(namespace)
     python = "".join(b.code for b in blocks(page) if b.language == "python")
     assert checked == python.count("# ->") + python.count("# body:")  # none left unchecked
+
+
+def write_named_file(code: str) -> None:
+    """Write a ``toml`` block that names its file on its first line (in the current folder)."""
+    named = NAMED_FILE.match(code)
+    if named is not None:
+        Path(named.group(1)).write_text(code)
 
 
 def run_python(code: str, page: Path, line: int, namespace: dict, demo) -> int:
@@ -184,6 +198,9 @@ def test_cli_examples_run(page, demo, in_tmp):
     env = {**os.environ, "INGEST_TOKEN": "docs-token", "API_KEY": "docs-key"}
     examples = commands(page)
     assert examples
+    for block in blocks(page):
+        if block.language == "toml":
+            write_named_file(block.code.replace(EXAMPLE_HOST, demo.base_url))
     for example in examples:
         args = [a.replace(EXAMPLE_HOST, demo.base_url) for a in example]
         if SHELL_OPERATORS & set(args):
