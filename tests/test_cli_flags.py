@@ -154,7 +154,7 @@ def test_no_progress_when_stderr_is_not_a_terminal(fresh_demo, tmp_path):
     out = tmp_path / "all.parquet"
     result = hiveframe("read", fresh_demo.url("/data"), "--pagination", "offset", "-o", str(out))
     assert result.returncode == 0
-    assert result.stderr == f"wrote 250 records to {out}\n"
+    assert result.stderr == f"wrote 250 records to {out} (stopped: short_page)\n"
 
 
 def test_a_terminal_shows_a_bar_with_the_total(fresh_demo, tmp_path):
@@ -169,11 +169,48 @@ def test_a_terminal_shows_a_bar_with_the_total(fresh_demo, tmp_path):
     assert "wrote 150 records" in shown
 
 
+def busy_once_collection():
+    """250 records at ``items`` with their ``total``, offset pages; page 1 answers 503 once."""
+    busy = {"100"}
+
+    def handler(request):
+        offset, limit = int(request.query["offset"]), int(request.query["limit"])
+        if str(offset) in busy:
+            busy.discard(str(offset))
+            return Reply(503, {"Retry-After": "0"}, b"busy")
+        items = [{"id": i} for i in range(offset, min(offset + limit, 250))]
+        body = orjson.dumps({"items": items, "total": 250})
+        return Reply(200, {"Content-Type": "application/json"}, body)
+
+    return handler
+
+
+def test_a_terminal_shows_the_total_the_api_reports_and_the_retries(serve, tmp_path):
+    server = serve({"/items": busy_once_collection()})
+    out = tmp_path / "all.jsonl"
+    code, shown = in_terminal(
+        "read",
+        server.url("/items"),
+        *("--pagination", "offset", "--page-size", "100", "--data-path", "items"),
+        *("--total-path", "total", "-o", str(out)),
+    )
+    assert code == 0, shown
+    last = shown.replace("\r\n", "\n").split("\r")[-1]
+    assert re.search(r"100%\|\S+\| 250/250 records \[.*, pages 3, retries 1\]", last), shown
+    assert len(server.requests) == 4  # the total is known: no page is asked for past it
+
+
+def test_total_path_needs_offset_or_page_pagination(api):
+    result = hiveframe("read", api.url("/d"), "--pagination", "cursor", "--total-path", "total")
+    assert result.returncode == 2
+    assert one_line(result.stderr).startswith("hiveframe: error: --total-path='total': ")
+
+
 def test_quiet_keeps_a_terminal_free_of_progress(fresh_demo, tmp_path):
     out = tmp_path / "all.jsonl"
     code, shown = in_terminal("read", fresh_demo.url("/data"), "-q", "-o", str(out))
     assert code == 0
-    assert shown.strip() == f"wrote 100 records to {out}"
+    assert shown.strip() == f"wrote 100 records to {out} (stopped: single_page)"
 
 
 BASH_COMPLETE = """

@@ -151,3 +151,17 @@ def test_bad_stdin_is_named_in_one_line(ingest):
     result = hiveframe("write", "-", ingest.server.url("/ingest"), stdin=b'{"id": 1}\n{oops\n')
     assert result.returncode == 1
     assert one_line(result.stderr).startswith("hiveframe: error: stdin:2: not JSON")
+
+
+def test_limit_saves_no_incremental_state(fresh_demo, tmp_path):
+    state = tmp_path / "state.json"
+    read = ["read", fresh_demo.url("/orders"), "--pagination", "offset", "--page-size", "5"]
+    cursor = ["--state", str(state), "--cursor-field", "updated_at", "--cursor-param", "since"]
+    cursor += ["--initial-value", "2026-01-01T00:00:00Z", "--primary-key", "id"]
+    limited = hiveframe(*read, *cursor, "--limit", "3", "-o", str(tmp_path / "some.jsonl"))
+    assert limited.returncode == 0, limited.stderr
+    assert f"state not saved (--limit ends a read early) in {state}" in limited.stderr
+    assert not state.exists()
+    whole = hiveframe(*read, *cursor, "-o", "-")
+    assert whole.returncode == 0 and f"state saved in {state}" in whole.stderr
+    assert state.exists()

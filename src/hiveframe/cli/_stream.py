@@ -25,6 +25,7 @@ import orjson
 from hiveframe._validate import check_output_path
 from hiveframe.cli._common import (
     add_http_arguments,
+    add_param,
     add_verbosity,
     configure_logging,
     http_options,
@@ -56,13 +57,7 @@ def add_parser(commands: Any) -> None:
     stream.add_argument("--since-field", help="record field whose largest value is the cursor")
     stream.add_argument("--dedupe-key", help="record field identifying a record")
     stream.add_argument("--data-path", help="where the records are in each document")
-    stream.add_argument(
-        "--param",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="a query parameter sent with every request (repeatable)",
-    )
+    add_param(stream)
     add_http_arguments(stream)
     stream.add_argument("--batch-size", type=whole(1), default=100, help="records per delivery")
     stream.add_argument("--limit", type=whole(1), help="stop after this many records")
