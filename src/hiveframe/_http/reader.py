@@ -29,7 +29,7 @@ from hiveframe._protocol.columnar import PageBody, PageTable, Shapes, decode_pag
 from hiveframe._protocol.data_path import DataPath
 from hiveframe._protocol.decode import DecodedPage, decode_body, resolve_format
 from hiveframe._protocol.drift import DriftGuard
-from hiveframe._protocol.metadata import with_metadata
+from hiveframe._protocol.metadata import metadata_schema, with_metadata
 from hiveframe._protocol.origin import credentials_may_follow, origin_of
 from hiveframe._protocol.pagination import DEFAULT_MAX_PAGES, PaginationConfig
 from hiveframe._protocol.paginators import Page, PageRequest, Paginator
@@ -71,6 +71,12 @@ class ReadPlan:
     concurrency: int = 8
     schema_drift: str = "promote"
     include_metadata: tuple[str, ...] = ()
+
+    @property
+    def output_schema(self) -> pa.Schema | None:
+        """The schema of what the read returns: ``schema`` with the metadata columns, if
+        one was given."""
+        return metadata_schema(self.schema, self.include_metadata)
 
 
 @dataclass(frozen=True)

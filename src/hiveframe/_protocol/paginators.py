@@ -235,11 +235,11 @@ class _NumberedPaginator(Paginator):
         size = self._page_size
         if page.record_count == 0:
             return "empty_page"
-        if size is not None and page.record_count < size:
-            return "short_page"
         total = self._reported(page)
         if total is not None and self._number(page) - self._start + self._units(page) >= total:
             return "total_reached"
+        if size is not None and page.record_count < size:
+            return "short_page"
         return None
 
     def window(self, index: int, concurrency: int) -> int:

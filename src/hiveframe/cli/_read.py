@@ -183,7 +183,7 @@ def read_pages(run: ReadRun, progress: Progress, limit: int | None = None) -> It
 def read_with_progress(run: ReadRun, progress: Progress, limit: int | None = None) -> DataFrame:
     """The first ``limit`` records of ``run`` (all by default) as one frame (not committed)."""
     tables = list(read_pages(run, progress, limit))
-    return DataFrame(concat_tables(tables, schema=run.spec.plan.schema))
+    return DataFrame(concat_tables(tables, schema=run.spec.plan.output_schema))
 
 
 def output_writer(output: str) -> str:
@@ -216,7 +216,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     df = read_with_progress(run, progress, args.limit)
     getattr(df.write, writer)(args.output)
-    print(f"wrote {df.count():,} records to {args.output}", file=sys.stderr)
+    stopped = run.stats.stop_reason or "--limit"  # a read that ended by itself says why
+    print(f"wrote {df.count():,} records to {args.output} (stopped: {stopped})", file=sys.stderr)
     _commit(run, args)  # the output is written: an incremental cursor may move on
     return 0
 

@@ -56,6 +56,12 @@ class ReadStats:
     failed_children
         Child reads that failed and were skipped or dead-lettered, each with its parent
         values, URL and error.
+    stop_reason
+        Why the read ended, once it has: ``"single_page"`` (no pagination),
+        ``"no_next_link"``, ``"no_next_cursor"``, ``"empty_page"``, ``"short_page"``,
+        ``"total_reached"``, ``"max_pages"``, ``"ignored"`` (a response rule said to
+        ignore the last answer); for a parent/child read, why the parents' read ended.
+        ``None`` while the read runs, after it failed, or when the caller stopped it early.
     """
 
     records: int = 0
@@ -63,6 +69,7 @@ class ReadStats:
     older: int = 0
     children: int = 0
     failed_children: list[ChildFailure] = field(default_factory=list)
+    stop_reason: str | None = None
 
 
 async def plan_pages(
@@ -70,13 +77,16 @@ async def plan_pages(
     session: Session,
     deadline: float | None,
     progress: ReadProgress | None = None,
+    stats: ReadStats | None = None,
 ) -> AsyncGenerator[pa.Table, None]:
     """Every non-empty page of one paginated read of ``plan``, as a table; ``progress``
-    follows the read if given."""
+    follows the read if given, and ``stats`` gets why it ended."""
     paginator = start_paginator(plan.pagination) if plan.pagination else None
     reader = PageReader(plan, session, progress)
     async for table in reader.pages(paginator, deadline=deadline):
         yield table
+    if stats is not None:
+        stats.stop_reason = reader.stop_reason
 
 
 class ReadRun:
@@ -134,12 +144,14 @@ class ReadRun:
                 async for table in pages:
                     self.stats.records += table.num_rows
                     yield table
+        if self.parents is not None:
+            self.stats.stop_reason = self.parents.stats.stop_reason
         self._finished = True
 
     async def read(self) -> DataFrame:
         """Every page joined into one frame (not committed)."""
         tables = [table async for table in self.pages()]
-        return DataFrame(concat_tables(tables, schema=self.spec.plan.schema))
+        return DataFrame(concat_tables(tables, schema=self.spec.plan.output_schema))
 
     async def batches(self) -> AsyncGenerator[pa.RecordBatch, None]:
         """Record batches of one widening schema; commits once the last one was consumed."""
@@ -181,7 +193,8 @@ class ReadRun:
         if cursor is not None:
             plan = cursor.plan(plan)
         url = session.redact(plan.url)
-        async with aclosing(plan_pages(plan, session, deadline, self.progress)) as pages:
+        read = plan_pages(plan, session, deadline, self.progress, self.stats)
+        async with aclosing(read) as pages:
             async for table in pages:
                 admitted = self._admit(table, url, None)
                 if admitted.num_rows:
