@@ -2,8 +2,9 @@
 
 Subcommands, each one's options, the values of options with a fixed set of choices, and
 file names where an option or argument takes a file. zsh runs the bash function through
-its ``bashcompinit``, so both shells complete the same way. The script is printed; install
-it with ``eval "$(hiveframe completion bash)"`` in ``~/.bashrc`` (``zsh`` in ``~/.zshrc``).
+its ``bashcompinit`` (loading ``compinit`` first if the shell has not), so both shells
+complete the same way. The script is printed; install it with
+``eval "$(hiveframe completion bash)"`` in ``~/.bashrc`` (``zsh`` in ``~/.zshrc``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,10 @@ import shlex
 from typing import Any
 
 SHELLS = ("bash", "zsh")
+ZSH_PRELUDE = """\
+(( $+functions[compdef] )) || { autoload -U +X compinit && compinit; }
+autoload -U +X bashcompinit && bashcompinit
+"""
 _FILE_METAVARS = frozenset({"FILE", "FILE|-", "PATH", "DIR"})  # options whose value is a file
 
 
@@ -29,7 +34,7 @@ def add_parser(commands: Any, root: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, root: argparse.ArgumentParser) -> int:
     script = bash_script(root)
     if args.shell == "zsh":
-        script = "autoload -U +X bashcompinit && bashcompinit\n" + script
+        script = ZSH_PRELUDE + script
     print(script, end="")
     return 0
 
