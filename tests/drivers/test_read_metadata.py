@@ -103,3 +103,16 @@ def test_a_source_adds_the_columns_asked_for(serve):
     assert table.column("_page").to_pylist() == [0] * 10 + [1] * 10 + [2] * 5
     single = HTTPSource(server.url("/c?offset=0"), include_metadata=True).read()
     assert single.columns[-1] == "_fetched_at" and single.count() == 10
+
+
+def test_a_fixed_schema_keeps_the_metadata_columns(serve):
+    server = serve({"/c": collection})
+    schema = pa.schema([("id", pa.int32())])
+    source = HTTPSource(
+        server.url("/c"), pagination="offset", page_size=10, schema=schema, include_metadata=True
+    )
+    df = source.read()
+    assert df.schema == metadata_schema(schema, metadata_option(True))
+    assert df.count() == 25
+    batches = list(source.iter_batches())
+    assert {batch.schema for batch in batches} == {df.schema}

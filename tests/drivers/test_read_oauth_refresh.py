@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl
 import orjson
 import pytest
 
+from clocks import FakeClock
 from hiveframe._http.session import Session, SessionConfig
 from hiveframe.connectors import HTTPSink, HTTPSource, OAuth2RefreshToken, OffsetPagination
 from hiveframe.demo import Reply, Request
@@ -21,14 +22,6 @@ from hiveframe.errors import AuthenticationError
 
 JSON = {"Content-Type": "application/json"}
 TTL = 120  # seconds an access token lives; the client refreshes 60 s before
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class RotatingAuthServer:
@@ -43,7 +36,7 @@ class RotatingAuthServer:
         hold: threading.Event | None = None,
         ticks: dict[int, float] | None = None,
     ):
-        self.clock = Clock()
+        self.clock = FakeClock()
         self.ticks = dict(ticks or {})  # offset -> seconds that pass when it is first asked for
         self.records = [{"id": i} for i in range(1, records + 1)]
         self.rotate = rotate
@@ -98,7 +91,7 @@ def refresh_auth(server, api: RotatingAuthServer, rotations: list[str]) -> OAuth
         "client-secret-1",
         api.refresh_token,
         on_rotate=rotations.append,
-        clock=api.clock,
+        clock=api.clock.monotonic,
         allow_insecure_token_url=True,
     )
 
@@ -184,7 +177,7 @@ def test_a_refused_refresh_token_fails_without_showing_it(serve):
         "client-1",
         "client-secret-1",
         "rt-0-initial",
-        clock=api.clock,
+        clock=api.clock.monotonic,
         allow_insecure_token_url=True,
     )
     with pytest.raises(AuthenticationError) as info:

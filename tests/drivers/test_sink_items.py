@@ -56,6 +56,16 @@ def records(count: int, *, bad=(), busy=()) -> list[dict]:
     return [{"id": i, "bad": i in bad, "busy": i in busy} for i in range(count)]
 
 
+def resending_sink(server, clock, *, batch_size: int) -> HTTPSink:
+    """A sink sending the records the server refused again, on the fake clock."""
+    return HTTPSink(
+        server.url("/bulk"),
+        batch_size=batch_size,
+        clock=clock,
+        item_results=ItemResults(failed="errors[*].index", retry=True),
+    )
+
+
 def test_a_207_dead_letters_exactly_the_refused_records_each_with_its_error(serve, tmp_path):
     api = BulkAPI()
     server = serve({"/bulk": api})
@@ -83,13 +93,7 @@ def test_a_207_dead_letters_exactly_the_refused_records_each_with_its_error(serv
 
 def test_refused_records_go_again_as_a_batch_of_their_own_with_a_key_of_its_own(serve, clock):
     api = BulkAPI()
-    server = serve({"/bulk": api})
-    sink = HTTPSink(
-        server.url("/bulk"),
-        batch_size=10,
-        clock=clock,
-        item_results=ItemResults(failed="errors[*].index", retry=True),
-    )
+    sink = resending_sink(serve({"/bulk": api}), clock, batch_size=10)
 
     result = sink.write(records(10, busy={2, 5}))
 
@@ -130,13 +134,7 @@ def test_per_record_statuses_decide_which_go_again_and_which_are_reported(serve,
 
 def test_records_refused_every_time_are_reported_once_the_retries_run_out(serve, clock):
     api = BulkAPI()
-    server = serve({"/bulk": api})
-    sink = HTTPSink(
-        server.url("/bulk"),
-        batch_size=5,
-        clock=clock,
-        item_results=ItemResults(failed="errors[*].index", retry=True),
-    )
+    sink = resending_sink(serve({"/bulk": api}), clock, batch_size=5)
     with pytest.raises(DeliveryFailed) as info:
         sink.write(records(5, bad={0}))
     assert [ids for _, ids in api.requests] == [[0, 1, 2, 3, 4], [0], [0], [0], [0]]  # 5 attempts
