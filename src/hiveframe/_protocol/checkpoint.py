@@ -143,6 +143,18 @@ def write_atomically(path: Path, data: bytes) -> None:
     _fsync_directory(path.parent)
 
 
+def append_durably(path: Path, data: bytes) -> None:
+    """Append ``data`` to ``path`` and ``fsync`` it before returning.
+
+    Dead-letter files and JSON Lines outputs are appended so: a line is on disk before the
+    write it records counts as done.
+    """
+    with path.open("ab") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+
+
 def check_stream_name(name: Any) -> str:
     """A stream name usable as a file name: letters, digits, ``_ . -``; up to 128 characters.
 

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import sys
 from pathlib import Path
 from typing import Any, TextIO
 
 import orjson
 
+from hiveframe._protocol.checkpoint import append_durably
 from hiveframe._validate import check_output_path
 from hiveframe.cli._common import (
     add_http_arguments,
@@ -107,11 +107,7 @@ class _JsonLinesFile:
         self.path = path
 
     def __call__(self, records: list[Any]) -> None:
-        lines = b"".join(orjson.dumps(record) + b"\n" for record in records)
-        with Path(self.path).open("ab") as out:
-            out.write(lines)
-            out.flush()
-            os.fsync(out.fileno())
+        append_durably(Path(self.path), b"".join(orjson.dumps(r) + b"\n" for r in records))
 
 
 def _stdout(out: TextIO) -> Any:

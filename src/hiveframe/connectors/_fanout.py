@@ -23,6 +23,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import orjson
 
 from hiveframe._http.reader import ReadPlan
+from hiveframe._protocol.checkpoint import append_durably
 from hiveframe._validate import check_choice
 from hiveframe.errors import ConfigError
 
@@ -125,10 +126,7 @@ class Fanout:
             "error_type": error_type,
             "failed_at": datetime.now(timezone.utc).isoformat(),
         }
-        with self.dead_letter.open("ab") as out:
-            out.write(orjson.dumps(line, default=str) + b"\n")
-            out.flush()
-            os.fsync(out.fileno())
+        append_durably(self.dead_letter, orjson.dumps(line, default=str) + b"\n")
 
 
 def fanout_option(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 import orjson
 
 from hiveframe._protocol.batching import RequestBatch
+from hiveframe._protocol.checkpoint import append_durably
 from hiveframe.errors import (
     DeliveryFailed,
     HiveFrameError,
@@ -171,10 +171,7 @@ class DeadLetterFile:
         # The records are spliced in as the bytes that were sent: nothing is re-encoded.
         line = orjson.dumps(meta)[:-1] + b',"records":[' + b",".join(batch.rows) + b"]}\n"
         try:
-            with self.path.open("ab") as out:
-                out.write(line)
-                out.flush()
-                os.fsync(out.fileno())
+            append_durably(self.path, line)
         except OSError as exc:
             logger.error("could not write batch %d to %s: %s", batch.index, self.path, exc)
             return False

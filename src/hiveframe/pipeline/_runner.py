@@ -10,7 +10,6 @@ fails between a write and the commit.
 
 from __future__ import annotations
 
-import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from urllib.parse import urlencode
 
 from hiveframe._frame import DataFrame
 from hiveframe._http.portal import run_sync
+from hiveframe._protocol.checkpoint import append_durably
 from hiveframe._protocol.paginators import start_paginator
 from hiveframe._secrets import redact_url
 from hiveframe.connectors import HTTPSource
@@ -114,10 +114,7 @@ def _write_file(frame: DataFrame, target: FileTarget) -> None:
                 f"are {header.decode()!r}: a CSV file is appended to with the same columns"
             )
         data = rows if existing is not None else data
-    with target.path.open("ab") as appended:
-        appended.write(data)
-        appended.flush()
-        os.fsync(appended.fileno())
+    append_durably(target.path, data)
 
 
 def _first_line(path: Path) -> bytes | None:
