@@ -50,6 +50,7 @@ __all__ = [
     "DEFAULT_MAX_EMPTY_PAGES",
     "DEFAULT_MAX_PAGES",
     "DEFAULT_PAGE_SIZE",
+    "AutoPagination",
     "CursorPagination",
     "LinkPagination",
     "NextUrlPagination",
@@ -326,6 +327,47 @@ class NextUrlPagination(_FollowingPagination):
 
     def __post_init__(self) -> None:
         _check_path("next_url_path", self.next_url_path, optional=False)
+        _check_name("size_param", self.size_param, optional=True)
+        super().__post_init__()
+
+
+@dataclass(frozen=True, kw_only=True)
+class AutoPagination(_FollowingPagination):
+    """Find the style on the first page: what ``pagination="auto"`` means.
+
+    The first request goes out without pagination parameters (only ``size_param``, if
+    set); its response decides, in this order (see
+    :mod:`hiveframe._protocol.auto_pagination`): a ``Link`` header with ``rel="next"``
+    (or other paging relations), a next-page URL field, a cursor field, an offset or a
+    page-number envelope. Nothing found, or two signals that disagree, means one page.
+    The choice and its evidence are logged (``hiveframe.pagination``, INFO) and shown by
+    ``source.explain()``. The pages then go one after another (name the style to fetch
+    offset or page-number pages concurrently).
+
+    Parameters
+    ----------
+    cursor_param
+        The query parameter that sends a detected cursor back.
+    size_param, page_size
+        An optional page-size parameter for the first request; a detected offset or page
+        envelope keeps sending ``page_size`` under its own size parameter.
+    max_empty_pages
+        As for :class:`CursorPagination`, for a detected cursor, link or next-URL style.
+
+    Examples
+    --------
+    >>> AutoPagination(size_param="limit", page_size=50).first_params()
+    {'limit': '50'}
+    """
+
+    style: ClassVar[str] = "auto"
+    compares_pages: ClassVar[bool] = True  # in case the pages turn out to be numbered
+
+    cursor_param: str = "cursor"
+    size_param: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_name("cursor_param", self.cursor_param)
         _check_name("size_param", self.size_param, optional=True)
         super().__post_init__()
 

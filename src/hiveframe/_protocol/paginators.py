@@ -10,6 +10,7 @@ style names are looked up in it (:func:`config_class`).
 
 from __future__ import annotations
 
+import logging
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -18,10 +19,12 @@ from types import MappingProxyType
 from typing import Any, ClassVar, Final
 from urllib.parse import urljoin
 
+from hiveframe._protocol.auto_pagination import Detection, detect_pagination
 from hiveframe._protocol.data_path import MissingSegment, split_dotted_path, walk_dotted
 from hiveframe._protocol.link_header import find_next_link
 from hiveframe._protocol.pagination import (
     DEFAULT_PAGE_SIZE,
+    AutoPagination,
     CursorPagination,
     LinkPagination,
     NextUrlPagination,
@@ -32,6 +35,8 @@ from hiveframe._protocol.pagination import (
 from hiveframe._secrets import redact_url
 from hiveframe._validate import optional_int
 from hiveframe.errors import ConfigError, PaginationError, PaginationLoopError
+
+logger = logging.getLogger("hiveframe.pagination")
 
 POSITION_VERSION = 1
 _MAX_SHOWN = 80
@@ -204,7 +209,7 @@ class _NumberedPaginator(Paginator):
         number_param: str,
         first: PageRequest | None,
     ) -> None:
-        self._number_param = number_param
+        self.number_param = number_param  # the query parameter numbering the pages
         self._base = base = _saved_number(first, number_param)
         self._start = config.start
         self._page_size = config.effective_page_size
@@ -214,10 +219,10 @@ class _NumberedPaginator(Paginator):
         super().__init__(config, None if base is None else self._request(base))
 
     def _request(self, number: int) -> PageRequest:
-        return PageRequest(params={self._number_param: str(number), **self._size_params})
+        return PageRequest(params={self.number_param: str(number), **self._size_params})
 
     def _number(self, page: Page) -> int:
-        return int(page.request.params[self._number_param])
+        return int(page.request.params[self.number_param])
 
     def request_at(self, index: int) -> PageRequest:
         if index < 0 or self._base is None:
@@ -252,7 +257,7 @@ class _NumberedPaginator(Paginator):
     def _after(self, page: Page) -> PageRequest | None:
         before, self._digest = self._digest, page.digest
         if page.record_count and page.digest is not None and page.digest == before:
-            number = f"{self._number_param}={self._number(page)}"
+            number = f"{self.number_param}={self._number(page)}"
             raise PaginationLoopError(
                 f"{number} sent the records of the page before", page=page.index
             )
@@ -270,7 +275,7 @@ class _NumberedPaginator(Paginator):
             return None
         return (
             f"the API reports {total} {self._unit} but the page at "
-            f"{self._number_param}={number} is empty; the read ends there"
+            f"{self.number_param}={number} is empty; the read ends there"
         )
 
     @abstractmethod
@@ -438,6 +443,53 @@ class _NextUrlPaginator(_UrlPaginator):
         return _text(_lookup(page, self._path, "next_url_path"), "next_url_path")
 
 
+class _AutoPaginator(Paginator):
+    # Detects the style on the first page (a resumed read: the first page after the resume),
+    # then hands every page to that style's paginator.
+    style = "auto"
+
+    def __init__(self, config: AutoPagination, first: PageRequest | None) -> None:
+        self._config = config
+        self._inner: Paginator | None = None
+        self.detection: Detection | None = None  # once the first page was advanced past
+        super().__init__(config, first)
+
+    def detect(self, page: Page) -> Detection:
+        """What ``page`` shows (pure; the first page is the one that decides)."""
+        return detect_pagination(page.headers, page.document, page.record_count, self._config)
+
+    def _after(self, page: Page) -> PageRequest | None:
+        inner = self._inner
+        if inner is None:
+            self.detection = found = self.detect(page)
+            logger.info("pagination='auto' chose %s: %s", found.style, found.evidence)
+            if found.config is None:
+                self.stop_reason = "single_page"
+                return None
+            inner = self._inner = start_paginator(found.config)
+            page = _as_numbered(inner, page)
+        nxt = inner.advance(page)
+        self.stop_reason, self.shortfall = inner.stop_reason, inner.shortfall
+        return nxt
+
+    def records_reported(self, page: Page) -> int | None:
+        if self._inner is not None:
+            return self._inner.records_reported(page)
+        config = self.detect(page).config
+        return None if config is None else start_paginator(config).records_reported(page)
+
+
+def _as_numbered(paginator: Paginator, page: Page) -> Page:
+    """The first page of a detected offset or page-number read, as if it had been asked for
+    with the numbers (it went out without them, and the paginator counts from them)."""
+    if (
+        isinstance(paginator, _NumberedPaginator)
+        and paginator.number_param not in page.request.params
+    ):
+        return replace(page, request=paginator.first())
+    return page
+
+
 # -- reading pages ---------------------------------------------------------------------------
 
 
@@ -497,6 +549,7 @@ PAGINATORS: Final[Mapping[type[PaginationConfig], type[Paginator]]] = MappingPro
         CursorPagination: _CursorPaginator,
         LinkPagination: _LinkPaginator,
         NextUrlPagination: _NextUrlPaginator,
+        AutoPagination: _AutoPaginator,
     }
 )
 """Which paginator runs which pagination config; its keys are the styles there are."""
@@ -569,6 +622,12 @@ def pagination_from_options(
     if isinstance(pagination, PaginationConfig):
         return pagination if page_size is None else replace(pagination, page_size=page_size)
     config = config_class(pagination) if isinstance(pagination, str) else None
+    if config is AutoPagination and page_size is not None:
+        reason = (
+            "pagination='auto' cannot know the parameter that sends it: pass "
+            "AutoPagination(size_param=..., page_size=...) or name the style"
+        )
+        raise ConfigError("page_size", page_size, reason)
     if config is None:
         styles = ", ".join(repr(kind.style) for kind in PAGINATORS)
         raise ConfigError(

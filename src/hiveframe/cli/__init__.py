@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from hiveframe import __version__
-from hiveframe.cli import _completion, _demo, _pipeline, _read, _stream, _write
+from hiveframe.cli import _completion, _demo, _explain, _pipeline, _read, _stream, _write
 from hiveframe.cli._signals import exit_code, stop_on_signals
 from hiveframe.errors import ConfigError, HiveFrameError
 
@@ -34,7 +34,7 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 DEBUG_ENV = "HIVEFRAME_DEBUG"
 
-_COMMANDS = (_read, _write, _stream, _pipeline, _demo)
+_COMMANDS = (_read, _explain, _write, _stream, _pipeline, _demo)
 
 
 class _Parser(argparse.ArgumentParser):

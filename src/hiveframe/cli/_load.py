@@ -72,8 +72,11 @@ def add_arguments(read: argparse.ArgumentParser) -> None:
     fan.add_argument("--child-dead-letter", metavar="PATH", help="JSON Lines of failed children")
 
 
-def load_options(args: argparse.Namespace) -> dict[str, Any]:
+def load_options(args: argparse.Namespace, *, saves_state: bool = True) -> dict[str, Any]:
     """``incremental=`` and ``parent=`` for ``HTTPSource``, from the arguments.
+
+    ``saves_state=False`` for a command that only looks at the state (``explain``): it
+    needs no output file.
 
     Raises
     ------
@@ -89,7 +92,7 @@ def load_options(args: argparse.Namespace) -> dict[str, Any]:
         option = "--" + given[0].replace("_", "-")
         raise ConfigError(option, getattr(args, given[0]), "needs --state PATH")
     if args.state is not None:
-        if args.output is None and sys.stdout.isatty():
+        if saves_state and args.output is None and sys.stdout.isatty():
             reason = "needs -o FILE or -o -: a preview saves no state"
             raise ConfigError("--state", args.state, reason)
         if args.cursor_field is None:

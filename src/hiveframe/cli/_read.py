@@ -72,34 +72,6 @@ def add_parser(commands: Any) -> None:
         metavar="N",
         help="stop the read after N records (no incremental state is saved)",
     )
-    read.add_argument("--method", default="GET", help="request method (default GET)")
-    read.add_argument(
-        "--pagination",
-        choices=[config.style for config in PAGINATORS],
-        help="how the API pages: %(choices)s (default: one request)",
-    )
-    read.add_argument("--page-size", type=whole(1), metavar="N", help="records per page to ask for")
-    read.add_argument(
-        "--total-path",
-        metavar="FIELD",
-        help="where offset or page responses give the total record count ('total'): the "
-        "read stops there, and the progress bar shows it",
-    )
-    read.add_argument(
-        "--max-pages",
-        type=_page_limit,
-        default=NOT_GIVEN,
-        metavar="N|none",
-        help="stop after N pages; 'none' for no cap (default: fail past 100,000 pages)",
-    )
-    read.add_argument(
-        "--response-format",
-        choices=[*FORMATS, "ndjson"],
-        help="how responses are decoded: %(choices)s (default: from Content-Type)",
-    )
-    read.add_argument("--data-path", help="where the records are: 'results.items' or a JSONPath")
-    add_param(read)
-    read.add_argument("--timeout", type=seconds, default=30.0, help="seconds per request")
     read.add_argument(
         "--rows",
         type=whole(0),
@@ -107,9 +79,44 @@ def add_parser(commands: Any) -> None:
         metavar="N",
         help="records the terminal preview shows and reads (default 20)",
     )
-    add_http_arguments(read)
-    add_verbosity(read)
-    _load.add_arguments(read)
+    add_source_arguments(read)
+
+
+def add_source_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options that say what to read and how (``hiveframe read`` and ``explain``)."""
+    parser.add_argument("--method", default="GET", help="request method (default GET)")
+    parser.add_argument(
+        "--pagination",
+        choices=[config.style for config in PAGINATORS],
+        help="how the API pages: %(choices)s (default: one request)",
+    )
+    parser.add_argument(
+        "--page-size", type=whole(1), metavar="N", help="records per page to ask for"
+    )
+    parser.add_argument(
+        "--total-path",
+        metavar="FIELD",
+        help="where offset or page responses give the total record count ('total'): the "
+        "read stops there, and the progress bar shows it",
+    )
+    parser.add_argument(
+        "--max-pages",
+        type=_page_limit,
+        default=NOT_GIVEN,
+        metavar="N|none",
+        help="stop after N pages; 'none' for no cap (default: fail past 100,000 pages)",
+    )
+    parser.add_argument(
+        "--response-format",
+        choices=[*FORMATS, "ndjson"],
+        help="how responses are decoded: %(choices)s (default: from Content-Type)",
+    )
+    parser.add_argument("--data-path", help="where the records are: 'results.items' or a JSONPath")
+    add_param(parser)
+    parser.add_argument("--timeout", type=seconds, default=30.0, help="seconds per request")
+    add_http_arguments(parser)
+    add_verbosity(parser)
+    _load.add_arguments(parser)
 
 
 def _page_limit(text: str) -> int | None:
@@ -141,6 +148,20 @@ def _pagination(args: argparse.Namespace) -> str | PaginationConfig | None:
     if style == "page":
         return PagePagination(total_path=args.total_path)
     raise ConfigError("--total-path", args.total_path, "needs --pagination offset or page")
+
+
+def source_from(args: argparse.Namespace, *, saves_state: bool = True) -> HTTPSource:
+    """The ``HTTPSource`` the arguments of :func:`add_source_arguments` describe.
+
+    Raises
+    ------
+    ConfigError
+        An option HiveFrame refuses, named as on the command line where it has one.
+    """
+    from hiveframe.connectors import HTTPSource
+
+    options = _load.load_options(args, saves_state=saves_state)
+    return HTTPSource(args.url, **_source_options(args), **options)
 
 
 def read_run(source: HTTPSource) -> ReadRun:
@@ -201,9 +222,7 @@ def run(args: argparse.Namespace) -> int:
         reason = "is the format of stdout (-o - or a pipe); a file's name says its format"
         raise ConfigError("--format", args.output_format, reason)
     writer = output_writer(args.output) if args.output and not to_stdout else None
-    from hiveframe.connectors import HTTPSource
-
-    source = HTTPSource(args.url, **_source_options(args), **_load.load_options(args))
+    source = source_from(args)
     progress = Progress(enabled=False if args.quiet else None)
     configure_logging(args, progress.log_handler())
     run = read_run(source)

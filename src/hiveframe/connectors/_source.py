@@ -40,6 +40,7 @@ from hiveframe._validate import (
     optional_seconds,
     require_int,
 )
+from hiveframe.connectors._explain import Explanation, aexplain
 from hiveframe.connectors._fanout import Parent, fanout_option
 from hiveframe.connectors._incremental import incremental_option
 from hiveframe.connectors._run import ReadRun, ReadStats, read_then_commit
@@ -422,6 +423,36 @@ strict_sse, include_event_metadata
     def aiter_batches(self) -> AsyncIterator[pa.RecordBatch]:
         """Async :meth:`iter_batches`."""
         return self._read_run().batches()
+
+    def explain(self, *, offline: bool = False) -> Explanation:
+        """What a read asks for and does, with the evidence for each choice.
+
+        Fetches the first page (nothing with ``offline=True``) and reports the first
+        request (credentials masked), the format, where the records are, the pagination
+        (what ``pagination="auto"`` finds, and why), the page size, a reported total, the
+        next request, the stop rule and what is saved between runs. A child source
+        (``parent=``) and an SSE stream are explained without fetching.
+
+        Returns
+        -------
+        Explanation
+            ``str()`` gives the text, ``to_dict()`` the same as data.
+
+        Raises
+        ------
+        hiveframe.errors.HiveFrameError
+            The first request failed as a read would fail.
+
+        Examples
+        --------
+        >>> print(HTTPSource("https://api.example.com/items", pagination="auto").explain())
+        ... # doctest: +SKIP
+        """
+        return run_sync(lambda: self.aexplain(offline=offline))
+
+    async def aexplain(self, *, offline: bool = False) -> Explanation:
+        """Async :meth:`explain`."""
+        return await aexplain(self.spec, self.runtime, offline=offline)
 
     def _read_run(self) -> ReadRun:
         run = ReadRun(self.spec, self.runtime)

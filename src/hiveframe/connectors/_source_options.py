@@ -12,7 +12,7 @@ from hiveframe.connectors._stream_options import FlatStreamOptions
 
 __all__ = ["DriftPolicy", "PaginationStyle", "ResponseFormat", "SourceOptions", "check_keywords"]
 
-PaginationStyle = Literal["offset", "page", "cursor", "link", "next_url"]
+PaginationStyle = Literal["offset", "page", "cursor", "link", "next_url", "auto"]
 """The pagination styles named by a string (a config object names any other)."""
 
 ResponseFormat = Literal["auto", "json", "jsonl", "ndjson", "csv", "text"]
