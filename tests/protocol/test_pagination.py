@@ -718,7 +718,7 @@ def test_unknown_pagination_is_named(value):
 
 def test_every_style_has_one_config_class_and_one_paginator():
     styles = [config.style for config in PAGINATORS]
-    assert styles == ["offset", "page", "cursor", "link", "next_url"]
+    assert styles == ["offset", "page", "cursor", "link", "next_url", "auto"]
     for config, runner in PAGINATORS.items():
         assert config_class(f" {config.style.upper()} ") is config
         assert runner.style == config.style

@@ -12,6 +12,7 @@ from hiveframe._http.response import Response
 from hiveframe._protocol.incremental import Incremental
 from hiveframe._protocol.item_results import ItemResults
 from hiveframe._protocol.pagination import (
+    AutoPagination,
     CursorPagination,
     LinkPagination,
     NextUrlPagination,
@@ -21,6 +22,7 @@ from hiveframe._protocol.pagination import (
 from hiveframe._protocol.poll import PollStream
 from hiveframe._protocol.reconnect import SSEStream
 from hiveframe._protocol.response_policy import ResponsePolicy, ResponseRule
+from hiveframe.connectors._explain import Explanation
 from hiveframe.connectors._fanout import Parent
 from hiveframe.connectors._run import ReadStats
 from hiveframe.connectors._sink import HTTPSink
@@ -31,9 +33,11 @@ from hiveframe.connectors._spec import SinkSpec, SourceSpec
 __all__ = [
     "APIKeyAuth",
     "Auth",
+    "AutoPagination",
     "BasicAuth",
     "BearerAuth",
     "CursorPagination",
+    "Explanation",
     "HTTPSink",
     "HTTPSource",
     "Incremental",

@@ -200,6 +200,7 @@ class _Report:
 
     def explanation(self) -> Explanation:
         plan, first = self.plan, self.first
+        data_path = self._data_path()  # its note goes before the pagination's
         pagination, page_size, total, nxt, stop = self._pagination()
         return Explanation(
             method=plan.method,
@@ -211,7 +212,7 @@ class _Report:
             status=first.response.status_code if first is not None else None,
             records=first.page.page.record_count if first is not None else None,
             format=self._format(),
-            data_path=self._data_path(),
+            data_path=data_path,
             pagination=pagination,
             page_size=page_size,
             total=total,
