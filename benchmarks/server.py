@@ -8,10 +8,10 @@ list and a nested object), rendered once and cached.
 
 Endpoints: ``/items`` (offset/limit, ``{"items", "total"}``), ``/nested`` (the same at
 ``results.items``, for the cold start), ``/pages`` (page/page_size,
-``{"items", "total"}``), ``/cursor`` (``{"items", "next_cursor"}``), ``/link`` (RFC 8288),
-``/sse?n=`` (events of ~200 bytes of JSON), ``/poll?since=`` (one new record per poll),
-``/ingest`` (POST JSON arrays; counts records and
-distinct ids, de-duplicates by Idempotency-Key) with ``/ingest/stats`` and ``/ingest/reset``.
+``{"items", "total", "total_pages"}``), ``/cursor`` (``{"items", "next_cursor"}``),
+``/link`` (RFC 8288), ``/sse?n=`` (events of ~200 bytes of JSON), ``/poll?since=`` (one
+new record per poll), ``/ingest`` (POST JSON arrays; counts records and distinct ids,
+de-duplicates by Idempotency-Key) with ``/ingest/stats`` and ``/ingest/reset``.
 """
 
 from __future__ import annotations
@@ -69,7 +69,8 @@ async def pages(request: web.Request) -> web.Response:
     total = _int(request, "total", TOTAL)
     page, size = _int(request, "page", 1), _int(request, "page_size", 100)
     body = _records((page - 1) * size, size, total)
-    return _json(b'{"items":[' + body + b'],"total":%d}' % total)
+    count = -(-total // size)
+    return _json(b'{"items":[' + body + b'],"total":%d,"total_pages":%d}' % (total, count))
 
 
 async def cursor(request: web.Request) -> web.Response:

@@ -33,7 +33,7 @@ def _items_params(offset: int, records: int, latency: int) -> dict[str, Any]:
 
 
 def read_hiveframe(base: str, records: int, latency: int, style: str = "offset") -> int:
-    from hiveframe.connectors import HTTPSource, OffsetPagination
+    from hiveframe.connectors import HTTPSource, OffsetPagination, PagePagination
 
     common = {"params": {"total": records, "latency_ms": latency}, "data_path": "items"}
     if style == "offset":
@@ -42,6 +42,13 @@ def read_hiveframe(base: str, records: int, latency: int, style: str = "offset")
             page_size=PAGE,
             **common,
             pagination=OffsetPagination(total_path="total"),
+        )
+    elif style == "page":
+        source = HTTPSource(
+            f"{base}/pages",
+            page_size=PAGE,
+            **common,
+            pagination=PagePagination(total_path="total"),
         )
     elif style == "cursor":
         source = HTTPSource(f"{base}/cursor", pagination="cursor", page_size=PAGE, **common)
@@ -55,6 +62,10 @@ def read_hiveframe(base: str, records: int, latency: int, style: str = "offset")
     return int(source.read().to_arrow().num_rows)
 
 
+def read_hiveframe_page(base: str, records: int, latency: int) -> int:
+    return read_hiveframe(base, records, latency, "page")
+
+
 def read_hiveframe_cursor(base: str, records: int, latency: int) -> int:
     return read_hiveframe(base, records, latency, "cursor")
 
@@ -63,16 +74,28 @@ def read_hiveframe_link(base: str, records: int, latency: int) -> int:
     return read_hiveframe(base, records, latency, "link")
 
 
-def read_requests(base: str, records: int, latency: int) -> int:
+def _page_params(number: int, records: int, latency: int) -> dict[str, Any]:
+    return {"page": number, "page_size": PAGE, "total": records, "latency_ms": latency}
+
+
+def read_requests(base: str, records: int, latency: int, style: str = "offset") -> int:
     import requests
 
     rows: list[dict[str, Any]] = []
     with requests.Session() as session:
         for offset in range(0, records, PAGE):
-            response = session.get(f"{base}/items", params=_items_params(offset, records, latency))
+            if style == "page":
+                url, params = f"{base}/pages", _page_params(offset // PAGE + 1, records, latency)
+            else:
+                url, params = f"{base}/items", _items_params(offset, records, latency)
+            response = session.get(url, params=params)
             response.raise_for_status()
             rows.extend(response.json()["items"])
     return int(pa.Table.from_pylist(rows).num_rows)
+
+
+def read_requests_page(base: str, records: int, latency: int) -> int:
+    return read_requests(base, records, latency, "page")
 
 
 def read_httpx(base: str, records: int, latency: int) -> int:
@@ -87,57 +110,121 @@ def read_httpx(base: str, records: int, latency: int) -> int:
     return int(pa.Table.from_pylist(rows).num_rows)
 
 
-def read_aiohttp(base: str, records: int, latency: int) -> int:
+def read_aiohttp(base: str, records: int, latency: int, style: str = "offset") -> int:
+    """The hand-written loop: aiohttp, eight pages at a time, orjson, ``from_pylist``."""
     import aiohttp
 
+    def request(i: int) -> tuple[str, dict[str, Any]]:
+        if style == "page":
+            return f"{base}/pages", _page_params(i + 1, records, latency)
+        return f"{base}/items", _items_params(i * PAGE, records, latency)
+
     async def main() -> list[dict[str, Any]]:
-        offsets = list(range(0, records, PAGE))
-        pages: list[list[dict[str, Any]]] = [[] for _ in offsets]
+        count = -(-records // PAGE)
+        pages: list[list[dict[str, Any]]] = [[] for _ in range(count)]
         connector = aiohttp.TCPConnector(limit=IN_FLIGHT)
         async with aiohttp.ClientSession(connector=connector) as session:
 
             async def fetch(i: int) -> None:
-                params = _items_params(offsets[i], records, latency)
-                async with session.get(f"{base}/items", params=params) as response:
+                url, params = request(i)
+                async with session.get(url, params=params) as response:
                     response.raise_for_status()
                     pages[i] = orjson.loads(await response.read())["items"]
 
-            for start in range(0, len(offsets), IN_FLIGHT):
+            for start in range(0, count, IN_FLIGHT):
                 await asyncio.gather(
-                    *(fetch(i) for i in range(start, min(start + IN_FLIGHT, len(offsets))))
+                    *(fetch(i) for i in range(start, min(start + IN_FLIGHT, count)))
                 )
         return [row for page in pages for row in page]
 
     return int(pa.Table.from_pylist(asyncio.run(main())).num_rows)
 
 
-def read_dlt(base: str, records: int, latency: int) -> int:
-    from dlt.sources.helpers.rest_client import RESTClient
-    from dlt.sources.helpers.rest_client.paginators import OffsetPaginator
+def read_aiohttp_page(base: str, records: int, latency: int) -> int:
+    return read_aiohttp(base, records, latency, "page")
 
-    client = RESTClient(
-        base_url=base,
-        paginator=OffsetPaginator(limit=PAGE, total_path="total"),
-        data_selector="items",
-    )
+
+def read_aiohttp_cursor(base: str, records: int, latency: int) -> int:
+    """The same loop for a cursor API: one page at a time, each naming the next."""
+    import aiohttp
+
+    async def main() -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"limit": PAGE, "total": records, "latency_ms": latency}
+        async with aiohttp.ClientSession() as session:
+            while True:
+                async with session.get(f"{base}/cursor", params=params) as response:
+                    response.raise_for_status()
+                    body = orjson.loads(await response.read())
+                rows.extend(body["items"])
+                if body["next_cursor"] is None:
+                    return rows
+                params["cursor"] = body["next_cursor"]
+
+    return int(pa.Table.from_pylist(asyncio.run(main())).num_rows)
+
+
+def read_aiohttp_link(base: str, records: int, latency: int) -> int:
+    """The same loop for an API with RFC 8288 ``Link`` headers, one page at a time."""
+    import aiohttp
+
+    async def main() -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        url: Any = f"{base}/link?per_page={PAGE}&total={records}&latency_ms={latency}"
+        async with aiohttp.ClientSession() as session:
+            while url is not None:
+                async with session.get(url) as response:
+                    response.raise_for_status()
+                    rows.extend(orjson.loads(await response.read()))
+                    nxt = response.links.get("next")
+                url = None if nxt is None else response.url.join(nxt["url"])
+        return rows
+
+    return int(pa.Table.from_pylist(asyncio.run(main())).num_rows)
+
+
+def read_dlt(base: str, records: int, latency: int, style: str = "offset") -> int:
+    from dlt.sources.helpers.rest_client import RESTClient
+    from dlt.sources.helpers.rest_client.paginators import OffsetPaginator, PageNumberPaginator
+
+    params: dict[str, Any] = {"total": records, "latency_ms": latency}
+    if style == "page":
+        # dlt's page-number paginator reads a page count: /pages reports it as total_pages.
+        paginator: Any = PageNumberPaginator(base_page=1, total_path="total_pages")
+        path, params["page_size"] = "/pages", PAGE
+    else:
+        paginator, path = OffsetPaginator(limit=PAGE, total_path="total"), "/items"
+    client = RESTClient(base_url=base, paginator=paginator, data_selector="items")
     rows: list[dict[str, Any]] = []
-    for page in client.paginate("/items", params={"total": records, "latency_ms": latency}):
+    for page in client.paginate(path, params=params):
         rows.extend(page)
     return int(pa.Table.from_pylist(rows).num_rows)
 
 
+def read_dlt_page(base: str, records: int, latency: int) -> int:
+    return read_dlt(base, records, latency, "page")
+
+
 def read_hiveframe_batches(base: str, records: int, latency: int) -> int:
     """Stream every record through iter_batches without keeping them (bounded memory)."""
+    return sum(batch.num_rows for batch in _thousands(base, records, latency).iter_batches())
+
+
+def read_hiveframe_whole(base: str, records: int, latency: int) -> int:
+    """read() of the collection iter_batches streams (pages of 1,000), for their ratio."""
+    return int(_thousands(base, records, latency).read().to_arrow().num_rows)
+
+
+def _thousands(base: str, records: int, latency: int) -> Any:
     from hiveframe.connectors import HTTPSource, OffsetPagination
 
-    source = HTTPSource(
+    return HTTPSource(
         f"{base}/items",
         page_size=1000,
         data_path="items",
         pagination=OffsetPagination(total_path="total"),
         params={"total": records, "latency_ms": latency},
     )
-    return sum(batch.num_rows for batch in source.iter_batches())
 
 
 # -- writes: records delivered, as the server counts them --------------------------------------

@@ -207,8 +207,9 @@ class PageReader:
             return self.decode(response, request, index)
         with self.session.reporting(response.url, page=index):
             fmt = resolve_format(self.plan.response_format, response.headers.get("content-type"))
-            body = PageBody(response.content, fmt, self.session.redact(response.url))
-            decoded = await self._offload.decode(body)
+            # No URL in the body: an error gets the redacted one here, from reporting(), so
+            # pages that decode (all but a few) are never redacted.
+            decoded = await self._offload.decode(PageBody(response.content, fmt))
         return self._fetched(response, request, index, decoded)
 
     def _fetched(

@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple, Protocol, TypeVar
 from urllib.parse import urlencode
@@ -244,17 +244,12 @@ class Session:
             error.add_context(url=self.redact(url) if url else None, page=page, batch=batch)
         self.secrets.scrub_error(error)
 
-    @contextmanager
     def reporting(
         self, url: str | None = None, *, page: int | None = None, batch: int | None = None
-    ) -> Iterator[None]:
+    ) -> _Reporting:
         """:meth:`report` every error raised inside the block (HiveFrame's, and any other
         that may quote a URL or a body)."""
-        try:
-            yield
-        except Exception as exc:
-            self.report(exc, url, page=page, batch=batch)
-            raise
+        return _Reporting(self, url, page, batch)
 
     async def request(  # noqa: PLR0913 - one request's keyword options, as aiohttp's
         self,
@@ -287,7 +282,8 @@ class Session:
             dict(headers or {}),
             json=json,
             content=content,
-            credentials=credentials_may_follow(self.credential_url, url),
+            credentials=url == self.credential_url
+            or credentials_may_follow(self.credential_url, url),
             home=self.credential_url,
             page=page,
             batch=batch,
@@ -511,9 +507,9 @@ class Session:
             if limit is None or remaining < limit:
                 limit, what = remaining, "the read's deadline_seconds"
         try:
-            with anyio.fail_after(limit):
+            async with _time_limit(limit):
                 return await follow(call)
-        except TimeoutError as exc:  # the builtin, raised by anyio.fail_after
+        except TimeoutError as exc:  # the builtin, raised by both time limits
             raise self._deadline_error(call, what) from exc
 
     def _deadline_error(self, call: _Call, what: str) -> DeadlineExceeded:
@@ -690,6 +686,25 @@ class Session:
             return reader.finish()
 
 
+def _time_limit(seconds: float | None) -> AbstractAsyncContextManager[Any]:
+    # asyncio.timeout (3.11+) costs half of anyio's cancel scope, once per request; the
+    # read never runs on another event loop than asyncio's (aiohttp needs it).
+    if _ASYNCIO_TIMEOUT is not None:
+        return _ASYNCIO_TIMEOUT(seconds)
+    return _anyio_limit(seconds)
+
+
+@asynccontextmanager
+async def _anyio_limit(seconds: float | None) -> AsyncIterator[None]:
+    with anyio.fail_after(seconds):
+        yield
+
+
+_ASYNCIO_TIMEOUT: Callable[[float | None], AbstractAsyncContextManager[Any]] | None = getattr(
+    asyncio, "timeout", None
+)
+
+
 def _encode_body(call: _Call, headers: dict[str, str]) -> bytes | None:
     """The request body as bytes, setting Content-Type for JSON and form bodies."""
     if call.content is not None:
@@ -701,6 +716,24 @@ def _encode_body(call: _Call, headers: dict[str, str]) -> bytes | None:
         headers.setdefault("Content-Type", "application/json")
         return orjson.dumps(call.json)
     return None
+
+
+class _Reporting:
+    # Session.reporting's block: a class, not @contextmanager, since every page enters
+    # several and a generator-based one costs a few times more.
+    __slots__ = ("_batch", "_page", "_session", "_url")
+
+    def __init__(
+        self, session: Session, url: str | None, page: int | None, batch: int | None
+    ) -> None:
+        self._session, self._url, self._page, self._batch = session, url, page, batch
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, error: BaseException | None, trace: object) -> None:
+        if isinstance(error, Exception):
+            self._session.report(error, self._url, page=self._page, batch=self._batch)
 
 
 class _Answer(Protocol):
