@@ -84,6 +84,18 @@ def test_body_errors_name_the_url_and_the_page(serve, reply, error):
     assert_names_page_1(info.value, server.url("/items"))
 
 
+@pytest.mark.parametrize("body", [b'[{"id": 3}', b'[{"id": NaN}]', b'[{"id": 3}] x'])
+def test_a_page_decoded_off_the_event_loop_names_its_url_and_page(serve, body):
+    # Page 1 is fetched ahead and decoded in the worker thread: its error gets the URL,
+    # redacted, from the reader, as a page decoded on the loop does.
+    server = serve({"/items": second_page_fails_with(Reply(200, dict(JSON), body))})
+    with pytest.raises(ResponseDecodeError) as info:
+        HTTPSource(
+            f"{server.url('/items')}?api_key={KEY}", pagination="offset", page_size=2, retry=None
+        ).read()
+    assert_names_page_1(info.value, server.url("/items"))
+
+
 def test_retry_after_too_long_names_the_url_and_the_page(serve, clock):
     server = serve({"/c": FaultyCollection(6, {2: [503]}, retry_after="86400")})
     source = HTTPSource(
