@@ -8,8 +8,9 @@ import pytest
 
 from hiveframe._protocol.arrow.conform import concat_tables
 from hiveframe.connectors import HTTPSource
+from hiveframe.connectors._run import READ_AHEAD
 from hiveframe.demo import Reply, Request
-from hiveframe.errors import SchemaDriftError
+from hiveframe.errors import HTTPStatusError, SchemaDriftError
 
 
 def pages_server(serve, pages: list[list[dict[str, object]]]):
@@ -21,6 +22,9 @@ def pages_server(serve, pages: list[list[dict[str, object]]]):
         return Reply(body=orjson.dumps(records), headers={"Content-Type": "application/json"})
 
     return serve({"/p": handler})
+
+
+JSON = {"Content-Type": "application/json"}
 
 
 def source(server, **options) -> HTTPSource:
@@ -94,3 +98,33 @@ def test_a_schema_fixes_every_batch(serve):
     batches = list(source(server, schema=schema).iter_batches())
     assert {b.schema for b in batches} == {schema}
     assert [b.column("v").to_pylist() for b in batches] == [["1"], ["two"], ['{"a":1}']]
+
+
+def test_the_batches_before_a_failing_page_come_first_then_its_error(serve):
+    # Batches are read ahead of the loop; the error of page 3 still comes after pages 0-2.
+    def handler(request: Request) -> Reply:
+        offset = int(request.query["offset"])
+        if offset == 3:
+            return Reply(500, {"Content-Type": "application/json"}, b"{}")
+        return Reply(body=orjson.dumps([{"id": offset}]), headers=JSON)
+
+    server = serve({"/p": handler})
+    seen: list[int] = []
+    with pytest.raises(HTTPStatusError) as info:
+        for batch in source(server, retry=None, concurrency=1).iter_batches():
+            seen += [row["id"] for row in batch.to_pylist()]
+    assert seen == [0, 1, 2]
+    assert info.value.page == 3
+
+
+def test_a_break_stops_the_read_a_few_pages_ahead_at_most(serve):
+    requests: list[int] = []
+
+    def handler(request: Request) -> Reply:
+        requests.append(int(request.query["offset"]))
+        return Reply(body=orjson.dumps([{"id": len(requests)}]), headers=JSON)
+
+    server = serve({"/p": handler})
+    for _batch in source(server, concurrency=1, max_pages=50).iter_batches():
+        break
+    assert len(requests) <= 2 + READ_AHEAD  # the batch taken, those held ready, one in hand

@@ -14,16 +14,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import AsyncGenerator, Iterator, Mapping
-from contextlib import aclosing, contextmanager
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
+from contextlib import aclosing, closing, contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import pyarrow as pa
 
 from hiveframe._frame import DataFrame
-from hiveframe._http.portal import run_sync
+from hiveframe._http.portal import iterate_sync, run_sync
 from hiveframe._http.reader import PageReader, ReadPlan, ReadProgress
 from hiveframe._http.session import Session
 from hiveframe._protocol.arrow.conform import RunningSchema, concat_tables
@@ -36,6 +36,7 @@ from hiveframe.errors import ChildReadError, ConfigError, HiveFrameError, Respon
 __all__ = ["ReadRun", "ReadStats", "plan_pages", "read_then_commit", "refuse_batch_only"]
 
 logger = logging.getLogger("hiveframe.read")
+T = TypeVar("T")
 
 
 @dataclass
@@ -155,12 +156,18 @@ class ReadRun:
 
     async def batches(self) -> AsyncGenerator[pa.RecordBatch, None]:
         """Record batches of one widening schema; commits once the last one was consumed."""
+        async with aclosing(self.conformed()) as batches:
+            async for batch in batches:
+                yield batch
+        self.commit()
+
+    async def conformed(self) -> AsyncGenerator[pa.RecordBatch, None]:
+        """The batches of :meth:`batches`, not committed."""
         running = RunningSchema()
         async with aclosing(self.pages()) as pages:
             async for table in pages:
                 for batch in running.conform(table).to_batches():
                     yield batch
-        self.commit()
 
     def commit(self) -> None:
         """Save the cursors of the read (this source's, then its parent's).
@@ -311,6 +318,66 @@ def _with_columns(table: pa.Table, extra: list[tuple[str, Any, pa.DataType]]) ->
             raise ConfigError("parent.fields", column, reason)
         table = table.append_column(column, pa.array([value] * table.num_rows, type=kind))
     return table
+
+
+READ_AHEAD = 4
+"""Batches ``iter_batches()`` holds ready beyond the one its caller has."""
+
+
+def iter_batches(make_run: Callable[[], ReadRun]) -> Iterator[pa.RecordBatch]:
+    """:meth:`ReadRun.batches` for sync code: committed once the caller consumed the last batch.
+
+    A step of the caller's thread into the event loop's costs more than a page of 1,000
+    records takes to decode, so each step takes every batch that is ready (the loop reads
+    on, up to :data:`READ_AHEAD` batches ahead, while the caller works).
+    """
+    runs: list[ReadRun] = []
+
+    def groups() -> AsyncIterator[list[pa.RecordBatch]]:
+        runs.append(make_run())
+        return ready_groups(runs[0].conformed(), READ_AHEAD)
+
+    with closing(iterate_sync(groups)) as steps:
+        for group in steps:
+            yield from group
+    runs[0].commit()
+
+
+async def ready_groups(items: AsyncGenerator[T, None], ahead: int) -> AsyncGenerator[list[T], None]:
+    """``items`` in lists of those ready at each step, at least one; a task of its own reads
+    them, up to ``ahead`` items ahead of the consumer. An error comes after the items
+    before it; closing the groups stops the task and closes ``items``."""
+    queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue(ahead)
+
+    async def produce() -> None:
+        try:
+            async with aclosing(items):
+                async for item in items:
+                    await queue.put(("item", item))
+        except Exception as exc:  # raised to the consumer once it has the items before
+            await queue.put(("error", exc))
+        else:
+            await queue.put(("end", None))
+
+    producer = asyncio.ensure_future(produce())
+    try:
+        while True:
+            kind, value = await queue.get()
+            group = []
+            while kind == "item":
+                group.append(value)
+                if queue.empty():
+                    break
+                kind, value = queue.get_nowait()
+            if group:
+                yield group
+            if kind == "error":
+                raise value
+            if kind == "end":
+                return
+    finally:
+        producer.cancel()
+        await asyncio.gather(producer, return_exceptions=True)
 
 
 def refuse_batch_only(spec: SourceSpec, reader: str) -> None:

@@ -12,7 +12,7 @@ import pyarrow as pa
 from hiveframe._frame import DataFrame
 from hiveframe._http.auth import Auth, auth_from_option
 from hiveframe._http.clock import SYSTEM_CLOCK
-from hiveframe._http.portal import iterate_sync, run_sync
+from hiveframe._http.portal import run_sync
 from hiveframe._http.proxy import proxy_repr
 from hiveframe._http.reader import Parser, ReadPlan
 from hiveframe._http.record_stream import AsyncRecordStream, RecordStream
@@ -43,7 +43,7 @@ from hiveframe._validate import (
 from hiveframe.connectors._explain import Explanation, aexplain
 from hiveframe.connectors._fanout import Parent, fanout_option
 from hiveframe.connectors._incremental import incremental_option
-from hiveframe.connectors._run import ReadRun, ReadStats, read_then_commit
+from hiveframe.connectors._run import ReadRun, ReadStats, iter_batches, read_then_commit
 from hiveframe.connectors._source_options import (
     DriftPolicy,
     PaginationStyle,
@@ -418,7 +418,7 @@ strict_sse, include_event_metadata
         hiveframe.errors.HiveFrameError
             As :meth:`read` does, while iterating.
         """
-        return iterate_sync(self.aiter_batches)
+        return iter_batches(self._read_run)
 
     def aiter_batches(self) -> AsyncIterator[pa.RecordBatch]:
         """Async :meth:`iter_batches`."""
