@@ -9,7 +9,7 @@ import re
 import orjson
 import pytest
 
-from hiveframe.connectors import HTTPSource, Incremental, OffsetPagination
+from hiveframe.connectors import HTTPSource, Incremental, OffsetPagination, PollStream, SSEStream
 from hiveframe.demo import Reply, Request
 
 CAP = "fails past 100,000 pages (the default cap)"
@@ -228,3 +228,32 @@ def test_an_api_key_in_the_query_shows_masked(fresh_demo):
     assert explanation.url.endswith("/data?key=***")
     assert "k-SECRET-1" not in str(explanation)
     assert explanation.auth == "APIKeyAuth(name='key', location='query', value='***')"
+
+
+def test_a_polling_stream_fetches_its_first_page_and_says_what_it_checkpoints(fresh_demo):
+    source = HTTPSource(fresh_demo.url("/events"), stream=PollStream(interval_seconds=5))
+    explanation = source.explain()
+    assert explanation.fetched and len(fresh_demo.requests) == 1
+    assert explanation.checkpoint == (
+        "a stream position (next page, since value, ETag), saved by a StreamProcessor"
+    )
+
+
+def test_an_event_stream_is_explained_without_opening_it(fresh_demo):
+    explanation = HTTPSource(fresh_demo.url("/stream"), stream=SSEStream()).explain()
+    assert fresh_demo.requests == []
+    assert explanation.not_fetched == "an event stream is not opened to explain it"
+    assert explanation.headers == {"Accept": "text/event-stream"}
+    assert explanation.format.value == "sse"
+    assert explanation.checkpoint == "the last event id (Last-Event-ID), saved by a StreamProcessor"
+
+
+def test_a_child_source_is_explained_without_fetching(fresh_demo):
+    parents = HTTPSource(fresh_demo.url("/parents") + "?token=p-SECRET-77")
+    child = HTTPSource(fresh_demo.url("/parents/{parent.id}/children"), parent=parents)
+    explanation = child.explain()
+    assert fresh_demo.requests == []
+    assert explanation.not_fetched is not None
+    assert explanation.not_fetched.startswith("the URL is filled from each record of http://")
+    assert "token=***" in explanation.not_fetched
+    assert "p-SECRET-77" not in str(explanation)

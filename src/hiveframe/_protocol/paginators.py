@@ -443,9 +443,17 @@ class _NextUrlPaginator(_UrlPaginator):
         return _text(_lookup(page, self._path, "next_url_path"), "next_url_path")
 
 
-class _AutoPaginator(Paginator):
-    # Detects the style on the first page (a resumed read: the first page after the resume),
-    # then hands every page to that style's paginator.
+class AutoPaginator(Paginator):
+    """Runs :class:`AutoPagination`: detects the style on the first page it advances past
+    (for a resumed read, the first page after the resume), logs the choice, then hands every
+    page to that style's paginator.
+
+    Attributes
+    ----------
+    detection
+        What the first page showed (:class:`Detection`), once it was advanced past.
+    """
+
     style = "auto"
 
     def __init__(self, config: AutoPagination, first: PageRequest | None) -> None:
@@ -549,7 +557,7 @@ PAGINATORS: Final[Mapping[type[PaginationConfig], type[Paginator]]] = MappingPro
         CursorPagination: _CursorPaginator,
         LinkPagination: _LinkPaginator,
         NextUrlPagination: _NextUrlPaginator,
-        AutoPagination: _AutoPaginator,
+        AutoPagination: AutoPaginator,
     }
 )
 """Which paginator runs which pagination config; its keys are the styles there are."""

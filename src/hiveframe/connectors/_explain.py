@@ -31,7 +31,12 @@ from hiveframe._protocol.pagination import (
     NextUrlPagination,
     PaginationConfig,
 )
-from hiveframe._protocol.paginators import PageRequest, Paginator, start_paginator
+from hiveframe._protocol.paginators import (
+    AutoPaginator,
+    PageRequest,
+    Paginator,
+    start_paginator,
+)
 from hiveframe._protocol.poll import PollStream
 from hiveframe._secrets import REDACTED, SecretNames, SecretValues, redact_url
 from hiveframe.connectors._incremental import CursorRun
@@ -65,8 +70,9 @@ class Explanation:
         and the auth set (auth values as ``***``), the JSON body.
     auth
         The auth, as its ``repr`` (secrets masked), or ``None``.
-    fetched
-        Whether the first page was fetched (``False`` with ``offline=True``).
+    fetched, not_fetched
+        Whether the first page was fetched, and if not why (``"offline"``; an SSE stream
+        and a child source of ``parent=`` are not fetched).
     status, records
         The first response's status and its records (``None`` when not fetched).
     format, data_path, pagination
@@ -89,6 +95,7 @@ class Explanation:
     body: Any
     auth: str | None
     fetched: bool
+    not_fetched: str | None
     status: int | None
     records: int | None
     format: Choice
@@ -118,7 +125,7 @@ class Explanation:
             plural = "" if self.records == 1 else "s"
             lines.append(f"response: {self.status}, {self.records} record{plural}")
         else:
-            lines.append("response: not fetched (offline)")
+            lines.append(f"response: not fetched ({self.not_fetched})")
         for name in ("format", "data_path", "pagination"):
             choice: Choice = getattr(self, name)
             lines.append(f"{name}: {choice.value} ({choice.evidence})")
@@ -145,13 +152,23 @@ async def aexplain(
     request = _Request.of(spec)
     session = spec.session(runtime)
     fetched = None
-    offline = offline or spec.fanout is not None or spec.stream_kind == "sse"
-    if not offline:
+    unfetched = "offline" if offline else _not_fetched(spec)
+    if unfetched is None:
         async with session:
             reader = PageReader(request.plan, session)
             response = await reader.request_page(request.first, 0)
             fetched = _First(response, reader.decode(response, request.first, 0))
-    return _Report(spec, request, session, fetched).explanation()
+    return _Report(spec, request, session, fetched, unfetched).explanation()
+
+
+def _not_fetched(spec: SourceSpec) -> str | None:
+    """Why a source's first page is not fetched even when asked to, or None."""
+    if spec.stream_kind == "sse":
+        return "an event stream is not opened to explain it"
+    if spec.fanout is not None:
+        parent = spec.fanout.parent.redacted_url
+        return f"the URL is filled from each record of {parent}: explain that source for its pages"
+    return None
 
 
 @dataclass(frozen=True)
@@ -175,6 +192,17 @@ class _Request:
 
 
 @dataclass(frozen=True)
+class _Paging:
+    """The pagination part of an explanation."""
+
+    choice: Choice
+    page_size: str = "the API's"
+    total: int | None = None
+    next_request: str | None = None
+    stop_rule: str = "after one request"
+
+
+@dataclass(frozen=True)
 class _First:
     response: Response
     page: FetchedPage
@@ -184,9 +212,15 @@ class _Report:
     """Builds the :class:`Explanation` of one source (and its first page, if fetched)."""
 
     def __init__(
-        self, spec: SourceSpec, request: _Request, session: Session, first: _First | None
+        self,
+        spec: SourceSpec,
+        request: _Request,
+        session: Session,
+        first: _First | None,
+        unfetched: str | None,
     ) -> None:
         self.spec, self.request, self.session, self.first = spec, request, session, first
+        self.unfetched = unfetched
         self.plan = request.plan
         self.notes: list[str] = []
         auth = spec.auth
@@ -201,7 +235,7 @@ class _Report:
     def explanation(self) -> Explanation:
         plan, first = self.plan, self.first
         data_path = self._data_path()  # its note goes before the pagination's
-        pagination, page_size, total, nxt, stop = self._pagination()
+        paging = self._pagination()
         return Explanation(
             method=plan.method,
             url=self._url(),
@@ -209,15 +243,16 @@ class _Report:
             body=_masked(plan.body, self._secret_params, self.session.secrets),
             auth=repr(self.spec.auth) if self.spec.auth is not None else None,
             fetched=first is not None,
+            not_fetched=self.unfetched,
             status=first.response.status_code if first is not None else None,
             records=first.page.page.record_count if first is not None else None,
             format=self._format(),
             data_path=data_path,
-            pagination=pagination,
-            page_size=page_size,
-            total=total,
-            next_request=nxt,
-            stop_rule=stop,
+            pagination=paging.choice,
+            page_size=paging.page_size,
+            total=paging.total,
+            next_request=paging.next_request,
+            stop_rule=paging.stop_rule,
             checkpoint=self._checkpoint(),
             notes=tuple(self.notes),
         )
@@ -296,36 +331,22 @@ class _Report:
 
     # -- pagination -----------------------------------------------------------------------------
 
-    def _pagination(self) -> tuple[Choice, str, int | None, str | None, str]:
+    def _pagination(self) -> _Paging:
         config, paginator, first = self.plan.pagination, self.request.paginator, self.first
         if config is None or paginator is None:
             self._hint()
-            return (
-                Choice("none", "pagination not set"),
-                "the API's",
-                None,
-                None,
-                "after one request",
-            )
+            return _Paging(Choice("none", "pagination not set"))
         if first is None:
-            size = _size_text(config, None)
-            return (
-                Choice(config.style, _config_evidence(config)),
-                size,
-                None,
-                None,
-                self._stop(config),
-            )
+            choice = Choice(config.style, _config_evidence(config))
+            return _Paging(choice, _size_text(config, None), stop_rule=self._stop(config))
         page = first.page.page
         with self.session.reporting(page.url, page=0):
             total = paginator.records_reported(page)
             nxt = paginator.advance(page) if not first.page.ignored else None
-        chosen = config
-        if isinstance(config, AutoPagination):
-            detection = getattr(paginator, "detection", None)
-            assert detection is not None
-            chosen = detection.config
-            evidence = detection.evidence
+        chosen: PaginationConfig | None = config
+        if isinstance(paginator, AutoPaginator) and paginator.detection is not None:
+            detection = paginator.detection
+            chosen, evidence = detection.config, detection.evidence
             if detection.ignored:
                 evidence += "; also found, not used: " + "; ".join(detection.ignored)
             choice = Choice(f"auto -> {detection.style}", evidence)
@@ -339,7 +360,7 @@ class _Report:
             target = nxt.url or str(build_url(self.plan.url, {**self.plan.params, **nxt.params}))
             url = self._redact(target)
         size = _size_text(chosen, page.record_count) if chosen is not None else "the API's"
-        return choice, size, total, url, stop
+        return _Paging(choice, size, total, url, stop)
 
     def _hint(self) -> None:
         first = self.first
