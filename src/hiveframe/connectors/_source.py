@@ -96,8 +96,9 @@ class HTTPSource(Front[SourceSpec]):
         A JSON body for POST-style queries.
     pagination
         ``None`` (one request), ``"offset"``, ``"page"``, ``"cursor"``, ``"link"``,
-        ``"next_url"``, or a pagination config object (:class:`OffsetPagination`, ...) for
-        APIs with other parameter or field names.
+        ``"next_url"``, ``"auto"`` (the first page decides, and the choice is logged: see
+        :class:`AutoPagination`), or a pagination config object
+        (:class:`OffsetPagination`, ...) for APIs with other parameter or field names.
     page_size
         Records per page, sent in the style's size parameter.
     max_pages

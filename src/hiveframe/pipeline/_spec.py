@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hiveframe._protocol.paginators import config_class
+from hiveframe._protocol.paginators import PAGINATORS, config_class
 from hiveframe._secrets import is_secret_name
 from hiveframe.connectors import HTTPSink, HTTPSource, Incremental, Parent
 from hiveframe.errors import ConfigError
@@ -264,7 +264,8 @@ def _pagination(file: PipelineFile, key: Key, table: dict[str, Any]) -> Any:
     style = options.pop("style", None)
     config = config_class(style) if isinstance(style, str) else None
     if config is None:
-        reason = "the table needs style = 'offset', 'page', 'cursor', 'link' or 'next_url'"
+        styles = ", ".join(repr(kind.style) for kind in PAGINATORS)
+        reason = f"the table needs style = one of {styles}"
         raise file.error((*key, "style"), style, reason)
     try:
         return config(**options)
