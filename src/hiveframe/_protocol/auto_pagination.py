@@ -47,7 +47,7 @@ from hiveframe._protocol.pagination import (
     PaginationConfig,
 )
 
-__all__ = ["ENVELOPES", "Detection", "detect_pagination"]
+__all__ = ["ENVELOPES", "Detection", "detect_pagination", "link_evidence"]
 
 ENVELOPES = ("meta", "pagination", "links", "paging")
 """The objects, besides the top level, where paging fields are looked for."""
@@ -121,7 +121,7 @@ def detect_pagination(
     """
     auto = options if options is not None else AutoPagination()
     signals = list(_document_signals(document, record_count, auto))
-    link = _link_evidence(headers)
+    link = link_evidence(headers)
     if link is not None:
         config = LinkPagination(max_empty_pages=auto.max_empty_pages)
         return Detection(config, link, tuple(s.evidence for s in signals))
@@ -147,7 +147,9 @@ def detect_pagination(
     return Detection(None, evidence)
 
 
-def _link_evidence(headers: Mapping[str, str]) -> str | None:
+def link_evidence(headers: Mapping[str, str]) -> str | None:
+    """What the ``Link`` header of a response says about paging, or ``None`` when it has
+    no paging relation (or there is no such header)."""
     header = next((v for k, v in headers.items() if k.lower() == "link"), None)
     if header is None:
         return None

@@ -20,10 +20,9 @@ from hiveframe._http.reader import FetchedPage, PageReader, ReadPlan
 from hiveframe._http.response import Response
 from hiveframe._http.session import Session
 from hiveframe._http.transport import build_url
-from hiveframe._protocol.auto_pagination import detect_pagination
+from hiveframe._protocol.auto_pagination import detect_pagination, link_evidence
 from hiveframe._protocol.data_path import MissingSegment, split_dotted_path, walk_dotted
 from hiveframe._protocol.decode import resolve_format
-from hiveframe._protocol.link_header import find_next_link
 from hiveframe._protocol.pagination import (
     AutoPagination,
     CursorPagination,
@@ -277,12 +276,13 @@ class _Report:
         }
         auth = self.spec.auth
         for name in sorted(auth.secret_headers() if auth is not None else ()):
-            if name not in {n.lower() for n in shown}:
+            if name not in {given.lower() for given in shown}:
                 shown[_header_case(name)] = REDACTED
-        if self.plan.body is not None:
-            shown.setdefault("Content-Type", "application/json")
-        if self.spec.stream_kind == "sse":
-            shown.setdefault("Accept", "text/event-stream")
+        given = {name.lower() for name in shown}
+        if self.plan.body is not None and "content-type" not in given:
+            shown["Content-Type"] = "application/json"
+        if self.spec.stream_kind == "sse" and "accept" not in given:
+            shown["Accept"] = "text/event-stream"
         return shown
 
     # -- decoding -------------------------------------------------------------------------------
@@ -378,10 +378,7 @@ class _Report:
         assert self.first is not None
         page = self.first.page.page
         if isinstance(config, LinkPagination):
-            header = next((v for k, v in page.headers.items() if k.lower() == "link"), None)
-            if header is not None and find_next_link(header) is not None:
-                return "given; Link header rel=next present"
-            return "given; no Link header rel=next"
+            return f"given; {link_evidence(page.headers) or 'no Link header with paging relations'}"
         path = getattr(config, "cursor_path", None) or getattr(config, "next_url_path", None)
         if isinstance(config, CursorPagination) and config.cursor_header is not None:
             found = page.headers.get(config.cursor_header)
