@@ -295,6 +295,10 @@ def test_document_paths_are_the_paths_a_paginator_reads(config, paths):
         b'[{"a" : "2024-05-01", "b" :"2024-05-01", "c":\n"2024-05-01"}]',  # spacing
         b'[{"a": ["2024-05-01", "2024-05-02"]}, {"a": []}]',  # times in arrays
         b'[{"a": "", "b": [{"c": "2024-05-01T00:00:00Z", "d": ""}]}]',
+        b'[{"a": "x"}, {"b": 1}, {"a": ""}, {"a": null}, {"a" :  "2024-05-01"}, {"a": "y"}]',
+        b'[{"o": {"s": "x", "t": null}}, {"o": null}, {"o": {"s": "\\u00e9", "t": "z"}}]',
+        b'[{"l": [{"s": "a"}, {"s": null}]}, {"l": []}, {"l": null}, {"l": [{"s": "b"}]}]',
+        b'[{"a": "x\x01y", "b": "\x01"}]',  # the mark's byte raw in a string
         b'[{"":1}]',
         b"[{}, {}]",
         b"[]",

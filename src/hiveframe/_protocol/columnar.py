@@ -50,19 +50,21 @@ strings.
 
 from __future__ import annotations
 
+import array as array_module
 import codecs
 import math
 import re
+import struct
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 import pyarrow as pa
 
 from hiveframe._protocol.arrow.conform import table_digest
 from hiveframe._protocol.arrow.infer import conform_inferred, records_to_table
-from hiveframe._protocol.arrow.render import list_parts
+from hiveframe._protocol.arrow.render import list_parts, null_mask
 from hiveframe._protocol.data_path import DataPath
 from hiveframe._protocol.decode import DecodedPage, decode_body
 
@@ -79,6 +81,7 @@ _REREADS = 3  # batch reads before the pages left take records_to_table
 _STRUCTURE = b'[]{}"'
 _MARK = "\x01"  # put before every string that is an object member, so none reads as a time
 _MARK_ESCAPE = b"\\u0001"
+_MARK_BYTE = _MARK.encode()
 _NOT_STRUCTURE = bytes(byte for byte in range(256) if byte not in _STRUCTURE)
 
 
@@ -237,7 +240,9 @@ def _columnar_pages(
             return {}
         order = list(pending)
         unit = b"\n".join(b'{"p%d":[%b]}' % (index, pending[index]) for index in order)
-        marks = _MARK_ESCAPE not in unit  # then no string of the bodies holds the mark
+        # Then no string of the bodies holds the mark, escaped or (where the reader would
+        # accept it) raw.
+        marks = _MARK_ESCAPE not in unit and _MARK_BYTE not in unit
         if marks:
             unit = unit.replace(b'":"', b'":"' + _MARK_ESCAPE).replace(
                 b'": "', b'": "' + _MARK_ESCAPE
@@ -458,22 +463,36 @@ def _has_float(data_type: pa.DataType) -> bool:
 
 
 def _trusted(array: pa.Array) -> bool:
-    """Whether no float in the array may have been an integer the reader rounded, or ``-0``."""
-    import pyarrow.compute as pc  # like pyarrow.json, loaded by the worker, not at start-up
+    """Whether no float in the array may have been an integer the reader rounded, or ``-0``.
 
+    Read from the values buffer, null slots included (the reader writes zeros there; any
+    other value can only send the page to ``records_to_table``): no ``pyarrow.compute``,
+    whose import costs a first read more than a hundred milliseconds.
+    """
     data_type = array.type
     if pa.types.is_float64(data_type):
-        low, high = (value.as_py() for value in pc.min_max(array).values())
-        if low is None:
+        if array.null_count == len(array):
             return True
+        span = slice(array.offset, array.offset + len(array))
+        floats = _fixed(array.buffers()[1], "d")[span]
+        low, high = min(floats), max(floats)
         if max(-low, high) >= _EXACT_FLOAT:
             return False
-        return low > 0 or not pc.any(pc.equal(array.view(pa.int64()), _NEGATIVE_ZERO)).as_py()
+        return low > 0 or _NEGATIVE_ZERO not in _fixed(array.buffers()[1], "q")[span]
     if pa.types.is_struct(data_type):
         return all(_trusted(child) for child in array.flatten() if _has_float(child.type))
     if pa.types.is_list(data_type):
         return _trusted(array.flatten())
     return True
+
+
+def _fixed(buffer: pa.Buffer, code: Literal["d", "q", "i"]) -> memoryview[Any]:
+    """A buffer's values as ``code`` (``struct`` format: "d", "q", "i"), native order as
+    Arrow's own."""
+    view = memoryview(buffer)
+    size = struct.calcsize(code)
+    values: memoryview[Any] = view[: len(view) // size * size].cast(code)
+    return values
 
 
 def _has_type(data_type: pa.DataType, test: Any) -> bool:
@@ -527,22 +546,21 @@ def _as_built(
     """``array`` as ``pa.array`` builds it from the records: the mark off strings that are
     object members (``marks``), and valid empty values in the fields of a null object where
     the reader has nulls (equal tables, but not the same IPC bytes, so not the same digest).
-    ``under`` is where an enclosing object is null."""
-    import pyarrow.compute as pc
-
+    ``under`` is where an enclosing object is null. ``pyarrow.compute`` is loaded only for
+    null objects."""
     data_type = array.type
     if pa.types.is_null(data_type):
         return array
     if pa.types.is_string(data_type) and marks and member:
-        array = pc.replace_substring(array, _MARK, "", max_replacements=1)
+        array = _unmarked(array)
     if not (pa.types.is_struct(data_type) or pa.types.is_list(data_type)):
         if under is None:
             return array
-        return pc.if_else(under, pa.scalar(_empty(data_type), data_type), array)
-    nulls = array.is_null() if array.null_count else None
-    kept = nulls if nulls is None or under is None else pc.and_not(nulls, under)
+        return _compute().if_else(under, pa.scalar(_empty(data_type), data_type), array)
+    nulls = null_mask(array)
+    kept = nulls if nulls is None or under is None else _compute().and_not(nulls, under)
     if pa.types.is_struct(data_type):
-        inner = nulls if under is None else under if nulls is None else pc.or_(under, nulls)
+        inner = nulls if under is None else under if nulls is None else _compute().or_(under, nulls)
         children = [
             _as_built(array.field(index), marks=marks, under=inner)
             for index in range(data_type.num_fields)
@@ -551,6 +569,39 @@ def _as_built(
     offsets, values = list_parts(array)  # a null list holds no values: [] in its place
     values = _as_built(values, marks=marks, member=False)
     return pa.ListArray.from_arrays(offsets, values, type=data_type, mask=kept)
+
+
+def _compute() -> Any:
+    import pyarrow.compute as pc  # like pyarrow.json, loaded by the worker, not at start-up
+
+    return pc
+
+
+def _unmarked(array: pa.Array) -> pa.Array:
+    """A string array without the marks of its strings: a batch read with marks holds the
+    byte nowhere else, so each string holds one at its start or none."""
+    first, count = array.offset, len(array)
+    validity, offsets, data = array.buffers()
+    ends = _fixed(offsets, "i")[first : first + count + 1]
+    start = ends[0]
+    text = data.slice(start, ends[-1] - start).to_pybytes() if data is not None else b""
+    if not array.null_count and text.count(_MARK_BYTE) == count:  # every string marked
+        shifted = [end - start - index for index, end in enumerate(ends)]
+    else:
+        shifted, removed = [], 0
+        for index in range(count):
+            at = ends[index] - start
+            shifted.append(at - removed)
+            removed += ends[index + 1] - start > at and text[at] == _MARK_BYTE[0]
+        shifted.append(ends[count] - start - removed)
+    # Offsets of zeros before the slice keep ``validity`` (which counts from the array's
+    # offset) in place.
+    new_offsets = array_module.array("i", bytes(4 * first))
+    new_offsets.extend(shifted)
+    buffers = [validity, pa.py_buffer(new_offsets), pa.py_buffer(text.replace(_MARK_BYTE, b""))]
+    return pa.Array.from_buffers(
+        pa.string(), count, buffers, null_count=array.null_count, offset=first
+    )
 
 
 def _empty(data_type: pa.DataType) -> Any:

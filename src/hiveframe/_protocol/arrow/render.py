@@ -185,7 +185,9 @@ def list_parts(array: pa.Array) -> tuple[pa.Array, pa.Array]:
     # from_arrays() refuses a sliced offsets array together with a null mask.
     offsets = array.offsets
     start, end = offsets[0].as_py(), offsets[-1].as_py()
-    import pyarrow.compute as pc  # tens of ms at start-up, needed by few reads
+    if start == 0:  # as they are: no pyarrow.compute (a hundred ms and more to import)
+        return offsets, array.values.slice(0, end)
+    import pyarrow.compute as pc  # needed by few reads
 
     relative = pc.subtract(offsets, pa.scalar(start, offsets.type))
     return relative, array.values.slice(start, end - start)
