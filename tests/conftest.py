@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from cli_process import ServedDemo, demo_served
 from clocks import FakeClock
 from handler_errors import HANDLER_ERRORS
 from hiveframe.demo import DemoServer, LoopbackServer
@@ -78,6 +79,16 @@ def _handler_errors_fail_the_test(_handlers_are_watched: None) -> Iterator[None]
 def demo() -> Iterator[DemoServer]:
     """The demo API with 250 records: pages of 100 end with a partial page of 50."""
     with DemoServer(records=250) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def served_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedDemo]:
+    """``hiveframe demo --serve --port 0 --records 250`` in a subprocess, for the session:
+    the docs run against the command a user starts. It must stop on SIGTERM with exit code
+    143 and no traceback."""
+    stderr = tmp_path_factory.mktemp("served-demo") / "stderr.txt"
+    with demo_served(records=250, stderr=stderr) as server:
         yield server
 
 

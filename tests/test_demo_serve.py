@@ -10,6 +10,7 @@ import struct
 import subprocess
 import sys
 import threading
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 
@@ -75,6 +76,25 @@ def test_the_endpoint_list_is_the_servers_routes():
         assert set(ENDPOINTS) == set(server.routes)
 
 
+def test_ingest_last_answers_the_last_body_sent_as_it_came():
+    with DemoServer(records=1) as server:
+        last = server.url("/ingest/last")
+        with urllib.request.urlopen(last, timeout=WAIT) as response:
+            assert response.status == 204  # nothing sent yet
+        ndjson = {"Content-Type": "application/x-ndjson"}
+        get(server.url("/ingest"), data=b'{"id": 1}\n{"id": 2}\n', headers=ndjson)
+        with urllib.request.urlopen(last, timeout=WAIT) as response:
+            assert response.headers["Content-Type"] == "application/x-ndjson"
+            assert response.read() == b'{"id": 1}\n{"id": 2}\n'
+        refused = urllib.request.Request(server.url("/ingest?status=422"), data=b"[3]")
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(refused, timeout=WAIT)
+        assert get(last) == b"[3]"  # a refused body is shown too: it is what was sent
+        assert orjson.loads(get(server.url("/ingest")))["records"] == 2
+        with pytest.raises(urllib.error.HTTPError, match="405"):
+            urllib.request.urlopen(urllib.request.Request(last, data=b"[]"), timeout=WAIT)
+
+
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_serve_lists_every_endpoint_serves_them_and_stops_cleanly(serving, stop):
     base, urls = listed_endpoints(serving)
@@ -89,12 +109,13 @@ def test_serve_lists_every_endpoint_serves_them_and_stops_cleanly(serving, stop)
     headers = {"Content-Type": "application/json"}
     assert orjson.loads(get(urls["/ingest"], data=records, headers=headers))["received"] == 2
     assert orjson.loads(get(urls["/ingest"]))["records"] == 2
+    assert get(urls["/ingest/last"]) == records
     assert isinstance(orjson.loads(get(urls["/events"])), list | dict)
     assert any(line.startswith("data: ") for line in first_event(urls["/stream"]))
 
     serving.send_signal(stop)
     out, err = serving.communicate(timeout=WAIT)
-    assert serving.returncode == 0
+    assert serving.returncode == 128 + stop  # 130 after Ctrl-C, 143 after SIGTERM
     assert err == ""
     assert out == "demo API stopped\n"
 

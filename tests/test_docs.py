@@ -2,16 +2,19 @@
 
 Every Python block of README.md and docs/*.md runs, in page order, with the ``>>>`` (pycon)
 blocks run as doctests in the same namespace, against the demo API standing in for
-``https://api.example.com``; and every ``hiveframe ...`` command of a shell block runs in a
-subprocess against it. Commands that follow a stream (``hiveframe stream``) run until they
-have delivered something, then get Ctrl-C, which must stop them cleanly.
+``https://api.example.com``: ``hiveframe demo --serve`` started once for the session in a
+subprocess, as a reader would start it (the ``served_demo`` fixture). Every ``hiveframe ...``
+command of a shell block runs in a subprocess against it too. Commands that follow a stream
+(``hiveframe stream``) run until they have delivered something, then get Ctrl-C, which must
+stop them cleanly.
 
 Values the docs show are checked, not only the code that produces them:
 
 - ``print(...)  # -> 250 [0, 1, 2]``, or ``# -> ...`` on the lines right after a statement:
   the statement prints exactly that, one ``# ->`` per printed line, in order;
 - comment lines ``# body: {...}`` right after a statement: the body of the last request the
-  demo API received, continued over the following ``#`` lines.
+  demo's ``/ingest`` received (``GET /ingest/last``), continued over the following ``#``
+  lines.
 
 A ``toml`` block whose first line is ``# <name>.toml`` is that file (a pipeline file): it is
 written, with the demo standing in for ``https://api.example.com``, where the page shows it,
@@ -36,6 +39,7 @@ from pathlib import Path
 
 import pytest
 
+from cli_process import console_script
 from hiveframe.connectors import HTTPSource
 from waiting import eventually
 
@@ -95,15 +99,15 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.mark.parametrize("page", pages_with("python", "pycon"), ids=lambda p: p.name)
-def test_snippets_run_in_order_and_show_what_they_print(page, demo, in_tmp):
+def test_snippets_run_in_order_and_show_what_they_print(page, served_demo, in_tmp):
     skip_unless_spark_runs(page)
     namespace: dict[str, object] = {"__name__": f"docs.{page.stem}"}
     checked = 0
     try:
         for block in blocks(page):
-            code = block.code.replace(EXAMPLE_HOST, demo.base_url)
+            code = block.code.replace(EXAMPLE_HOST, served_demo.base_url)
             if block.language == "python":
-                checked += run_python(code, page, block.line, namespace, demo)
+                checked += run_python(code, page, block.line, namespace, served_demo)
             elif block.language == "pycon":
                 # Paths under /data/ stand for your storage; the run uses a temporary folder.
                 run_pycon(code.replace('"/data/', f'"{in_tmp}/'), page, block.line, namespace)
@@ -144,7 +148,7 @@ def run_python(code: str, page: Path, line: int, namespace: dict, demo) -> int:
             checked += len(shown)
         body = shown_body(after)
         if body is not None:
-            assert [r for r in demo.requests if r.body][-1].body.decode() == body, where
+            assert demo.last_ingest_body().decode() == body, where
             checked += 1
         sys.stdout.write(printed.getvalue())
     return checked
@@ -179,11 +183,6 @@ def stop_spark_streams(namespace: dict) -> None:
 # -- hiveframe commands ---------------------------------------------------------------------
 
 
-def hiveframe_command() -> list[str]:
-    script = Path(sys.executable).with_name("hiveframe")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "hiveframe.cli"]
-
-
 def option(args: list[str], name: str) -> str | None:
     return args[args.index(name) + 1] if name in args else None
 
@@ -193,27 +192,27 @@ SHELL_OPERATORS = {"|", ">", ">>", "<"}
 
 
 @pytest.mark.parametrize("page", CLI_PAGES, ids=lambda p: p.name)
-def test_cli_examples_run(page, demo, in_tmp):
+def test_cli_examples_run(page, served_demo, in_tmp):
     # the variables --bearer-env INGEST_TOKEN and --api-key-env NAME:API_KEY name
     env = {**os.environ, "INGEST_TOKEN": "docs-token", "API_KEY": "docs-key"}
     examples = commands(page)
     assert examples
     for block in blocks(page):
         if block.language == "toml":
-            write_named_file(block.code.replace(EXAMPLE_HOST, demo.base_url))
+            write_named_file(block.code.replace(EXAMPLE_HOST, served_demo.base_url))
     for example in examples:
-        args = [a.replace(EXAMPLE_HOST, demo.base_url) for a in example]
+        args = [a.replace(EXAMPLE_HOST, served_demo.base_url) for a in example]
         if SHELL_OPERATORS & set(args):
             run_in_shell(args, env)
             continue
         if args[1] == "write" and not Path(args[2]).exists():
             # An input the page takes for granted: the demo's records, in that file.
-            write_demo_records(Path(args[2]), demo)
+            write_demo_records(Path(args[2]), served_demo)
         if args[1] == "stream":
-            run_until_it_delivers(args, env, demo)
+            run_until_it_delivers(args, env, served_demo)
         else:
             done = subprocess.run(
-                hiveframe_command() + args[1:],
+                console_script() + args[1:],
                 env=env,
                 capture_output=True,
                 text=True,
@@ -231,7 +230,7 @@ def run_in_shell(args: list[str], env: dict[str, str]) -> None:
     the command under test, and every program in a pipe must succeed (``pipefail``)."""
     starts = {0} | {i + 1 for i, word in enumerate(args) if word == "|"}
     line = " ".join(
-        shlex.join(hiveframe_command())
+        shlex.join(console_script())
         if i in starts and word == "hiveframe"
         else word
         if word in SHELL_OPERATORS
@@ -256,15 +255,15 @@ def write_demo_records(path: Path, demo) -> None:
 
 def run_until_it_delivers(args: list[str], env: dict[str, str], demo) -> None:
     output, target = option(args, "-o"), option(args, "--to")
-    ingested = len(demo.requests_to("/ingest"))
+    ingested = demo.ingest_counts()["batches"]
 
     def delivered() -> bool:
         if output is not None:
             return Path(output).exists() and Path(output).stat().st_size > 0
-        return target is not None and len(demo.requests_to("/ingest")) > ingested
+        return target is not None and demo.ingest_counts()["batches"] > ingested
 
     child = subprocess.Popen(
-        hiveframe_command() + args[1:], env=env, stderr=subprocess.PIPE, text=True
+        console_script() + args[1:], env=env, stderr=subprocess.PIPE, text=True
     )
     try:
         eventually(delivered, timeout=30)
@@ -278,18 +277,18 @@ def run_until_it_delivers(args: list[str], env: dict[str, str], demo) -> None:
 # -- the checker checks -------------------------------------------------------------------
 
 
-def test_a_value_the_docs_show_wrongly_fails_the_run(demo, tmp_path):
+def test_a_value_the_docs_show_wrongly_fails_the_run(served_demo, tmp_path):
     page = tmp_path / "page.md"
-    assert run_python("print(1 + 1)  # -> 2\nprint('a')\n# -> a\n", page, 1, {}, demo) == 2
+    assert run_python("print(1 + 1)  # -> 2\nprint('a')\n# -> a\n", page, 1, {}, served_demo) == 2
     with pytest.raises(AssertionError):
-        run_python("print(1 + 1)  # -> 3\n", page, 1, {}, demo)
+        run_python("print(1 + 1)  # -> 3\n", page, 1, {}, served_demo)
     with pytest.raises(AssertionError):
-        run_python("print(2)\nprint(3)  # -> 3\n# -> 4\n", page, 1, {}, demo)
-    ingest = demo.url("/ingest")
+        run_python("print(2)\nprint(3)  # -> 3\n# -> 4\n", page, 1, {}, served_demo)
+    ingest = served_demo.url("/ingest")
     post = f"import urllib.request as u\nu.urlopen(u.Request({ingest!r}, b'[1]')).close()\n"
-    assert run_python(post + "# body: [1]\n", page, 1, {}, demo) == 1
+    assert run_python(post + "# body: [1]\n", page, 1, {}, served_demo) == 1
     with pytest.raises(AssertionError):
-        run_python(post + "# body: [2]\n", page, 1, {}, demo)
+        run_python(post + "# body: [2]\n", page, 1, {}, served_demo)
 
 
 # -- docs/reliability.md --------------------------------------------------------------------
@@ -320,3 +319,41 @@ def test_tests_cite_promises_that_exist():
     }
     assert cited  # the suite does cite the page
     assert [c for c in cited if not 1 <= c[1] <= 50] == []
+
+
+# -- the product page the API answers to ------------------------------------------------------
+
+
+def spec_page(name: str) -> Path:
+    """``shared/spec/<name>`` beside this checkout (or beside a folder holding it)."""
+    for folder in ROOT.parents:
+        page = folder / "shared" / "spec" / name
+        if page.exists():
+            return page
+    pytest.skip(f"shared/spec/{name} is not beside this checkout")
+
+
+def test_the_connect_http_spec_page_runs_as_written(served_demo, in_tmp):
+    """Every Python block of the product page, in order, against the served demo with only
+    its URL put in place of ``https://api.example.com``. The page's ``stream.from_source``
+    takes for granted a ``stream``: a ``StreamProcessor``, as docs/connect-http.md makes it."""
+    from hiveframe.streaming import StreamConfig, StreamProcessor
+
+    page = spec_page("connect-http.md")
+    python = [block for block in blocks(page) if block.language == "python"]
+    assert len(python) >= 7
+    stream = StreamProcessor(StreamConfig(checkpoint_dir=str(in_tmp / "checkpoints")))
+    namespace: dict[str, object] = {"__name__": "spec.connect_http", "stream": stream}
+    before = served_demo.ingest_counts()
+    try:
+        for block in python:
+            code = block.code.replace(EXAMPLE_HOST, served_demo.base_url)
+            exec(compile(code, f"{page}:{block.line}", "exec"), namespace)
+    finally:
+        stream.stop()
+    assert namespace["df"].count() == 250  # type: ignore[attr-defined]
+    after = served_demo.ingest_counts()
+    # 250 records in batches of 100, each stored or, sent before by another page with the
+    # same Idempotency-Key, answered as a duplicate
+    sent = after["batches"] + after["duplicates"] - before["batches"] - before["duplicates"]
+    assert sent == 3

@@ -81,9 +81,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def serve(records: int, port: int) -> int:
-    """Serve the demo API until Ctrl-C or SIGTERM; the first line gives its base URL.
+    """Serve the demo API until Ctrl-C or SIGTERM; the first line gives its base URL (with
+    the port it got, for ``--port 0``).
 
-    ``main`` turns SIGTERM into a ``KeyboardInterrupt``, as Ctrl-C (``cli._signals``).
+    ``main`` turns SIGTERM into a ``KeyboardInterrupt``, as Ctrl-C (``cli._signals``), and
+    exits as every command stopped by a signal does: 130 after Ctrl-C, 143 after SIGTERM.
     """
     from hiveframe.demo import ENDPOINTS, DemoServer
 
@@ -95,9 +97,9 @@ def serve(records: int, port: int) -> int:
             print("\n".join(lines), flush=True)
             while True:
                 time.sleep(3600)  # until Ctrl-C or SIGTERM raises KeyboardInterrupt
-    except KeyboardInterrupt:  # the way a server is meant to stop: a clean end, exit code 0
+    except KeyboardInterrupt:
         print("demo API stopped", flush=True)
-    return 0
+        raise
 
 
 def show_writing(demo: Any, df: Any) -> None:

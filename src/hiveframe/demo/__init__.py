@@ -44,6 +44,7 @@ ENDPOINTS: Mapping[str, str] = MappingProxyType(
         "/items.jsonl": "JSON Lines, offset/limit",
         "/items.csv": "CSV (flat fields), offset/limit",
         "/ingest": "POST records here (HTTP sink); GET answers the counts",
+        "/ingest/last": "the last body POSTed to /ingest, as it came",
         "/events": "a growing event log to poll: since, ETag, 304",
         "/stream": "the same log as Server-Sent Events, honouring Last-Event-ID",
         "/orders": "orders by updated_at, since= (inclusive), offset/limit; POST adds or updates",

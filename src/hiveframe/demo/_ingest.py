@@ -14,7 +14,10 @@ Query parameters make it misbehave on purpose, for docs and tests:
   the others and answer ``207`` with ``"errors": [{"index": i, "message": ...}]`` (the
   refused records' positions in the batch), as bulk APIs report item-level failures.
 
-``GET /ingest`` answers the counts: ``{"batches": .., "records": .., "duplicates": ..}``.
+``GET /ingest`` answers the counts: ``{"batches": .., "records": .., "duplicates": ..}``;
+``GET /ingest/last`` the body of the last request that sent records (stored, refused or
+malformed alike), as it came, with its ``Content-Type`` (``204`` before the first), to see
+exactly what a sink sends.
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ class IngestAPI:
         The ``Idempotency-Key`` of each stored batch (None when it had none).
     duplicates
         Requests answered from an earlier stored key.
+    last_body
+        The body of the last request that sent records, with its ``Content-Type``.
 
     Example
     -------
@@ -60,11 +65,12 @@ class IngestAPI:
         self.batches: list[list[Any]] = []
         self.batch_keys: list[str | None] = []
         self.duplicates = 0
+        self.last_body: tuple[bytes, str | None] | None = None
         self._answers: dict[str, bytes] = {}
         self._lock = threading.Lock()
 
     def routes(self) -> dict[str, Handler]:
-        return {"/ingest": self.handle}
+        return {"/ingest": self.handle, "/ingest/last": self.handle_last}
 
     @property
     def records(self) -> list[Any]:
@@ -79,6 +85,7 @@ class IngestAPI:
             self.batch_keys.clear()
             self._answers.clear()
             self.duplicates = 0
+            self.last_body = None
 
     def handle(self, request: Request) -> Reply:
         """Answer one request to ``/ingest``."""
@@ -86,6 +93,8 @@ class IngestAPI:
             return _json(200, self._counts())
         if request.method not in ("POST", "PUT", "PATCH"):
             return _json(405, {"error": f"{request.method} is not allowed here"})
+        with self._lock:
+            self.last_body = (request.body, request.header("content-type"))
         refusal = self._refusal(request)
         if refusal is not None:
             return refusal
@@ -98,6 +107,17 @@ class IngestAPI:
         kept = [r for i, r in enumerate(records) if i not in refused]
         errors = [{"index": i, "message": f"{required} is required"} for i in refused]
         return self._store(kept, request.header("idempotency-key"), errors)
+
+    def handle_last(self, request: Request) -> Reply:
+        """Answer ``GET /ingest/last``: the last body sent to ``/ingest``, as it came."""
+        if request.method not in ("GET", "HEAD"):
+            return _json(405, {"error": f"{request.method} is not allowed here"})
+        with self._lock:
+            last = self.last_body
+        if last is None:
+            return Reply(204)
+        body, content_type = last
+        return Reply(200, {"Content-Type": content_type or "application/octet-stream"}, body)
 
     def _refusal(self, request: Request) -> Reply | None:
         try:
