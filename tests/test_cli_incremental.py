@@ -102,6 +102,19 @@ def test_a_process_killed_before_the_commit_loses_nothing(serve, tmp_path):
     assert [r["id"] for r in lines(tmp_path / "c.jsonl")] == [7, 8, 9, 10]
 
 
+def test_a_backfill_sends_its_end_and_reads_a_nested_cursor(fresh_demo, tmp_path):
+    cursor = [*CURSOR, "--end-value", "2026-01-01T00:05:00Z", "--end-param", "until"]
+    cursor[cursor.index("updated_at")] = "meta.updated_at"
+    url = fresh_demo.url("/orders/nested")
+    done = hiveframe("read", url, "--pagination", "offset", *cursor, "-o", "b.jsonl", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert [r["id"] for r in lines(tmp_path / "b.jsonl")] == list(range(1, 11))
+    sent = {r.query["until"] for r in fresh_demo.requests_to("/orders/nested")}
+    assert sent == {"2026-01-01T00:05:00Z"}
+    state = orjson.loads((tmp_path / "state.json").read_bytes())
+    assert (state["cursor_field"], state["cursor"]) == ("meta.updated_at", "2026-01-01T00:04:00Z")
+
+
 def test_parent_and_children_from_the_command_line(fresh_demo, tmp_path):
     done = hiveframe(
         "read",
@@ -137,6 +150,11 @@ def test_parent_and_children_from_the_command_line(fresh_demo, tmp_path):
         (["--cursor-field", "t", "-o", "x.jsonl"], "--cursor-field='t': needs --state PATH"),
         (["--state", "s.json", "-o", "x.jsonl"], "--cursor-field=None: an incremental read"),
         (["--on-child-error", "skip"], "--on-child-error='skip': needs --parent URL"),
+        (["--end-param", "until", "-o", "x.jsonl"], "--end-param='until': needs --state PATH"),
+        (
+            [*CURSOR, "--end-param", "until", "-o", "x.jsonl"],
+            "incremental.end_param='until': sends end_value to the API: set end_value= too",
+        ),
         (["--parent", "http://127.0.0.1:9/p"], "url="),
     ],
 )

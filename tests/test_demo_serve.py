@@ -112,6 +112,12 @@ def test_serve_lists_every_endpoint_serves_them_and_stops_cleanly(serving, stop)
     assert get(urls["/ingest/last"]) == records
     assert isinstance(orjson.loads(get(urls["/events"])), list | dict)
     assert any(line.startswith("data: ") for line in first_event(urls["/stream"]))
+    until = "?until=2026-01-01T00:01:00Z"
+    assert [o["id"] for o in orjson.loads(get(urls["/orders"] + until))] == [1, 2]
+    nested = orjson.loads(get(urls["/orders/nested"] + until))
+    assert nested[0]["meta"] == {"updated_at": "2026-01-01T00:00:00Z"}
+    assert orjson.loads(get(urls["/parents"]))["total"] == 50
+    assert isinstance(orjson.loads(get(urls["/parents/{id}/children"].format(id=1))), list)
 
     serving.send_signal(stop)
     out, err = serving.communicate(timeout=WAIT)

@@ -154,6 +154,24 @@ def test_a_dry_run_sends_nothing_and_says_what_a_run_would_do(fresh_demo, pipeli
     assert "reads state/orders.json: updated_at from '2026-01-01T00:09:00Z'" in dry.stdout
 
 
+def test_a_backfill_with_a_nested_cursor_sends_its_end(fresh_demo, tmp_path):
+    path = tmp_path / "backfill.toml"
+    path.write_text(
+        f'[sources.orders]\nurl = "{fresh_demo.base_url}/orders/nested"\n'
+        'pagination = "offset"\n\n[sources.orders.incremental]\n'
+        'cursor_field = "meta.updated_at"\nparam = "since"\nprimary_key = "id"\n'
+        "initial_value = 2026-01-01T00:00:00Z\nend_value = 2026-01-01T00:05:00Z\n"
+        'end_param = "until"\n\n[destinations.out]\nfrom = "orders"\npath = "out.jsonl"\n'
+    )
+    dry = hiveframe("run", "backfill.toml", "--dry-run", cwd=tmp_path)
+    assert dry.returncode == 0, dry.stderr
+    assert "until=2026-01-01T00%3A05%3A00Z" in dry.stdout
+    assert hiveframe("run", "backfill.toml", cwd=tmp_path).returncode == 0
+    assert [r["id"] for r in jsonl(tmp_path / "out.jsonl")] == list(range(1, 11))
+    state = orjson.loads((tmp_path / ".hiveframe/state/orders.json").read_bytes())
+    assert (state["cursor_field"], state["cursor"]) == ("meta.updated_at", "2026-01-01T00:04:00Z")
+
+
 # -- refused files -------------------------------------------------------------------------------
 
 BAD = [
@@ -197,6 +215,18 @@ BAD = [
         7,
         "sources.a.incremental.body_field",
     ),
+    (
+        '[sources.a]\nurl = "https://api.test/a"\n\n[sources.a.incremental]\n'
+        'cursor_field = "t"\nend_param = "until"\n',
+        6,
+        "sources.a.incremental.end_param='until': sends end_value to the API",
+    ),
+    (
+        '[sources.a]\nurl = "https://api.test/a"\n\n[sources.a.incremental]\n'
+        'cursor_field = "t"\nend_value = 5\nend_param = "until"\nend_body_field = "to"\n',
+        8,
+        "sources.a.incremental.end_body_field='to'",
+    ),
     ('[sources.a]\nurl = "https://api.test/a"\npage_size = \n', 3, "not TOML"),
 ]
 
@@ -236,7 +266,11 @@ def test_the_schema_is_in_the_package_and_accepts_the_sample(pipeline_file):
     jsonschema.validate(document, schema)
 
 
-@pytest.mark.parametrize("case", [0, 2, 3, 4], ids=["token", "password", "page_size", "unknown"])
+@pytest.mark.parametrize(
+    "case",
+    [0, 2, 3, 4, 8, 9, 10],
+    ids=["token", "password", "page_size", "unknown", "param+body", "end_param", "end_twice"],
+)
 def test_the_schema_refuses_what_the_loader_refuses(case):
     jsonschema = pytest.importorskip("jsonschema")
     schema = json.loads(SCHEMA_PATH.read_text())

@@ -7,6 +7,8 @@ runs (a new order, an update, one more at the boundary timestamp).
 
 from __future__ import annotations
 
+import warnings
+from datetime import datetime, timezone
 from pathlib import Path
 
 import orjson
@@ -150,24 +152,29 @@ def test_an_api_that_ignores_the_parameter_is_detected_and_filtered(fresh_demo, 
     assert source.last_read is not None and source.last_read.older == 18
 
 
-def test_the_cursor_goes_in_a_json_body_field(serve, tmp_path):
-    orders = OrdersAPI(initial=6)
+def search_api(serve, orders: OrdersAPI, keep) -> tuple[str, list[object]]:
+    """A query-by-POST API: the orders ``keep(order, filter)`` keeps, for the JSON body's
+    ``filter`` object; its URL, and the bodies it received."""
     bodies: list[object] = []
 
     def search(request: Request) -> Reply:
         query = orjson.loads(request.body)
         bodies.append(query)
-        since = query["filter"].get("since") or START
-        rows = [o for o in orders.orders if o["updated_at"] >= since]
+        rows = [order for order in orders.orders if keep(order, query["filter"])]
         return Reply(200, {"Content-Type": "application/json"}, orjson.dumps(rows))
 
-    server = serve({"/search": search})
+    return serve({"/search": search}).url("/search"), bodies
+
+
+def test_the_cursor_goes_in_a_json_body_field(serve, tmp_path):
+    orders = OrdersAPI(initial=6)
+    url, bodies = search_api(
+        serve, orders, lambda order, where: order["updated_at"] >= where.get("since", START)
+    )
     cursor = Incremental(
         "updated_at", body_field="filter.since", state=tmp_path / "s.json", primary_key="id"
     )
-    source = HTTPSource(
-        server.url("/search"), method="POST", body={"filter": {"kind": "all"}}, incremental=cursor
-    )
+    source = HTTPSource(url, method="POST", body={"filter": {"kind": "all"}}, incremental=cursor)
     assert ids(source.read().to_pylist()) == [1, 2, 3, 4, 5, 6]
     orders.add([{}])
     assert ids(source.read().to_pylist()) == [7]
@@ -265,3 +272,167 @@ def test_options_that_do_not_fit_the_source_are_refused(tmp_path):
     with pytest.raises(ConfigError) as caught:
         HTTPSource("https://api.test/x", method="POST", body=[1], incremental=in_body)
     assert caught.value.option == "incremental.body_field"
+
+
+# -- the end of a backfill, sent to the API --------------------------------------------------
+
+END = "2026-01-01T00:03:00Z"
+
+
+def until_sent(server, path: str = "/orders") -> list[str | None]:
+    return [r.query.get("until") for r in server.requests_to(path) if r.method == "GET"]
+
+
+def test_end_param_sends_end_value_to_the_api(fresh_demo, tmp_path):
+    state = tmp_path / "orders.json"
+    source = orders_source(fresh_demo.url("/orders"), state, end_value=END, end_param="until")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the API honours until=: nothing to warn about
+        assert ids(source.read().to_pylist()) == [1, 2, 3, 4, 5, 6]
+    assert set(until_sent(fresh_demo)) == {END}  # with every page
+    assert set(since_sent(fresh_demo)) == {START}
+    assert orjson.loads(state.read_bytes())["cursor"] == "2026-01-01T00:02:00Z"
+    fresh_demo.orders.add([{}])  # after end_value: not part of this backfill
+    assert source.read().count() == 0
+    assert until_sent(fresh_demo)[-1] == END
+    assert since_sent(fresh_demo)[-1] == "2026-01-01T00:02:00Z"
+
+
+def test_end_body_field_sends_end_value_in_the_json_body(serve, tmp_path):
+    orders = OrdersAPI(initial=8)
+    url, bodies = search_api(
+        serve, orders, lambda order, where: where["from"] <= order["updated_at"] < where["to"]
+    )
+    cursor = Incremental(
+        "updated_at",
+        body_field="filter.from",
+        end_body_field="filter.to",
+        initial_value=datetime(2026, 1, 1, tzinfo=timezone.utc),
+        end_value=datetime(2026, 1, 1, 0, 2, tzinfo=timezone.utc),
+        state=tmp_path / "s.json",
+        primary_key="id",
+    )
+    body = {"filter": {"kind": "all"}}
+    source = HTTPSource(url, method="POST", body=body, incremental=cursor)
+    assert ids(source.read().to_pylist()) == [1, 2, 3, 4]
+    window = {"kind": "all", "from": START, "to": "2026-01-01T00:02:00Z"}
+    assert bodies == [{"filter": window}]
+    assert body == {"filter": {"kind": "all"}}  # the source's own body is left as it was
+
+
+def test_an_api_that_ignores_end_param_is_detected_and_filtered(fresh_demo, tmp_path):
+    # "before" is not a parameter /orders knows: it answers past the end of the range.
+    state = tmp_path / "orders.json"
+    source = orders_source(fresh_demo.url("/orders"), state, end_value=END, end_param="before")
+    with pytest.warns(IncrementalWarning, match="after before=2026-01-01T00:03:00Z") as caught:
+        assert ids(source.read().to_pylist()) == [1, 2, 3, 4, 5, 6]
+    assert len(caught) == 1  # once per read, not once per page
+    assert "ignore 'before'" in str(caught[0].message)
+    assert orjson.loads(state.read_bytes())["cursor"] == "2026-01-01T00:02:00Z"
+
+
+def test_records_at_end_value_are_dropped_without_a_warning(serve, tmp_path):
+    # An API that reads its end parameter inclusively (<=) sends the records at end_value.
+    orders = OrdersAPI(initial=8)
+
+    def inclusive(request: Request) -> Reply:
+        until = request.query["until"]
+        rows = [o for o in orders.orders if o["updated_at"] <= until]
+        return Reply(200, {"Content-Type": "application/json"}, orjson.dumps(rows))
+
+    server = serve({"/orders": inclusive})
+    cursor = Incremental("updated_at", end_value=END, end_param="until", state=tmp_path / "s.json")
+    assert cursor.sends_end and not cursor.sends_cursor
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rows = HTTPSource(server.url("/orders"), incremental=cursor).read().to_pylist()
+    assert ids(rows) == [1, 2, 3, 4, 5, 6]
+
+
+# -- a cursor inside nested records ----------------------------------------------------------
+
+
+def test_a_nested_cursor_field_reads_every_record_once_across_runs(fresh_demo, tmp_path):
+    state = tmp_path / "nested.json"
+    source = HTTPSource(
+        fresh_demo.url("/orders/nested"),
+        pagination="offset",
+        page_size=3,
+        incremental=Incremental(
+            "meta.updated_at", param="since", initial_value=START, state=state, primary_key="id"
+        ),
+    )
+    first = source.read().to_pylist()
+    assert ids(first) == list(range(1, 21))
+    assert first[0]["meta"] == {"updated_at": START}
+    saved = orjson.loads(state.read_bytes())
+    assert saved["cursor_field"] == "meta.updated_at"
+    assert saved["cursor"] == "2026-01-01T00:09:00Z" and sorted(saved["boundary_keys"]) == [19, 20]
+    # one more at the boundary timestamp, one later, and an update of an old one
+    fresh_demo.orders.add([{"updated_at": "2026-01-01T00:09:00Z"}, {}, {"id": 3}])
+    assert ids(source.read().to_pylist()) == [21, 22, 3]
+    assert since_sent(fresh_demo) == []  # all of it went to /orders/nested
+    sent = [r.query["since"] for r in fresh_demo.requests_to("/orders/nested")]
+    assert sent[-1] == "2026-01-01T00:09:00Z"
+
+
+@pytest.mark.parametrize(
+    "second",
+    [{"id": 2}, {"id": 2, "meta": None}, {"id": 2, "meta": {}}, {"id": 2, "meta": {"at": 1}}],
+    ids=["no-meta", "meta-null", "meta-empty", "other-field"],
+)
+def test_a_record_without_the_nested_cursor_names_it(serve, tmp_path, second):
+    body = orjson.dumps([{"id": 1, "meta": {"updated_at": START}}, second])
+    server = serve({"/x": lambda r: Reply(200, {"Content-Type": "application/json"}, body)})
+    cursor = Incremental("meta.updated_at", state=tmp_path / "s.json")
+    message = "record 1 has no value for the cursor field 'meta.updated_at'"
+    with pytest.raises(ResponseDecodeError, match=message) as caught:
+        HTTPSource(server.url("/x"), incremental=cursor).read()
+    assert caught.value.kind == "cursor"
+    assert not (tmp_path / "s.json").exists()
+
+
+def test_a_field_whose_own_name_is_dotted_is_taken_first(serve, tmp_path):
+    body = orjson.dumps(
+        [
+            {"id": 1, "meta.updated_at": 5, "meta": {"updated_at": 1}},
+            {"id": 2, "meta.updated_at": 6},
+        ]
+    )
+    server = serve({"/x": lambda r: Reply(200, {"Content-Type": "application/json"}, body)})
+    cursor = Incremental("meta.updated_at", state=tmp_path / "s.json", primary_key="id")
+    assert HTTPSource(server.url("/x"), incremental=cursor).read().count() == 2
+    assert orjson.loads((tmp_path / "s.json").read_bytes())["cursor"] == 6
+
+
+@pytest.mark.parametrize(
+    ("options", "option", "value"),
+    [
+        ({"end_param": "until"}, "incremental.end_param", "until"),
+        ({"end_body_field": "filter.to"}, "incremental.end_body_field", "filter.to"),
+        (
+            {"end_value": 5, "end_param": "until", "end_body_field": "to"},
+            "incremental.end_body_field",
+            "to",
+        ),
+        ({"end_value": 5, "param": "at", "end_param": "at"}, "incremental.end_param", "at"),
+        ({"end_value": 5, "end_param": "a b"}, "incremental.end_param", "a b"),
+        ({"end_value": 5, "end_body_field": "filter..to"}, "incremental.end_body_field", None),
+        ({"cursor_field": "meta..updated_at"}, "incremental.cursor_field", "meta..updated_at"),
+        ({"cursor_field": "meta."}, "incremental.cursor_field", "meta."),
+    ],
+)
+def test_bad_end_and_nested_options_are_refused_naming_the_option(options, option, value):
+    with pytest.raises(ConfigError) as caught:
+        Incremental(**{"cursor_field": "t", "state": "s.json", **options})
+    assert caught.value.option == option
+    if value is not None:
+        assert caught.value.value == value
+    assert option.removeprefix("incremental.") in str(caught.value)
+
+
+def test_end_body_field_needs_a_json_object_body(tmp_path):
+    cursor = Incremental("id", end_value=9, end_body_field="to", state=tmp_path / "s.json")
+    with pytest.raises(ConfigError) as caught:
+        HTTPSource("https://api.test/x", method="POST", body=[1], incremental=cursor)
+    assert caught.value.option == "incremental.end_body_field"

@@ -111,6 +111,8 @@ def test_end_value_drops_records_from_it_on_and_keeps_the_cursor_below():
     ]
     assert run.state().cursors[None][1].value == 4
     assert run.older == 0
+    # 6 is after end_value (an API sent it ignored it); 5 is at it (an inclusive end)
+    assert run.later == 1
 
 
 def test_a_failed_partition_keeps_its_saved_cursor():

@@ -45,6 +45,7 @@ from typing import Any
 
 import orjson
 
+from hiveframe._protocol.data_path import split_dotted_path
 from hiveframe._validate import check_choice
 from hiveframe.errors import ConfigError
 
@@ -78,7 +79,9 @@ class Incremental:
     Parameters
     ----------
     cursor_field
-        The record field that grows as records change (``"updated_at"``, ``"id"``).
+        The record field that grows as records change (``"updated_at"``, ``"id"``); dotted
+        for one inside a nested object (``"meta.updated_at"``, the spelling of a dotted
+        ``data_path``), unless the records have a field with that very name.
     param
         The query parameter that asks the API for records at or after a value
         (``"since"``, ``"updated_after"``).
@@ -91,6 +94,11 @@ class Incremental:
     end_value
         For backfills: records at or after it are dropped, and the saved cursor never
         reaches it.
+    end_param
+        The query parameter that sends ``end_value`` to the API (``"until"``), so that it
+        does not send what would be dropped here.
+    end_body_field
+        Or: the field of the JSON request body that sends it, dotted for a nested one.
     state
         The state file that keeps the cursor between runs (created on the first commit,
         replaced atomically).
@@ -122,16 +130,23 @@ class Incremental:
     state: str | os.PathLike[str] | None = None
     primary_key: str | Sequence[str] | None = None
     cursor_type: str | None = None
+    end_param: str | None = None
+    end_body_field: str | None = None
 
     def __post_init__(self) -> None:
         _check_name("incremental.cursor_field", self.cursor_field)
-        if self.param is not None:
-            _check_name("incremental.param", self.param)
-        if self.body_field is not None:
-            _check_name("incremental.body_field", self.body_field)
-            if self.param is not None:
-                reason = "send the cursor as param or as body_field, not both"
-                raise ConfigError("incremental.body_field", self.body_field, reason)
+        split_dotted_path(self.cursor_field, "incremental.cursor_field")
+        _check_sent("", self.param, self.body_field)
+        _check_sent("end_", self.end_param, self.end_body_field)
+        end = self.end_param or self.end_body_field
+        if end is not None and self.end_value is None:
+            option = "end_param" if self.end_param is not None else "end_body_field"
+            reason = "sends end_value to the API: set end_value= too"
+            raise ConfigError(f"incremental.{option}", end, reason)
+        if end is not None and end in (self.param, self.body_field):
+            option = "end_param" if self.end_param is not None else "end_body_field"
+            reason = "the start and the end of the range need a name each"
+            raise ConfigError(f"incremental.{option}", end, reason)
         if not isinstance(self.state, (str, os.PathLike)) or not os.fspath(self.state):
             reason = "the file that keeps the cursor between runs, e.g. 'state/orders.json'"
             raise ConfigError("incremental.state", self.state, reason)
@@ -172,10 +187,28 @@ class Incremental:
         """Whether the API is asked for records from the cursor on (``param``/``body_field``)."""
         return self.param is not None or self.body_field is not None
 
+    @property
+    def sends_end(self) -> bool:
+        """Whether the API is asked for records before ``end_value`` (``end_param``/
+        ``end_body_field``)."""
+        return self.end_param is not None or self.end_body_field is not None
+
 
 def _check_name(option: str, value: Any) -> None:
     if not isinstance(value, str) or not _NAME.fullmatch(value):
         raise ConfigError(option, value, "a field or parameter name")
+
+
+def _check_sent(prefix: str, param: str | None, body_field: str | None) -> None:
+    """``<prefix>param`` and ``<prefix>body_field``: names, and not both."""
+    if param is not None:
+        _check_name(f"incremental.{prefix}param", param)
+    if body_field is not None:
+        _check_name(f"incremental.{prefix}body_field", body_field)
+        split_dotted_path(body_field, f"incremental.{prefix}body_field")
+        if param is not None:
+            reason = f"send it as {prefix}param or as {prefix}body_field, not both"
+            raise ConfigError(f"incremental.{prefix}body_field", body_field, reason)
 
 
 def _key_fields(value: Any) -> tuple[str, ...] | None:
@@ -453,6 +486,7 @@ class CursorWindow:
             self.cursor_type = self.cursor_type or saved.cursor_type
         self._pending = dict(self._saved)
         self.older = 0  # records before the value asked for: the API ignored it
+        self.later = 0  # records after end_value: an API sent end_value ignored it
         self.dropped = 0  # records not delivered: older, already delivered, or past end_value
         self._end: Any = None
 
@@ -518,6 +552,8 @@ class CursorWindow:
                 or (saved is not None and key == lower and key_of(index) in saved[1].keys)
             )
             mask.append(new)
+            if self._end is not None and key > self._end:
+                self.later += 1
             if lower is not None and key < lower:
                 self.older += 1
             elif new and (best is None or key > best):

@@ -21,6 +21,8 @@ _CURSOR_OPTIONS = (
     "cursor_body_field",
     "initial_value",
     "end_value",
+    "end_param",
+    "end_body_field",
     "cursor_type",
     "primary_key",
 )
@@ -43,6 +45,8 @@ def add_arguments(read: argparse.ArgumentParser) -> None:
     cursor.add_argument("--cursor-body-field", metavar="NAME", help="or: JSON body field")
     cursor.add_argument("--initial-value", metavar="VALUE", help="where the first run starts")
     cursor.add_argument("--end-value", metavar="VALUE", help="drop records from this value on")
+    cursor.add_argument("--end-param", metavar="NAME", help="query parameter sending --end-value")
+    cursor.add_argument("--end-body-field", metavar="NAME", help="or: JSON body field")
     cursor.add_argument("--cursor-type", metavar="TYPE", help="timestamp, number or string")
     cursor.add_argument(
         "--primary-key", action="append", default=[], metavar="FIELD", help="repeatable"
@@ -104,6 +108,8 @@ def load_options(args: argparse.Namespace, *, saves_state: bool = True) -> dict[
             body_field=args.cursor_body_field,
             initial_value=_value(args.initial_value, kind),
             end_value=_value(args.end_value, kind),
+            end_param=args.end_param,
+            end_body_field=args.end_body_field,
             state=args.state,
             primary_key=args.primary_key or None,
             cursor_type=kind,

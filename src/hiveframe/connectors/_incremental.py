@@ -19,11 +19,13 @@ import pyarrow as pa
 
 from hiveframe._http.reader import ReadPlan
 from hiveframe._protocol.checkpoint import write_atomically
+from hiveframe._protocol.data_path import MissingSegment, walk_dotted
 from hiveframe._protocol.incremental import (
     CursorWindow,
     Incremental,
     IncrementalState,
     content_key,
+    json_value,
     param_text,
     record_key,
 )
@@ -50,8 +52,10 @@ def incremental_option(value: Any, plan: ReadPlan, stream_kind: str | None) -> I
             "(PollStream(since_param=..., since_field=..., dedupe_key=...))"
         )
         raise ConfigError("incremental", value.cursor_field, reason)
-    if value.body_field is not None and not isinstance(plan.body, (dict, type(None))):
-        raise ConfigError("incremental.body_field", value.body_field, "needs a JSON object body")
+    for option in ("body_field", "end_body_field"):
+        field = getattr(value, option)
+        if field is not None and not isinstance(plan.body, (dict, type(None))):
+            raise ConfigError(f"incremental.{option}", field, "needs a JSON object body")
     return value
 
 
@@ -85,16 +89,13 @@ class CursorRun:
         self._warned = False
 
     def plan(self, plan: ReadPlan, parent: Mapping[str, Any] | None = None) -> ReadPlan:
-        """``plan`` asking for the records from the saved value (or ``initial_value``) on."""
+        """``plan`` asking for the records from the saved value (or ``initial_value``) on,
+        and before ``end_value`` when ``end_param``/``end_body_field`` is set."""
         config = self.config
-        value = self.window.start_value(parent)
-        if value is None:
-            return plan
-        if config.param is not None:
-            return replace(plan, params={**plan.params, config.param: param_text(value)})
-        if config.body_field is not None:
-            return replace(plan, body=_with_field(plan.body, config.body_field, value))
-        return plan
+        start = self.window.start_value(parent)
+        if start is not None:
+            plan = _sending(plan, config.param, config.body_field, start)
+        return _sending(plan, config.end_param, config.end_body_field, config.end_value)
 
     def admit(self, table: pa.Table, url: str, parent: Mapping[str, Any] | None = None) -> pa.Table:
         """The records of ``table`` not delivered before (``url``, redacted, names errors).
@@ -110,16 +111,21 @@ class CursorRun:
             ``kind="cursor"``: a record without a cursor value, or with one that is not of
             the cursor's type, or a page without the ``primary_key`` field.
         """
-        older = self.window.older
+        window = self.window
+        older, later = window.older, window.later
         try:
-            mask = self.window.admit(
+            mask = window.admit(
                 _column(table, self.config.cursor_field), self._keys(table, url), parent
             )
         except ValueError as exc:
             raise ResponseDecodeError(str(exc), kind="cursor", url=url) from None
-        if self.window.older > older and self.config.sends_cursor and not self._warned:
-            self._warned = True
-            self._warn(self.window.older - older, url, parent)
+        config = self.config
+        if window.older > older and config.sends_cursor:
+            sent = _sent(config.param, config.body_field, window.start_value(parent))
+            self._warn(url, f"{window.older - older} records", "before", sent)
+        if window.later > later and config.sends_end:
+            sent = _sent(config.end_param, config.end_body_field, config.end_value)
+            self._warn(url, f"{window.later - later} records", "after", sent)
         return table if all(mask) else table.filter(pa.array(mask, pa.bool_()))
 
     def forget(self, parent: Mapping[str, Any] | None) -> None:
@@ -143,22 +149,47 @@ class CursorRun:
         columns = [table.column(name).to_pylist() for name in fields]
         return lambda index: record_key([column[index] for column in columns])
 
-    def _warn(self, count: int, url: str, parent: Mapping[str, Any] | None) -> None:
-        config = self.config
-        sent = f"{config.param}=" if config.param else f"body field {config.body_field}="
-        sent += param_text(self.window.start_value(parent))
+    def _warn(self, url: str, count: str, where: str, sent: tuple[str, str]) -> None:
+        if self._warned:  # once per run
+            return
+        self._warned = True
+        name, shown = sent
         warning = IncrementalWarning(
-            f"{url}: the API sent {count} records with {config.cursor_field} before "
-            f"{sent}: it seems to ignore {config.param or config.body_field!r}; those "
-            "records were dropped (delivered before, or before initial_value)"
+            f"{url}: the API sent {count} with {self.config.cursor_field} {where} {shown}: "
+            f"it seems to ignore {name!r}; those records were dropped (delivered before, "
+            "before initial_value, or at or after end_value)"
         )
         warnings.warn(warning, stacklevel=2)
 
 
+def _sent(param: str | None, body_field: str | None, value: Any) -> tuple[str, str]:
+    """The name that carried ``value`` to the API, and how the warning shows it."""
+    if param is not None:
+        return param, f"{param}={param_text(value)}"
+    assert body_field is not None
+    return body_field, f"body field {body_field}={param_text(value)}"
+
+
+def _sending(plan: ReadPlan, param: str | None, body_field: str | None, value: Any) -> ReadPlan:
+    """``plan`` with ``value`` in the query parameter ``param`` or the body ``body_field``."""
+    if param is not None:
+        return replace(plan, params={**plan.params, param: param_text(value)})
+    if body_field is not None:
+        return replace(plan, body=_with_field(plan.body, body_field, json_value(value)))
+    return plan
+
+
 def _column(table: pa.Table, name: str) -> list[Any]:
-    if name not in table.column_names:
+    """The values of the field ``name`` of each record: the column of that name, else the
+    dotted path into nested records (``meta.updated_at``); None where a record lacks it."""
+    if name in table.column_names:
+        return table.column(name).to_pylist()  # type: ignore[no-any-return]
+    first, *rest = name.split(".")
+    if not rest or first not in table.column_names:
         return [None] * table.num_rows
-    return table.column(name).to_pylist()  # type: ignore[no-any-return]
+    segments = tuple(rest)
+    found = (walk_dotted(value, segments) for value in table.column(first).to_pylist())
+    return [None if isinstance(value, MissingSegment) else value for value in found]
 
 
 def _with_field(body: Any, path: str, value: Any) -> dict[str, Any]:

@@ -47,7 +47,9 @@ ENDPOINTS: Mapping[str, str] = MappingProxyType(
         "/ingest/last": "the last body POSTed to /ingest, as it came",
         "/events": "a growing event log to poll: since, ETag, 304",
         "/stream": "the same log as Server-Sent Events, honouring Last-Event-ID",
-        "/orders": "orders by updated_at, since= (inclusive), offset/limit; POST adds or updates",
+        "/orders": "orders by updated_at, since= (inclusive), until= (exclusive), offset/limit; "
+        "POST adds or updates",
+        "/orders/nested": "the same orders, updated_at at meta.updated_at",
         "/parents": '{"parents": [...], "total": 50}, offset/limit',
         "/parents/{id}/children": "a parent's children (0 to 7), page/page_size (5)",
     }

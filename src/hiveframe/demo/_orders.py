@@ -2,8 +2,10 @@
 
 - ``GET /orders``: the orders as a bare JSON array sorted by ``updated_at`` then ``id``, from
   ``offset=`` on, at most ``limit=`` (100). ``since=<ISO 8601>`` keeps the orders updated at
-  or after it (inclusive, as incremental reads expect); a ``since`` that is not a timestamp
-  is a 400.
+  or after it (inclusive, as incremental reads expect), ``until=<ISO 8601>`` those updated
+  before it (exclusive, as a backfill's ``end_value``); one that is not a timestamp is a 400.
+- ``GET /orders/nested``: the same, each order's ``updated_at`` inside a ``meta`` object
+  (``{"id": 1, ..., "meta": {"updated_at": "..."}}``), as many APIs nest their timestamps.
 - ``POST /orders``: the demo hook that changes the collection between two reads. The body is
   a JSON array of orders (or one order): one with a known ``id`` is updated, one without
   gets the next id; one without ``updated_at`` is stamped one minute after the latest order.
@@ -61,7 +63,7 @@ class OrdersAPI:
             self._orders[i + 1] = self._order(i + 1, _STATUSES[0], _stamp(moment))
 
     def routes(self) -> dict[str, Handler]:
-        return {"/orders": self.handle}
+        return {"/orders": self.handle, "/orders/nested": self.handle_nested}
 
     @property
     def orders(self) -> list[dict[str, Any]]:
@@ -97,17 +99,39 @@ class OrdersAPI:
                 return _json(self.add([dict(order) for order in orders]))
             except (orjson.JSONDecodeError, TypeError, ValueError) as exc:
                 return _bad_request(f"expected orders as JSON ({exc})")
+        return self._get(request, nest=False)
+
+    def handle_nested(self, request: Request) -> Reply:
+        """Answer ``GET /orders/nested``: the page ``/orders`` answers, ``updated_at`` nested."""
+        if request.method != "GET":
+            return Reply(405, body=b'{"error": "only GET here; POST to /orders"}')
+        return self._get(request, nest=True)
+
+    def _get(self, request: Request, *, nest: bool) -> Reply:
         try:
-            since = _parse(request.query["since"]) if request.query.get("since") else None
-            offset = _int(request, "offset", 0)
-            limit = min(_int(request, "limit", 100, low=1), MAX_PAGE_SIZE)
+            rows = self._page(request)
         except ValueError:
-            return _bad_request("since is an ISO 8601 timestamp; offset and limit are integers")
+            reason = "since and until are ISO 8601 timestamps; offset and limit are integers"
+            return _bad_request(reason)
+        if nest:
+            for row in rows:  # copies: _page gives each request its own
+                row["meta"] = {"updated_at": row.pop("updated_at")}
+        return _json(rows)
+
+    def _page(self, request: Request) -> list[dict[str, Any]]:
+        since, until = (
+            _parse(request.query[name]) if request.query.get(name) else None
+            for name in ("since", "until")
+        )
+        offset = _int(request, "offset", 0)
+        limit = min(_int(request, "limit", 100, low=1), MAX_PAGE_SIZE)
         with self._lock:
-            rows = self._sorted()
+            rows = [dict(order) for order in self._sorted()]
         if since is not None:
             rows = [order for order in rows if _parse(order["updated_at"]) >= since]
-        return _json(rows[offset : offset + limit])
+        if until is not None:
+            rows = [order for order in rows if _parse(order["updated_at"]) < until]
+        return rows[offset : offset + limit]
 
     def _sorted(self) -> list[dict[str, Any]]:
         return sorted(self._orders.values(), key=lambda o: (_parse(o["updated_at"]), o["id"]))

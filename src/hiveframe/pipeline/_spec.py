@@ -63,6 +63,8 @@ _INCREMENTAL = frozenset(
         "body_field",
         "initial_value",
         "end_value",
+        "end_param",
+        "end_body_field",
         "state",
         "primary_key",
         "cursor_type",
