@@ -128,6 +128,16 @@ WORKLOADS = [
         {"httpx_sse": 2.0},
         group="sse",
     ),
+    Workload(
+        "SSE 200k events, Arrow batches of 1,000",
+        "sse",
+        200_000,
+        0,
+        ["hiveframe_batches", "aiohttp"],
+        {"aiohttp": 0.9},
+        hiveframe="hiveframe_batches",
+        group="sse",
+    ),
 ]
 
 

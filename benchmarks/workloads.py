@@ -337,6 +337,51 @@ def sse_hiveframe_sync(base: str, records: int, latency: int) -> int:
         return sum(1 for _event in events)
 
 
+SSE_BATCH = 1000  # events per Arrow record batch in the micro-batch workload
+
+
+async def _count_rows(batches: Any) -> int:
+    count = 0
+    async with batches:
+        async for batch in batches:
+            count += batch.num_rows
+    return count
+
+
+def sse_hiveframe_batches(base: str, records: int, latency: int) -> int:
+    from hiveframe.connectors import HTTPSource
+
+    source = HTTPSource(f"{base}/sse?n={records}", stream_type="sse", reconnect=None)
+    return asyncio.run(_count_rows(source.astream_batches(SSE_BATCH)))
+
+
+def sse_aiohttp(base: str, records: int, latency: int) -> int:
+    """The hand-written loop: raw bytes split into events, orjson per data line, a
+    RecordBatch per SSE_BATCH events."""
+    import aiohttp
+
+    async def main() -> int:
+        count, rows, rest = 0, [], b""
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"{base}/sse?n={records}") as response,
+        ):
+            async for chunk in response.content.iter_any():
+                *events, rest = (rest + chunk).split(b"\n\n")
+                for event in events:
+                    for line in event.split(b"\n"):
+                        if line.startswith(b"data: "):
+                            rows.append(orjson.loads(line[6:]))
+                    if len(rows) == SSE_BATCH:
+                        count += pa.RecordBatch.from_pylist(rows).num_rows
+                        rows = []
+        if rows:
+            count += pa.RecordBatch.from_pylist(rows).num_rows
+        return count
+
+    return asyncio.run(main())
+
+
 def sse_httpx_sse(base: str, records: int, latency: int) -> int:
     import httpx
     from httpx_sse import connect_sse

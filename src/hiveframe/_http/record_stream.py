@@ -1,4 +1,4 @@
-"""Record iterators over a streaming source, for use without a stream processor.
+"""Record and record-batch iterators over a streaming source, without a stream processor.
 
 ``HTTPSource.astream()`` returns an :class:`AsyncRecordStream` and ``HTTPSource.stream()`` a
 :class:`RecordStream`. Both hand out one record at a time and keep :attr:`position`: the
@@ -9,59 +9,172 @@ record. Save it and pass it back as ``position=`` to resume.
 
 Both take units from the source a group at a time (the events of one network read, or one
 page), so the async steps, and for the sync iterator the hops to the I/O thread, are paid
-once per group rather than once per record.
+once per group rather than once per record. A group keeps its records in one list and makes a
+unit's position only when one is asked for (:class:`UnitGroup`), so a record costs a step of
+a generator and nothing more.
+
+``HTTPSource.stream_batches(size)`` (:class:`BatchStream`, :class:`AsyncBatchStream`) hands
+the same records out as Arrow record batches of ``size`` records, each built in one call
+(``records_to_table``, as a page of a read is), with the same exact :attr:`position` after
+each batch.
 """
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+import copy
+from bisect import bisect_left
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Generator,
+    Iterator,
+    Mapping,
+    Sequence,
+)
+from functools import partial
+from typing import Any, overload
+
+import pyarrow as pa
 
 from hiveframe._http.portal import iterate_sync
-from hiveframe._protocol.units import SourceStats, StreamKind, Unit, partial_position
+from hiveframe._protocol.arrow.infer import records_to_table
+from hiveframe._protocol.units import Resume, SourceStats, StreamKind, Unit, partial_position
 
-GroupFactory = Callable[[SourceStats], AsyncIterator[list[Unit]]]
-
-_NO_RECORD = object()
+GroupFactory = Callable[[SourceStats], AsyncIterator[Sequence[Unit]]]
 
 
-class _Units:
-    """Records of received units, in order, and the position after each record handed out."""
+class UnitGroup(Sequence[Unit]):
+    """The units of one network read (or one page) as columns: all their records in one
+    list, and each unit's position made only when asked for.
+
+    Parameters
+    ----------
+    records
+        The records of every unit, in order.
+    ends
+        ``ends[i]``: how many records units ``0..i`` hold together; ``None`` when every
+        unit holds one record.
+    kind
+        The source's kind, for partial positions made from no position.
+    """
+
+    __slots__ = ("ends", "kind", "records")
+
+    def __init__(self, records: list[Any], ends: Sequence[int] | None, kind: StreamKind) -> None:
+        self.records = records
+        self.ends = ends
+        self.kind = kind
+
+    def unit_position(self, index: int) -> dict[str, Any]:
+        """The position after unit ``index``."""
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    @overload
+    def __getitem__(self, index: int) -> Unit: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Unit]: ...
+    def __getitem__(self, index: int | slice) -> Unit | Sequence[Unit]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        index = range(len(self))[index]  # negative indexes, and IndexError
+        first = self._end(index - 1) if index else 0
+        return Unit(self.records[first : self._end(index)], self.unit_position(index))
+
+    def __iter__(self) -> Iterator[Unit]:
+        return (self[i] for i in range(len(self)))
+
+    def position_after(self, count: int, before: Mapping[str, Any] | None) -> dict[str, Any] | None:
+        """The exact position after the first ``count`` records of the group.
+
+        ``before`` is the position before the group. After the last record of a unit it is
+        that unit's position; inside a unit, the position before the unit with the records
+        of it delivered (:func:`~hiveframe._protocol.units.partial_position`). Units without
+        records after the ``count``-th record are not passed yet.
+        """
+        if count == 0:
+            return dict(before) if before is not None else None
+        index = count - 1 if self.ends is None else bisect_left(self.ends, count)
+        if self._end(index) == count:
+            return self.unit_position(index)
+        start = self.unit_position(index - 1) if index else before
+        done = count - (self._end(index - 1) if index else 0)
+        return partial_position(start, done, kind=self.kind)
+
+    def last_position(self, before: Mapping[str, Any] | None) -> dict[str, Any] | None:
+        """The position after every unit of the group."""
+        if len(self):
+            return self.unit_position(len(self) - 1)
+        return dict(before) if before is not None else None
+
+    def trimmed(self, resume: Resume) -> UnitGroup:
+        """The group without the records ``resume`` still drops (those of a cut unit)."""
+        dropped = min(resume.skip, len(self.records))
+        resume.skip -= dropped
+        group = copy.copy(self)
+        group.records = self.records[dropped:]
+        ends = self.ends if self.ends is not None else range(1, len(self) + 1)
+        group.ends = [max(end - dropped, 0) for end in ends]
+        return group
+
+    def _end(self, index: int) -> int:
+        return index + 1 if self.ends is None else self.ends[index]
+
+
+class UnitList(UnitGroup):
+    """A group of units that each carry their own position (a polled page)."""
+
+    __slots__ = ("positions",)
+
+    def __init__(self, units: Sequence[Unit], kind: StreamKind) -> None:
+        records: list[Any] = []
+        ends = []
+        for unit in units:
+            records += unit.records
+            ends.append(len(records))
+        super().__init__(records, ends, kind)
+        self.positions = [unit.position for unit in units]
+
+    def unit_position(self, index: int) -> dict[str, Any]:
+        return self.positions[index]
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+
+class _Handout:
+    """The group whose records are being handed out, and the position after each of them."""
+
+    __slots__ = ("_before", "_group", "_kind", "handed")
 
     def __init__(self, position: dict[str, Any] | None, kind: StreamKind) -> None:
-        self._position = position  # before the unit being handed out, after it once used up
+        self._before = position  # the position before the group
+        self._group: UnitGroup | None = None
         self._kind = kind
-        self._units: deque[Unit] = deque()
-        self._records: list[Any] = []  # the records of the unit being handed out
-        self._next = 0
-        self._after: dict[str, Any] | None = None  # that unit's position
+        self.handed = 0  # records of the group handed out; set by the iterators per record
 
     @property
     def position(self) -> dict[str, Any] | None:
-        # Built when asked for, not per record: a page of 100 costs one dict, not 99.
-        if 0 < self._next < len(self._records):
-            return partial_position(self._position, self._next, kind=self._kind)
-        return self._position
+        # Made when asked for, not per record: a read of 300 events costs no dict at all.
+        if self._group is None:
+            return self._before
+        return self._group.position_after(self.handed, self._before)
 
-    def add(self, group: list[Unit]) -> None:
-        self._units.extend(group)
+    def start(self, group: Sequence[Unit]) -> list[Any]:
+        """Hand out ``group`` next; returns its records."""
+        self._group = group if isinstance(group, UnitGroup) else UnitList(group, self._kind)
+        self.handed = 0
+        return self._group.records
 
-    def take(self) -> Any:
-        """The next record, or ``_NO_RECORD`` when none is buffered."""
-        while self._next >= len(self._records):
-            if not self._units:
-                return _NO_RECORD
-            unit = self._units.popleft()
-            if not unit.records:
-                self._position = unit.position
-                continue
-            self._records, self._next, self._after = unit.records, 0, unit.position
-        record = self._records[self._next]
-        self._next += 1
-        if self._next == len(self._records):
-            self._position = self._after
-        return record
+    def finish(self) -> None:
+        """Every record of the group is handed out: stand after all its units."""
+        if self._group is not None:
+            self._before = self._group.last_position(self._before)
+            self._group = None
 
 
 class AsyncRecordStream:
@@ -90,26 +203,35 @@ class AsyncRecordStream:
         self.stats = SourceStats()
         self.kind = kind
         self._make = make
-        self._groups: AsyncIterator[list[Unit]] | None = None
-        self._units = _Units(position, kind)
+        self._groups: AsyncIterator[Sequence[Unit]] | None = None
+        self._handout = _Handout(position, kind)
+        # ``async for`` steps this generator itself: each record costs one C-level resume
+        # of it, not a coroutine made by an ``async def __anext__``.
+        self._records = self._each_record()
 
     @property
     def position(self) -> dict[str, Any] | None:
-        return self._units.position
+        return self._handout.position
 
-    def __aiter__(self) -> AsyncRecordStream:
-        return self
+    def __aiter__(self) -> AsyncIterator[Any]:
+        return self._records
 
-    async def __anext__(self) -> Any:
-        record = self._units.take()
-        while record is _NO_RECORD:
-            if self._groups is None:
-                self._groups = self._make(self.stats)
-            self._units.add(await self._groups.__anext__())
-            record = self._units.take()
-        return record
+    def __anext__(self) -> Any:
+        return self._records.__anext__()
 
-    async def next_group(self) -> list[Unit]:
+    async def _each_record(self) -> AsyncGenerator[Any, None]:
+        handout = self._handout
+        while True:
+            try:
+                group = await self.next_group()
+            except StopAsyncIteration:
+                return
+            for count, record in enumerate(handout.start(group), 1):
+                handout.handed = count
+                yield record
+            handout.finish()
+
+    async def next_group(self) -> Sequence[Unit]:
         """The source's next group of units (used by the sync iterator's I/O thread)."""
         if self._groups is None:
             self._groups = self._make(self.stats)
@@ -117,6 +239,7 @@ class AsyncRecordStream:
 
     async def aclose(self) -> None:
         """Stop: close the connection or end polling."""
+        await self._records.aclose()
         aclose = getattr(self._groups, "aclose", None)
         if aclose is not None:
             await aclose()
@@ -146,33 +269,39 @@ class RecordStream:
     """
 
     def __init__(self, records: AsyncRecordStream) -> None:
-        self._records = records
-        self._units = _Units(records.position, records.kind)
-        self._groups: Iterator[list[Unit]] = iterate_sync(lambda: _groups_of(records))
+        self._source = records
+        self._handout = _Handout(records.position, records.kind)
+        self._groups: Generator[Sequence[Unit], None, None] = iterate_sync(
+            lambda: _groups_of(records)
+        )
+        self._records = self._each_record()
 
     @property
     def position(self) -> dict[str, Any] | None:
-        return self._units.position
+        return self._handout.position
 
     @property
     def stats(self) -> SourceStats:
-        return self._records.stats
+        return self._source.stats
 
-    def __iter__(self) -> RecordStream:
-        return self
+    def __iter__(self) -> Iterator[Any]:
+        return self._records
 
     def __next__(self) -> Any:
-        record = self._units.take()
-        while record is _NO_RECORD:
-            self._units.add(next(self._groups))
-            record = self._units.take()
-        return record
+        return next(self._records)
+
+    def _each_record(self) -> Generator[Any, None, None]:
+        handout = self._handout
+        for group in self._groups:
+            for count, record in enumerate(handout.start(group), 1):
+                handout.handed = count
+                yield record
+            handout.finish()
 
     def close(self) -> None:
         """Stop: close the connection or end polling, and the helper thread."""
-        close = getattr(self._groups, "close", None)
-        if close is not None:
-            close()
+        self._records.close()
+        self._groups.close()
 
     def __enter__(self) -> RecordStream:
         return self
@@ -181,7 +310,7 @@ class RecordStream:
         self.close()
 
 
-async def _groups_of(records: AsyncRecordStream) -> AsyncIterator[list[Unit]]:
+async def _groups_of(records: AsyncRecordStream) -> AsyncIterator[Sequence[Unit]]:
     try:
         while True:
             try:
@@ -190,3 +319,145 @@ async def _groups_of(records: AsyncRecordStream) -> AsyncIterator[list[Unit]]:
                 return
     finally:
         await records.aclose()
+
+
+class _BatchCutter:
+    """Cuts the records of groups into lists of ``size``, keeping the handout's position."""
+
+    def __init__(self, handout: _Handout, size: int) -> None:
+        self._handout = handout
+        self._size = size
+        self._pending: list[Any] = []
+
+    def cut(self, group: Sequence[Unit]) -> Iterator[list[Any]]:
+        """The full batches ``group`` completes; when one is handed out, the position is
+        the one after its last record."""
+        handout = self._handout
+        records = handout.start(group)
+        while handout.handed < len(records):
+            start = handout.handed
+            handout.handed = min(len(records), start + self._size - len(self._pending))
+            self._pending += records[start : handout.handed]
+            if len(self._pending) == self._size:
+                batch, self._pending = self._pending, []
+                yield batch
+        handout.finish()
+
+    def rest(self) -> list[Any]:
+        """The records of a batch not yet full (at the end of the stream)."""
+        batch, self._pending = self._pending, []
+        return batch
+
+
+class AsyncBatchStream:
+    """A streaming source's records as Arrow record batches, for ``async for``.
+
+    Attributes
+    ----------
+    position
+        The source's position after the batches handed out so far (exact: inside an event
+        or a page too), or the position it started from.
+    stats
+        As for :class:`AsyncRecordStream`.
+    """
+
+    def __init__(self, records: AsyncRecordStream, size: int, schema: pa.Schema | None) -> None:
+        self._source = records
+        self._handout = _Handout(records.position, records.kind)
+        self._to_batch = partial(_record_batch, schema=schema)
+        self._cutter = _BatchCutter(self._handout, size)
+        self._batches = self._each_batch()
+
+    @property
+    def position(self) -> dict[str, Any] | None:
+        return self._handout.position
+
+    @property
+    def stats(self) -> SourceStats:
+        return self._source.stats
+
+    def __aiter__(self) -> AsyncIterator[pa.RecordBatch]:
+        return self._batches
+
+    def __anext__(self) -> Awaitable[pa.RecordBatch]:
+        return self._batches.__anext__()
+
+    async def _each_batch(self) -> AsyncGenerator[pa.RecordBatch, None]:
+        while True:
+            try:
+                group = await self._source.next_group()
+            except StopAsyncIteration:
+                break
+            for records in self._cutter.cut(group):
+                yield self._to_batch(records)
+        rest = self._cutter.rest()
+        if rest:
+            yield self._to_batch(rest)
+
+    async def aclose(self) -> None:
+        """Stop: close the connection or end polling."""
+        await self._batches.aclose()
+        await self._source.aclose()
+
+    async def __aenter__(self) -> AsyncBatchStream:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+class BatchStream:
+    """A streaming source's records as Arrow record batches, for a plain ``for`` loop.
+
+    Attributes
+    ----------
+    position, stats
+        As for :class:`AsyncBatchStream`.
+    """
+
+    def __init__(self, records: AsyncRecordStream, size: int, schema: pa.Schema | None) -> None:
+        self._source = records
+        self._handout = _Handout(records.position, records.kind)
+        self._to_batch = partial(_record_batch, schema=schema)
+        self._cutter = _BatchCutter(self._handout, size)
+        self._groups = iterate_sync(lambda: _groups_of(records))
+        self._batches = self._each_batch()
+
+    @property
+    def position(self) -> dict[str, Any] | None:
+        return self._handout.position
+
+    @property
+    def stats(self) -> SourceStats:
+        return self._source.stats
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        return self._batches
+
+    def __next__(self) -> pa.RecordBatch:
+        return next(self._batches)
+
+    def _each_batch(self) -> Generator[pa.RecordBatch, None, None]:
+        for group in self._groups:
+            for records in self._cutter.cut(group):
+                yield self._to_batch(records)
+        rest = self._cutter.rest()
+        if rest:
+            yield self._to_batch(rest)
+
+    def close(self) -> None:
+        """Stop: close the connection or end polling, and the helper thread."""
+        self._batches.close()
+        self._groups.close()
+
+    def __enter__(self) -> BatchStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _record_batch(records: list[Any], *, schema: pa.Schema | None) -> pa.RecordBatch:
+    # records_to_table, as a page of a read is built: the same types, drift to text, the
+    # same SchemaDriftError with a schema. Its table is one chunk: one record batch.
+    return records_to_table(records, schema=schema).combine_chunks().to_batches()[0]

@@ -6,26 +6,33 @@ It feeds the sans-I/O :class:`~hiveframe._protocol.sse.SSEDecoder` with the body
 before the next connection. It follows WHATWG HTML §9.2.3 with the documented divergences
 of RELIABILITY.md §4.2 (retriable statuses retried under ``RetryConfig`` unless strict).
 
-Each event becomes a :class:`~hiveframe._protocol.units.Unit`: its records (``data``
-decoded as JSON, or as text) and the position after it, ``{"kind": "sse",
-"last_event_id": ..., "retry_ms": ...}``. Resuming from a position sends its id as
-``Last-Event-ID``, so a server that honours it replays nothing that was delivered.
+Each event is a :class:`~hiveframe._protocol.units.Unit`: its records (``data`` decoded as
+JSON, or as text) and the position after it, ``{"kind": "sse", "last_event_id": ...,
+"retry_ms": ...}``. Resuming from a position sends its id as ``Last-Event-ID``, so a server
+that honours it replays nothing that was delivered.
+
+The events of one network read travel together as an :class:`EventGroup`: the records of all
+of them in one list, decoded together, and the ids and retry times as columns. A unit, and
+its position dict, is made only when a consumer asks for it; :meth:`EventGroup.position_after`
+gives the exact position after any record of the read from the columns, so a consumer that
+hands out records one by one (``source.stream()``) pays nothing per event for positions.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, aclosing
-from typing import Any
+from typing import Any, Literal
 
 from hiveframe._http.clock import Clock
 from hiveframe._http.reader import ReadPlan
+from hiveframe._http.record_stream import UnitGroup
 from hiveframe._http.session import EXCERPT_BYTES, Session
 from hiveframe._http.streamed import StreamedResponse
 from hiveframe._protocol.decode import json_documents, json_records
 from hiveframe._protocol.reconnect import ReconnectState, SSEStream, Verdict, judge_response
-from hiveframe._protocol.sse import ServerSentEvent, SSEDecoder
+from hiveframe._protocol.sse import EventBatch, SSEDecoder
 from hiveframe._protocol.units import Resume, SourceStats, Unit
 from hiveframe.errors import (
     AuthenticationError,
@@ -41,7 +48,47 @@ from hiveframe.errors import (
 
 logger = logging.getLogger("hiveframe.sse")
 
-KIND = "sse"
+KIND: Literal["sse"] = "sse"
+
+
+class EventGroup(UnitGroup):
+    """The events of one network read: their records in one list, ids and retry times as
+    columns, a unit (and its position) made only when asked for.
+
+    Parameters
+    ----------
+    records, ends
+        As for :class:`~hiveframe._http.record_stream.UnitGroup`.
+    ids, retries
+        Each event's id and reconnection time: its position.
+
+    Examples
+    --------
+    >>> group = EventGroup([{"a": 1}, {"a": 2}], None, ["1", "2"], [None, None])
+    >>> group[1]
+    Unit(records=[{'a': 2}], position={'kind': 'sse', 'last_event_id': '2', 'retry_ms': None})
+    >>> group.position_after(1, None)
+    {'kind': 'sse', 'last_event_id': '1', 'retry_ms': None}
+    """
+
+    __slots__ = ("ids", "retries")
+
+    def __init__(
+        self,
+        records: list[Any],
+        ends: Sequence[int] | None,
+        ids: Sequence[str],
+        retries: Sequence[int | None],
+    ) -> None:
+        super().__init__(records, ends, KIND)
+        self.ids = ids
+        self.retries = retries
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def unit_position(self, index: int) -> dict[str, Any]:
+        return {"kind": KIND, "last_event_id": self.ids[index], "retry_ms": self.retries[index]}
 
 
 class SSEReader:
@@ -87,7 +134,7 @@ class SSEReader:
 
     async def unit_groups(
         self, position: Mapping[str, Any] | None
-    ) -> AsyncGenerator[list[Unit], None]:
+    ) -> AsyncGenerator[UnitGroup, None]:
         """Every event from ``position`` on, as the units each network read completed.
 
         Ends only when reconnection is off or refused. Consumers that take a group at a time
@@ -129,22 +176,11 @@ class SSEReader:
                             decoder.reset_connection()
                             try:
                                 async for chunk in response.chunks:
-                                    events = decoder.feed(chunk)
-                                    if events:
-                                        # Each event is one unit (its position is exact); the
-                                        # events of one network read are decoded in one pass.
+                                    batch = decoder.feed_batch(chunk)
+                                    if batch.data:
                                         state.event()
-                                        group = [
-                                            Unit(records, _position(event))
-                                            for event, records in zip(
-                                                events, self._records(events), strict=True
-                                            )
-                                        ]
-                                        yield (
-                                            [resume.trim(u) for u in group]
-                                            if resume.skip
-                                            else group
-                                        )
+                                        group = self._group(batch)
+                                        yield group.trimmed(resume) if resume.skip else group
                             finally:
                                 decoder.close()  # a partial event at the end is discarded (§9.2.6)
                     except _RetriableStatus as exc:
@@ -217,21 +253,22 @@ class SSEReader:
             f"event stream answered status {response.status}", url=url
         ) from status_error
 
-    def _records(self, events: list[ServerSentEvent]) -> list[list[Any]]:
-        """Each event's records, in order."""
+    def _group(self, batch: EventBatch) -> EventGroup:
+        """The events of one read with their records, decoded together."""
+        ends: list[int] | None = None
         if self.config.data_format == "text":
-            decoded = [[{"data": event.data}] for event in events]
+            records: list[Any] = [{"data": data} for data in batch.data]
         elif self.plan.data_path is None:
-            decoded = json_documents([event.data for event in events], url=self._url)
+            records, ends = json_documents(batch.data, url=self._url)
         else:
             path = self.plan.data_path
-            decoded = [json_records(e.data.encode(), path, url=self._url) for e in events]
-        if not self.config.include_event_metadata:
-            return decoded
-        return [
-            [{**r, "_event": e.event, "_event_id": e.id} if isinstance(r, dict) else r for r in rs]
-            for e, rs in zip(events, decoded, strict=True)
-        ]
+            records, ends = [], []
+            for data in batch.data:
+                records += json_records(data.encode(), path, url=self._url)
+                ends.append(len(records))
+        if self.config.include_event_metadata:
+            records = _with_metadata(records, ends, batch)
+        return EventGroup(records, ends, batch.id, batch.retry)
 
     def _gave_up(
         self, state: ReconnectState, failure: HTTPError | CircuitOpenError | None
@@ -254,8 +291,18 @@ class _RetriableStatus(Exception):
         self.error = error
 
 
-def _position(event: ServerSentEvent) -> dict[str, Any]:
-    return {"kind": KIND, "last_event_id": event.id, "retry_ms": event.retry}
+def _with_metadata(records: list[Any], ends: list[int] | None, batch: EventBatch) -> list[Any]:
+    # Each object record gets its event's type and id; other records are left as they are.
+    tagged: list[Any] = []
+    start = 0
+    for index, (event, event_id) in enumerate(zip(batch.event, batch.id, strict=True)):
+        end = index + 1 if ends is None else ends[index]
+        tagged += [
+            {**r, "_event": event, "_event_id": event_id} if isinstance(r, dict) else r
+            for r in records[start:end]
+        ]
+        start = end
+    return tagged
 
 
 def _restore(decoder: SSEDecoder, position: Mapping[str, Any] | None) -> int | None:

@@ -267,29 +267,42 @@ def json_records(data: bytes, data_path: DataPath | None, *, url: str | None = N
     return decode_body(data, fmt="json", data_path=data_path, url=url).records
 
 
-def json_documents(documents: Sequence[str], *, url: str | None = None) -> list[list[Any]]:
-    """The records of each of many small JSON documents (SSE events' data), in order.
+def json_documents(
+    documents: Sequence[str], *, url: str | None = None
+) -> tuple[list[Any], list[int] | None]:
+    """The records of many small JSON documents (SSE events' data), in order, as one list.
 
     Each document is read exactly as :func:`json_records` reads it; the common case (an
     object, or an array of records) costs one orjson call per document and one scan for
     wide integers over all of them.
+
+    Returns
+    -------
+    tuple
+        All records, and where each document's records end in that list (``ends[i]`` is
+        the count up to and including document ``i``), or ``None`` when every document
+        was one object (one record each).
     """
-    if _may_hold_big_int("\0".join(documents).encode()):  # a NUL keeps runs from joining
-        return [json_records(text.encode(), None, url=url) for text in documents]
-    out: list[list[Any]] = []
-    loads = orjson.loads
-    for text in documents:
+    values: list[Any] = [None] * len(documents)  # None: read by json_records below
+    if not _may_hold_big_int("\0".join(documents).encode()):  # a NUL keeps runs apart
         try:
-            value = loads(text)
+            values = list(map(orjson.loads, documents))
         except orjson.JSONDecodeError:
-            value = None  # json_records below names the fault
-        if type(value) is dict:
-            out.append([value])
-        elif type(value) is list:
-            out.append(value)
+            pass  # json_records below names the fault
         else:
-            out.append(json_records(text.encode(), None, url=url))
-    return out
+            if set(map(type, values)) == {dict}:  # C loops: the common case costs no bytecode
+                return values, None
+    records: list[Any] = []
+    ends: list[int] = []
+    for text, value in zip(documents, values, strict=True):
+        if type(value) is dict:
+            records.append(value)
+        elif type(value) is list:
+            records += value
+        else:
+            records += json_records(text.encode(), None, url=url)
+        ends.append(len(records))
+    return records, ends
 
 
 def _decode_json(body: bytes, data_path: DataPath | None) -> DecodedPage:
@@ -361,6 +374,8 @@ def _may_hold_big_int(data: bytes) -> bool:
     # orjson keeps integers in [-2**63, 2**64) exact; anything wider needs 20 digits, or a
     # minus and 19. A hit inside a string or a long fraction only costs a second parse.
     masked = data.translate(_DIGITS_TO_ZERO)
+    if b"0" * 19 not in masked:  # one search settles the common case
+        return False
     return b"0" * 20 in masked or b"-" + b"0" * 19 in masked
 
 

@@ -20,7 +20,7 @@ What a spec holds, and what it does not (the rule for live objects):
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Iterable, Mapping
+from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar
 
@@ -278,7 +278,7 @@ class SourceSpec(Endpoint):
         position: Mapping[str, Any] | None = None,
         stats: SourceStats | None = None,
         runtime: Runtime | None = None,
-    ) -> AsyncGenerator[list[Unit], None]:
+    ) -> AsyncGenerator[Sequence[Unit], None]:
         """:meth:`aunits` in groups: the units of one network read (SSE) or one page."""
         return self._reader(stats, runtime).unit_groups(position)
 
