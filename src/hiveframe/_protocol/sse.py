@@ -90,7 +90,7 @@ class EventBatch:
 
     Examples
     --------
-    >>> batch = SSEDecoder().feed_batch(b"id: 1\ndata: a\n\nid: 2\ndata: b\n\n")
+    >>> batch = SSEDecoder().feed_batch(b"id: 1\\ndata: a\\n\\nid: 2\\ndata: b\\n\\n")
     >>> batch.data, batch.id, len(batch)
     (['a', 'b'], ['1', '2'], 2)
     """
@@ -238,7 +238,7 @@ class SSEDecoder:
 
         Examples
         --------
-        >>> SSEDecoder().feed_batch(b"data: 1\n\ndata: 2\n\n").data
+        >>> SSEDecoder().feed_batch(b"data: 1\\n\\ndata: 2\\n\\n").data
         ['1', '2']
         """
         batch = EventBatch()
