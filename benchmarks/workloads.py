@@ -2,9 +2,9 @@
 
     python benchmarks/workloads.py <workload> <client> <base_url> [records] [latency_ms]
 
-Prints one JSON line: records, seconds, peak_rss_mb. Every client of a workload builds the
-same result: an Arrow table of the records (reads), the server's verified count (writes),
-parsed events (SSE).
+Prints one JSON line: records, seconds, cpu_seconds, peak_rss_mb. Every client of a workload
+builds the same result: an Arrow table of the records (reads), the server's verified count
+(writes), parsed events (SSE).
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import itertools
 import resource
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
@@ -249,9 +250,8 @@ def write_hiveframe(base: str, records: int, latency: int) -> int:
     from hiveframe.connectors import HTTPSink
 
     table = _write_table(records)
-    started = time.perf_counter()
-    HTTPSink(f"{base}/ingest?latency_ms={latency}", batch_size=PAGE).write(table)
-    _mark(started)
+    with _measured():
+        HTTPSink(f"{base}/ingest?latency_ms={latency}", batch_size=PAGE).write(table)
     return _verified(base, records)
 
 
@@ -259,13 +259,11 @@ def write_requests(base: str, records: int, latency: int) -> int:
     import requests
 
     rows = _write_table(records).to_pylist()
-    started = time.perf_counter()
-    with requests.Session() as session:
+    with _measured(), requests.Session() as session:
         for start in range(0, records, PAGE):
             session.post(
                 f"{base}/ingest?latency_ms={latency}", json=rows[start : start + PAGE]
             ).raise_for_status()
-    _mark(started)
     return _verified(base, records)
 
 
@@ -273,13 +271,11 @@ def write_httpx(base: str, records: int, latency: int) -> int:
     import httpx
 
     rows = _write_table(records).to_pylist()
-    started = time.perf_counter()
-    with httpx.Client() as client:
+    with _measured(), httpx.Client() as client:
         for start in range(0, records, PAGE):
             client.post(
                 f"{base}/ingest?latency_ms={latency}", json=rows[start : start + PAGE]
             ).raise_for_status()
-    _mark(started)
     return _verified(base, records)
 
 
@@ -305,9 +301,8 @@ def write_aiohttp(base: str, records: int, latency: int) -> int:
             for i in range(0, len(starts), IN_FLIGHT):
                 await asyncio.gather(*(post(s) for s in starts[i : i + IN_FLIGHT]))
 
-    started = time.perf_counter()
-    asyncio.run(main())
-    _mark(started)
+    with _measured():
+        asyncio.run(main())
     return _verified(base, records)
 
 
@@ -443,9 +438,14 @@ def poll_requests(base: str, records: int, latency: int) -> int:
 _MEASURED: dict[str, float] = {}
 
 
-def _mark(started: float) -> None:
-    """Time only the delivery in write workloads, not building the input table."""
+@contextmanager
+def _measured() -> Iterator[None]:
+    """Measure only the delivery in write workloads, not building the input table: wall
+    seconds, and the client's CPU seconds (every thread of the process)."""
+    started, cpu = time.perf_counter(), time.process_time()
+    yield
     _MEASURED["seconds"] = time.perf_counter() - started
+    _MEASURED["cpu_seconds"] = time.process_time() - cpu
 
 
 # Each client's libraries are imported before the clock starts: start-up is measured apart.
@@ -467,13 +467,18 @@ def main() -> None:
     fn: Callable[[str, int, int], int] = globals()[f"{workload}_{client}"]
     for module in _IMPORTS.get(client.split("_")[0] if client != "httpx_sse" else client, []):
         importlib.import_module(module)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     count = fn(base, records, latency)
     seconds = _MEASURED.get("seconds", time.perf_counter() - started)
+    cpu_seconds = _MEASURED.get("cpu_seconds", time.process_time() - cpu)
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(
-        orjson.dumps({"records": count, "seconds": seconds, "peak_rss_mb": peak_kb / 1024}).decode()
-    )
+    result = {
+        "records": count,
+        "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
+        "peak_rss_mb": peak_kb / 1024,
+    }
+    print(orjson.dumps(result).decode())
 
 
 if __name__ == "__main__":

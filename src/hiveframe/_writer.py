@@ -12,7 +12,8 @@ from typing import Any, Literal, Protocol, TypeVar
 
 import pyarrow as pa
 
-from hiveframe._protocol.arrow.render import batch_to_json_lines, column_to_text
+from hiveframe._protocol.arrow.json_rows import batch_to_json_lines
+from hiveframe._protocol.arrow.render import column_to_text
 from hiveframe._validate import check_choice, check_output_path
 
 __all__ = ["DataFrameWriter", "Sink"]

@@ -16,7 +16,8 @@ import pytest
 from hiveframe._protocol.arrow import conform, infer, render
 from hiveframe._protocol.arrow.conform import concat_tables
 from hiveframe._protocol.arrow.infer import records_to_table
-from hiveframe._protocol.arrow.render import batch_to_json_lines, column_to_text
+from hiveframe._protocol.arrow.json_rows import batch_to_json_lines
+from hiveframe._protocol.arrow.render import column_to_text
 from hiveframe.errors import SchemaDriftError
 
 UTC = dt.timezone.utc

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import random
 from decimal import Decimal
 
 import orjson
@@ -117,6 +118,32 @@ def test_an_encoder_must_return_bytes():
     fmt = BodyFormat(encoder=lambda records: "text")
     with pytest.raises(TypeError, match="encoder= must return bytes"):
         fmt.encode([b"{}"])
+
+
+def cut_row_by_row(items: list[bytes], batch_size: int, limit: int, fmt: BodyFormat):
+    """The rule, one row at a time: close the batch before a row that would not fit."""
+    batches: list[list[bytes]] = [[]]
+    for row in items:
+        open_batch = batches[-1]
+        bigger = [*open_batch, row]
+        if open_batch and fmt.size(len(bigger), sum(map(len, bigger))) > limit:
+            batches.append(open_batch := [])
+        open_batch.append(row)
+        if len(open_batch) >= batch_size:
+            batches.append([])
+    return [tuple(batch) for batch in batches if batch]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_batches_are_cut_by_the_row_by_row_rule_whatever_the_chunks(seed):
+    rng = random.Random(seed)
+    fmt = rng.choice([BodyFormat(), BodyFormat("ndjson"), BodyFormat(envelope="records")])
+    items = [orjson.dumps({"id": i, "pad": "x" * rng.randint(0, 300)}) for i in range(500)]
+    batch_size, limit = rng.randint(1, 60), rng.choice([64, 300, 1500, 4 * KIB, 1024 * KIB])
+    expected = cut_row_by_row(items, batch_size, limit, fmt)
+    b = batcher(batch_size=batch_size, max_batch_bytes=limit, body_format=fmt)
+    batches = cut(b, items, chunk=rng.randint(1, 200))
+    assert [batch.rows for batch in batches] == expected
 
 
 def test_a_row_larger_than_the_limit_goes_alone():

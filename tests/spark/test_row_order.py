@@ -18,7 +18,7 @@ import pytest
 from spark_servers import SparkIngest
 
 from hiveframe._http.portal import run_sync
-from hiveframe._protocol.arrow.render import batch_to_json_lines
+from hiveframe._protocol.arrow.json_rows import batch_to_json_lines
 from hiveframe._protocol.batching import EncodedRows, RequestBatch
 from hiveframe.connectors import HTTPSink
 from hiveframe.connectors._sink import SinkWriter

@@ -5,7 +5,7 @@ decides without a socket lives here, so it is tested without a server:
 
 - :class:`RowReader` pulls records from the caller's input (Arrow batches and tables, or
   dicts) and encodes each row once as compact JSON, a bounded number of rows at a time, with
-  the faithful renderings of :func:`~hiveframe._protocol.arrow.render.batch_to_json_lines`.
+  the faithful renderings of :func:`~hiveframe._protocol.arrow.json_rows.batch_to_json_lines`.
 - :class:`Batcher` cuts encoded rows into request batches of at most ``batch_size`` records
   and ``max_batch_bytes`` body bytes, builds each body by joining the row bytes
   (:class:`BodyFormat`), gives it its idempotency key, and halves a batch the server refused
@@ -30,7 +30,8 @@ from typing import Any, Final
 import orjson
 import pyarrow as pa
 
-from hiveframe._protocol.arrow.render import batch_to_json_lines, json_dumps
+from hiveframe._protocol.arrow.json_rows import batch_to_json_lines
+from hiveframe._protocol.arrow.render import json_dumps
 
 ENCODE_ROWS: Final = 1024
 """Rows encoded per step: bounds the memory a huge table or batch takes while it is sent.
@@ -347,11 +348,20 @@ class Batcher:
     def add(self, rows: Sequence[bytes]) -> list[RequestBatch]:
         """Take rows in order; return the batches that are now full."""
         out: list[RequestBatch] = []
-        for row in rows:
-            if self._rows and not self._fits(len(row)):
-                out.extend(self._cut())
-            self._rows.append(row)
-            self._row_bytes += len(row)
+        start = 0
+        while start < len(rows):
+            # The rows that would fill the open batch, all at once when their bytes fit
+            # (body sizes only grow with rows, so row by row would take them all too).
+            chunk = rows[start : start + self.batch_size - len(self._rows)]
+            chunk_bytes = sum(map(len, chunk))
+            if not self._fits(len(chunk), chunk_bytes):
+                chunk = chunk[:1]
+                chunk_bytes = len(chunk[0])
+                if self._rows and not self._fits(1, chunk_bytes):
+                    out.extend(self._cut())
+            self._rows.extend(chunk)
+            self._row_bytes += chunk_bytes
+            start += len(chunk)
             if len(self._rows) >= self.batch_size:
                 out.extend(self._cut())
         return out
@@ -391,8 +401,9 @@ class Batcher:
         first = batch.first_record + positions[0]
         return RequestBatch(batch.index, first, rows, self.body_format.encode(rows), key)
 
-    def _fits(self, row_bytes: int) -> bool:
-        size = self.body_format.size(len(self._rows) + 1, self._row_bytes + row_bytes)
+    def _fits(self, count: int, row_bytes: int) -> bool:
+        # Whether ``count`` more rows of ``row_bytes`` bytes fit in the open batch.
+        size = self.body_format.size(len(self._rows) + count, self._row_bytes + row_bytes)
         return size <= self.max_batch_bytes
 
     def _cut(self) -> list[RequestBatch]:

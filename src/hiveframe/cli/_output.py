@@ -13,7 +13,7 @@ from typing import BinaryIO, Protocol
 
 import pyarrow as pa
 
-from hiveframe._protocol.arrow.render import batch_to_json_lines
+from hiveframe._protocol.arrow.json_rows import batch_to_json_lines
 from hiveframe._writer import csv_batch, csv_schema
 from hiveframe.errors import HiveFrameError
 

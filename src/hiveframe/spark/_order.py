@@ -25,7 +25,7 @@ from types import TracebackType
 
 import pyarrow as pa
 
-from hiveframe._protocol.arrow.render import batch_to_json_lines
+from hiveframe._protocol.arrow.json_rows import batch_to_json_lines
 from hiveframe._protocol.batching import ENCODE_ROWS, EncodedRows
 
 MEMORY_BYTES = 64 * 1024 * 1024

@@ -30,8 +30,9 @@ durations ISO 8601 seconds (``PT1.5S``), decimals strings with every digit of th
 (``"12.5000000000"``), binary base64, maps lists of ``[key, value]`` pairs. NaN and
 infinities become ``null`` in JSON documents.
 
-The work is split in three modules: :mod:`.infer` turns records into a table,
+The work is split in four modules: :mod:`.infer` turns records into a table,
 :mod:`.conform` joins tables and converts them to a schema (one schema for a batch read,
 and table digests), :mod:`.render` writes Arrow values as JSON and text (and holds the
-Arrow type helpers the other two share).
+Arrow type helpers the others share), :mod:`.json_rows` writes whole record batches as
+JSON rows, column by column.
 """

@@ -17,7 +17,6 @@ import pyarrow as pa
 
 __all__ = [
     "ARROW_ERRORS",
-    "batch_to_json_lines",
     "column_to_text",
     "is_list_like",
     "is_text",
@@ -33,29 +32,6 @@ __all__ = [
 ARROW_ERRORS = (pa.ArrowException, TypeError, ValueError, OverflowError)
 
 _UNITS_PER_SECOND = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}
-
-
-def batch_to_json_lines(batch: pa.RecordBatch) -> list[bytes]:
-    """Encode each row of a record batch as one compact JSON object.
-
-    Parameters
-    ----------
-    batch
-        Any record batch; nested structs and lists become nested objects and arrays,
-        nulls ``null``. Value renderings are listed in :mod:`hiveframe._protocol.arrow`.
-
-    Returns
-    -------
-    list of bytes
-        One UTF-8 JSON document per row, without a trailing newline.
-
-    Example
-    -------
-    >>> batch_to_json_lines(pa.record_batch({"id": [1], "tags": [["a"]]}))
-    [b'{"id":1,"tags":["a"]}']
-    """
-    ready = _json_ready_batch(batch)
-    return [orjson.dumps(row, default=_json_default) for row in ready.to_pylist()]
 
 
 def column_to_text(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
@@ -84,13 +60,6 @@ def column_to_text(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedA
     if is_text(column.type):
         return column
     return pa.array([value_text(value) for value in _json_ready(column).to_pylist()], pa.string())
-
-
-def _json_ready_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
-    if not any(_needs_rendering(field.type) for field in batch.schema):
-        return batch
-    columns = [_json_ready(column) for column in batch.columns]
-    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
 
 
 def _needs_rendering(data_type: pa.DataType) -> bool:
