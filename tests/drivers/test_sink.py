@@ -17,11 +17,12 @@ import pyarrow as pa
 import pytest
 
 from hiveframe import DataFrame
-from hiveframe._protocol.batching import ENCODE_ROWS
+from hiveframe._protocol.batching import ENCODE_ROWS, default_idempotency_key
 from hiveframe.connectors import HTTPSink, WriteResult
 from hiveframe.demo import Reply
 from hiveframe.demo._ingest import IngestAPI
 from hiveframe.errors import ConfigError, DeliveryFailed
+from json_reference import row_by_row
 from sinkfaults import FaultyIngest
 
 UTC = dt.timezone.utc
@@ -71,6 +72,36 @@ def test_100_000_records_arrive_whole_in_the_right_batches(serve):
         "maybe": None,
     }
     assert records[3]["tags"] == ["a", "a"] and records[3]["maybe"] == 2
+
+
+@pytest.mark.parametrize(
+    ("options", "frame"),
+    [({}, (b"[", b",", b"]")), ({"body_format": "ndjson"}, (b"", b"\n", b"\n"))],
+)
+def test_bodies_and_keys_are_the_rows_encoded_one_by_one(serve, options, frame):
+    # The column-wise encoder sends, byte for byte, what encoding each row's dict sent:
+    # the same bodies, so the same idempotency keys as before (a re-run is recognised).
+    ingest = IngestAPI()
+    server = serve(ingest.routes())
+    awkward = pa.table(
+        {
+            "text": ['q"uote\n', "é😀\u2028", None, "tab\t", "ctl\x01"] * 3,
+            "float": [0.1, float("nan"), 1e16, -0.0, None] * 3,
+            "wide": pa.array([2**64 - 1, 0, None, 1, 2] * 3, pa.uint64()),
+        }
+    )
+    table = pa.concat_tables([big_table(15), awkward], promote_options="permissive")
+    url = server.url("/ingest")
+    HTTPSink(url, batch_size=4, max_in_flight=1, ordered=True, **options).write(table)
+
+    prefix, separator, suffix = frame
+    batches = table.combine_chunks().to_batches()
+    rows = [row for batch in batches for row in row_by_row(batch)]
+    expected = [prefix + separator.join(rows[i : i + 4]) + suffix for i in range(0, 30, 4)]
+    requests = server.requests_to("/ingest")
+    assert [request.body for request in requests] == expected
+    keys = [default_idempotency_key("POST", url, body) for body in expected]
+    assert [request.header("idempotency-key") for request in requests] == keys
 
 
 def test_df_write_http_returns_the_result(serve):

@@ -13,13 +13,13 @@ import random
 from collections.abc import Iterator
 from decimal import Decimal
 
-import orjson
 import pyarrow as pa
 import pytest
 
-from hiveframe._protocol.arrow import json_rows, render
+from hiveframe._protocol.arrow import json_rows
 from hiveframe._protocol.arrow.json_rows import batch_to_json_lines
 from hiveframe.demo import make_record
+from json_reference import row_by_row
 
 UTC = dt.timezone.utc
 
@@ -63,13 +63,6 @@ FLOATS = [
     2.0**53,
     None,
 ]
-
-
-def row_by_row(batch: pa.RecordBatch) -> list[bytes]:
-    """The reference: one Python dict per row, encoded by orjson with the renderings."""
-    columns = [render._json_ready(column) for column in batch.columns]
-    ready = pa.RecordBatch.from_arrays(columns, names=batch.schema.names) if columns else batch
-    return [orjson.dumps(row, default=render._json_default) for row in ready.to_pylist()]
 
 
 def integer_batches() -> Iterator[pa.RecordBatch]:
