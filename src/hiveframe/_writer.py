@@ -12,7 +12,6 @@ from typing import Any, Literal, Protocol, TypeVar
 
 import pyarrow as pa
 
-from hiveframe._protocol.arrow.json_rows import batch_to_json_lines
 from hiveframe._protocol.arrow.render import column_to_text
 from hiveframe._validate import check_choice, check_output_path
 
@@ -180,6 +179,9 @@ class DataFrameWriter:
         -------
         >>> df.write.json("rows.jsonl")  # doctest: +SKIP
         """
+        # pyarrow.compute, which the encoder needs, costs ~100 ms to import: not at start-up.
+        from hiveframe._protocol.arrow.json_rows import batch_to_json_lines
+
         with _replacing(path, mode) as temporary, temporary.open("wb") as out:
             for batch in self._table.to_batches(max_chunksize=_WRITE_BATCH_ROWS):
                 lines = batch_to_json_lines(batch)

@@ -30,7 +30,6 @@ from typing import Any, Final
 import orjson
 import pyarrow as pa
 
-from hiveframe._protocol.arrow.json_rows import batch_to_json_lines
 from hiveframe._protocol.arrow.render import json_dumps
 
 ENCODE_ROWS: Final = 1024
@@ -208,6 +207,10 @@ class RowReader:
         return rows or None
 
     def _take(self, wanted: int) -> list[bytes]:
+        # pyarrow.compute, which the encoder needs, costs ~100 ms to import: not at start-up
+        # (a sink of dicts never loads it).
+        from hiveframe._protocol.arrow.json_rows import batch_to_json_lines
+
         batch = self._pending.popleft()
         if batch.num_rows > wanted:
             self._pending.appendleft(batch.slice(wanted))

@@ -13,7 +13,6 @@ from typing import BinaryIO, Protocol
 
 import pyarrow as pa
 
-from hiveframe._protocol.arrow.json_rows import batch_to_json_lines
 from hiveframe._writer import csv_batch, csv_schema
 from hiveframe.errors import HiveFrameError
 
@@ -34,6 +33,9 @@ class _JsonLines:
         self.out = out
 
     def write(self, table: pa.Table) -> None:
+        # pyarrow.compute, which the encoder needs, costs ~100 ms to import: not at start-up.
+        from hiveframe._protocol.arrow.json_rows import batch_to_json_lines
+
         for batch in table.to_batches():
             lines = batch_to_json_lines(batch)
             if lines:
