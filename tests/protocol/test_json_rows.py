@@ -139,6 +139,8 @@ def other_batches() -> Iterator[pa.RecordBatch]:
     yield demo
     yield demo.slice(7, 100)  # offsets that do not start at 0, in every column
     yield pa.record_batch({"ls": pa.array([[1, 2], [3], None, [4, 5, 6]])}).slice(1, 3)
+    # sliced where the lists before are empty: the offsets start at 0 but are a slice
+    yield pa.record_batch({"ls": pa.array([[], None, [1], None, [2]])}).slice(1, 4)
 
 
 CORPUS = [*integer_batches(), *temporal_batches(), *nested_batches(), *other_batches()]
@@ -147,6 +149,60 @@ CORPUS = [*integer_batches(), *temporal_batches(), *nested_batches(), *other_bat
 @pytest.mark.parametrize("batch", CORPUS, ids=lambda batch: str(batch.schema).split("\n")[0])
 def test_column_wise_rows_equal_row_by_row_encoding(batch):
     assert batch_to_json_lines(batch) == row_by_row(batch)
+
+
+RANDOM_SCHEMA = pa.schema(
+    [
+        ("i", pa.int32()),
+        ("f", pa.float64()),
+        ("s", pa.string()),
+        ("b", pa.bool_()),
+        ("l", pa.list_(pa.string())),
+        ("ll", pa.large_list(pa.int64())),
+        ("fx", pa.list_(pa.float32(), 2)),
+        ("st", pa.struct([("x", pa.int64()), ("y", pa.list_(pa.struct([("z", pa.string())])))])),
+        ("ts", pa.timestamp("ms", "UTC")),
+        ("d", pa.dictionary(pa.int8(), pa.string())),
+    ]
+)
+PIECES = ["", "a", 'q"', "\\", "\n", "\x01", "é", "😀", ",", " "]
+
+
+def random_record(rng: random.Random) -> dict[str, object]:
+    def maybe(value: object) -> object:
+        return None if rng.random() < 0.2 else value
+
+    def text() -> object:
+        return maybe("".join(rng.choice(PIECES) for _ in range(rng.randint(0, 4))))
+
+    floats = [rng.random() * 10 ** rng.randint(-30, 30), float("nan"), -0.0, 1e16]
+    inner = [maybe({"z": text()}) for _ in range(rng.randint(0, 2))]
+    return {
+        "i": maybe(rng.randint(-(2**31), 2**31 - 1)),
+        "f": maybe(rng.choice(floats)),
+        "s": text(),
+        "b": maybe(rng.random() < 0.5),
+        "l": maybe([text() for _ in range(rng.randint(0, 3))]),
+        "ll": maybe([maybe(rng.randint(-5, 5)) for _ in range(rng.randint(0, 3))]),
+        "fx": maybe([maybe(rng.random()) for _ in range(2)]),
+        "st": maybe({"x": maybe(rng.randint(0, 9)), "y": maybe(inner)}),
+        "ts": maybe(rng.randint(-(10**12), 10**13)),
+        "d": maybe(rng.choice(["a", "b", "c\n"])),
+    }
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_nested_slices_equal_row_by_row_encoding(seed):
+    # Nulls at every level and slices at every offset: the encoder reads offsets and
+    # validity the way to_pylist() does.
+    rng = random.Random(seed)
+    for _ in range(40):
+        records = [random_record(rng) for _ in range(rng.randint(1, 40))]
+        batch = pa.Table.from_pylist(records, schema=RANDOM_SCHEMA).combine_chunks()
+        whole = batch.to_batches()[0]
+        start = rng.randint(0, whole.num_rows - 1)
+        piece = whole.slice(start, rng.randint(0, whole.num_rows - start))
+        assert batch_to_json_lines(piece) == row_by_row(piece)
 
 
 def test_a_repeated_name_keeps_its_first_place_and_its_last_value():
