@@ -29,6 +29,7 @@ from hiveframe._protocol.incremental import (
     param_text,
     record_key,
 )
+from hiveframe._validate import NOT_GIVEN, _NotGiven
 from hiveframe.errors import ConfigError, IncrementalWarning, ResponseDecodeError
 
 __all__ = ["CursorRun", "incremental_option", "load_state"]
@@ -80,12 +81,22 @@ class CursorRun:
         The cursor's options.
     source
         The source's redacted URL, saved in the state file and checked against it.
+    saved
+        The state to start from, read from the state file before (by a Spark driver, for
+        its tasks); not given: the state file is read now.
     """
 
-    def __init__(self, config: Incremental, source: str) -> None:
+    def __init__(
+        self,
+        config: Incremental,
+        source: str,
+        *,
+        saved: IncrementalState | _NotGiven | None = NOT_GIVEN,
+    ) -> None:
         self.config = config
         where = str(config.state_path)
-        self.window = CursorWindow(config, load_state(config), source=source, where=where)
+        state = load_state(config) if saved is NOT_GIVEN else saved
+        self.window = CursorWindow(config, state, source=source, where=where)
         self._warned = False
 
     def plan(self, plan: ReadPlan, parent: Mapping[str, Any] | None = None) -> ReadPlan:

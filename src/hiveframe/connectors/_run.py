@@ -33,10 +33,20 @@ from hiveframe.connectors._incremental import CursorRun
 from hiveframe.connectors._spec import Runtime, SourceSpec
 from hiveframe.errors import ChildReadError, ConfigError, HiveFrameError, ResponseDecodeError
 
-__all__ = ["ReadRun", "ReadStats", "plan_pages", "read_then_commit", "refuse_batch_only"]
+__all__ = [
+    "ParentRow",
+    "ReadRun",
+    "ReadStats",
+    "plan_pages",
+    "read_then_commit",
+]
 
 logger = logging.getLogger("hiveframe.read")
 T = TypeVar("T")
+
+ParentRow = tuple[dict[str, Any], list[tuple[str, Any, pa.DataType]]]
+"""A distinct parent record: its template values, and the columns (name, value, Arrow type)
+it adds to its children's records."""
 
 
 @dataclass
@@ -103,6 +113,12 @@ class ReadRun:
     progress
         A :class:`~hiveframe._http.reader.ReadProgress` the read updates as each page
         commits (its children's pages too), for a progress display.
+    parent_rows
+        For a child source: the parent records already read (a Spark task's share of
+        them), instead of reading the parent here.
+    cursor
+        The run of the incremental cursor, instead of one over the state file as it is now
+        (a Spark task's, over the state its driver read).
 
     Raises
     ------
@@ -116,6 +132,9 @@ class ReadRun:
         spec: SourceSpec,
         runtime: Runtime | None = None,
         progress: ReadProgress | None = None,
+        *,
+        parent_rows: list[ParentRow] | None = None,
+        cursor: CursorRun | None = None,
     ) -> None:
         if spec.stream_kind == "sse":
             raise ConfigError(
@@ -126,10 +145,14 @@ class ReadRun:
         self.stats = ReadStats()
         self.progress = progress  # pages, records, total, retries as they come (the CLI's bar)
         config = spec.incremental
-        self.cursor = CursorRun(config, spec.redacted_url) if config is not None else None
+        if cursor is None and config is not None:
+            cursor = CursorRun(config, spec.redacted_url)
+        self.cursor = cursor
         fanout = spec.fanout
-        parent_runtime = Runtime(clock=self.runtime.clock)
-        self.parents = ReadRun(fanout.parent, parent_runtime) if fanout is not None else None
+        self.parents: ReadRun | None = None
+        if fanout is not None and parent_rows is None:
+            self.parents = ReadRun(fanout.parent, Runtime(clock=self.runtime.clock))
+        self._given_rows = parent_rows
         self._finished = False
 
     async def pages(self) -> AsyncGenerator[pa.Table, None]:
@@ -137,7 +160,7 @@ class ReadRun:
         seconds = self.spec.deadline_seconds
         deadline = self.runtime.clock.monotonic() + seconds if seconds else None
         async with self.spec.session(self.runtime) as session:
-            if self.parents is None:
+            if self.spec.fanout is None:
                 pages = self._plain(session, deadline)
             else:
                 pages = self._children(session, deadline)
@@ -217,29 +240,39 @@ class ReadRun:
 
     # -- a fan-out ----------------------------------------------------------------------------
 
+    async def parent_rows(self) -> AsyncGenerator[ParentRow, None]:
+        """Each distinct parent record (values and columns), in the parents' order: read
+        from the parent source, or those the run was given."""
+        if self._given_rows is not None:
+            for row in self._given_rows:
+                yield row
+            return
+        fanout, parents = self.spec.fanout, self.parents
+        assert fanout is not None and parents is not None
+        seen: set[str] = set()
+        parent_url = parents.spec.redacted_url
+        async with aclosing(parents.pages()) as tables:
+            async for table in tables:
+                for values, extra in _parent_rows(table, fanout, parent_url):
+                    key = orjson.dumps([values, extra], default=str).decode()
+                    if key not in seen:
+                        seen.add(key)
+                        yield values, extra
+
     async def _children(
         self, session: Session, deadline: float | None
     ) -> AsyncGenerator[pa.Table, None]:
         # Up to ``concurrency`` children are read at once, each one page after another; their
         # records come out in parent order.
-        fanout, parents = self.spec.fanout, self.parents
-        assert fanout is not None and parents is not None
         window: deque[asyncio.Future[list[pa.Table]]] = deque()
-        seen: set[str] = set()
-        parent_url = parents.spec.redacted_url
         try:
-            async with aclosing(parents.pages()) as tables:
-                async for table in tables:
-                    for values, extra in _parent_rows(table, fanout, parent_url):
-                        key = orjson.dumps([values, extra], default=str).decode()
-                        if key in seen:
-                            continue
-                        seen.add(key)
-                        child = self._child(session, deadline, values, extra)
-                        window.append(asyncio.ensure_future(child))
-                        while len(window) >= self.spec.plan.concurrency:
-                            for done in await window.popleft():
-                                yield done
+            async with aclosing(self.parent_rows()) as rows:
+                async for values, extra in rows:
+                    child = self._child(session, deadline, values, extra)
+                    window.append(asyncio.ensure_future(child))
+                    while len(window) >= self.spec.plan.concurrency:
+                        for done in await window.popleft():
+                            yield done
             while window:
                 for done in await window.popleft():
                     yield done
@@ -291,9 +324,7 @@ class ReadRun:
         return []
 
 
-def _parent_rows(
-    table: pa.Table, fanout: Fanout, url: str
-) -> Iterator[tuple[dict[str, Any], list[tuple[str, Any, pa.DataType]]]]:
+def _parent_rows(table: pa.Table, fanout: Fanout, url: str) -> Iterator[ParentRow]:
     """Each parent record's template values, and the columns it adds to its children."""
     missing = [name for name in fanout.needed if name not in table.column_names]
     if missing:
@@ -378,23 +409,6 @@ async def ready_groups(items: AsyncGenerator[T, None], ahead: int) -> AsyncGener
     finally:
         producer.cancel()
         await asyncio.gather(producer, return_exceptions=True)
-
-
-def refuse_batch_only(spec: SourceSpec, reader: str) -> None:
-    """Refuse a source with ``incremental=`` or ``parent=`` in a reader that does not run them
-    (``reader`` names it in the message).
-
-    Raises
-    ------
-    ConfigError
-        ``option="incremental"`` or ``option="parent"``.
-    """
-    for option, value in (("incremental", spec.incremental), ("parent", spec.fanout)):
-        if value is not None:
-            reason = (
-                f"is not supported by {reader} yet: read the source with read() or iter_batches()"
-            )
-            raise ConfigError(option, spec.redacted_url, reason)
 
 
 @contextmanager

@@ -26,14 +26,18 @@ except ModuleNotFoundError as exc:  # no PySpark, or one older than 4 (no data s
         "hiveframe.spark (PySpark 4)", extra="spark", missing=exc.name
     ) from None
 
-from collections.abc import Mapping, Sequence
+import shutil
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from hiveframe.connectors._run import refuse_batch_only
+from hiveframe.errors import ConfigError
 from hiveframe.spark._datasource import FORMAT, HTTPDataSource, session_class, source_class
 from hiveframe.spark._plan import partition_params
+from hiveframe.spark._state import commit, state_file
 from hiveframe.spark._write import DeliveryReport, WriteSummary
 
 if TYPE_CHECKING:
@@ -45,6 +49,7 @@ __all__ = [
     "HTTPDataSource",
     "WriteSummary",
     "read_source",
+    "read_then_commit",
     "register",
     "to_spark",
 ]
@@ -87,7 +92,8 @@ def read_source(
     parser, auth and policies travel to the executors inside Spark's plan (a circuit
     breaker or rate limiter is rebuilt in each task from its settings, the rate shared by
     the tasks that run at once); to keep secrets out of the plan, use the format with
-    ``auth_*_env`` options instead.
+    ``auth_*_env`` options instead. A child source (``parent=``) is read parents first, on
+    the driver, then its children in groups of parents, one group per task.
 
     Parameters
     ----------
@@ -97,7 +103,7 @@ def read_source(
         The ``SparkSession``.
     schema
         A Spark ``StructType`` or DDL string; by default the source's ``schema``, else
-        inferred from the first page.
+        inferred from the first page (of the first children, for a child source).
     num_partitions
         The most Spark partitions a planned read uses (default: two per task Spark runs at
         once, ``defaultParallelism``; one per task with a ``rate_limit``).
@@ -115,8 +121,8 @@ def read_source(
     ------
     hiveframe.errors.ConfigError
         A count below 1, two ways of splitting at once, or a ``partition_by`` that is not a
-        list of parameter objects; a source with ``incremental=`` or ``parent=`` (not
-        supported by Spark reads yet).
+        list of parameter objects; a source with ``incremental=`` (or a parent with one):
+        read it with :func:`read_then_commit`, which saves its state.
 
     Example
     -------
@@ -124,20 +130,107 @@ def read_source(
     >>> src = HTTPSource("https://api.example.com/data", pagination="offset", max_pages=10)
     >>> df = read_source(src, spark)  # doctest: +SKIP
     """
-    refuse_batch_only(source.spec, "Spark reads")
-    cls = source_class(source.spec, spark.sparkContext.defaultParallelism)
+    if state_file(source.spec) is not None:
+        reason = (
+            "a Spark read saves its state only through "
+            "hiveframe.spark.read_then_commit(source, spark)"
+        )
+        raise ConfigError("incremental", source.spec.redacted_url, reason)
+    split = _Split(schema, num_partitions, pages_per_partition, partition_by)
+    return _load(source, spark, split, None)
+
+
+@contextmanager
+def read_then_commit(
+    source: HTTPSource,
+    spark: Any,
+    *,
+    schema: Any = None,
+    num_partitions: int | None = None,
+    pages_per_partition: int | None = None,
+    partition_by: Sequence[Mapping[str, Any]] | None = None,
+) -> Iterator[Any]:
+    """Read an incremental source with Spark; save its state when the block ends cleanly.
+
+    The source is read once, when the block starts, into a ``localCheckpoint()`` of the
+    read: every action in the block uses those rows, and the state saved is the state they
+    reach. Each task writes how far it got beside the state file (the folder must be
+    reachable from the driver and every executor); the driver joins those reports into
+    the state file once the ``with`` block ends without an error, and not otherwise.
+
+    Parameters
+    ----------
+    source
+        An ``HTTPSource`` with ``incremental=``, or a child source whose parent has one.
+    spark, schema, num_partitions, pages_per_partition, partition_by
+        As for :func:`read_source`.
+
+    Yields
+    ------
+    pyspark.sql.DataFrame
+        The records the read delivered (each record once across runs).
+
+    Raises
+    ------
+    hiveframe.errors.ConfigError
+        The source has no incremental cursor (use :func:`read_source`), or as for
+        :func:`read_source`.
+    RuntimeError
+        At the end of the block: some partition of the read never reported (nothing is
+        saved).
+
+    Example
+    -------
+    >>> with read_then_commit(orders, spark) as df:  # doctest: +SKIP
+    ...     df.write.mode("append").parquet("lake/orders")
+    """
+    state = state_file(source.spec)
+    if state is None:
+        reason = "read_then_commit reads an incremental source: use read_source"
+        raise ConfigError("incremental", None, reason)
+    from hiveframe.spark._state import saved_state  # the driver's view, before any task
+
+    spec = source.spec
+    saved = saved_state(spec) if spec.incremental is not None else None
+    folder = state.parent / f".{state.name}.spark-{uuid.uuid4().hex}"
+    folder.mkdir(parents=True)
+    try:
+        split = _Split(schema, num_partitions, pages_per_partition, partition_by)
+        frame = _load(source, spark, split, str(folder)).localCheckpoint(eager=True)
+        yield frame
+        commit(spec, folder, saved)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+class _Split:
+    """How :func:`read_source` and :func:`read_then_commit` were asked to split a read."""
+
+    def __init__(
+        self,
+        schema: Any,
+        num_partitions: int | None,
+        pages_per_partition: int | None,
+        partition_by: Sequence[Mapping[str, Any]] | None,
+    ) -> None:
+        self.options: dict[str, str] = {}
+        self.schema = schema
+        if num_partitions is not None:
+            self.options["num_partitions"] = str(num_partitions)
+        if pages_per_partition is not None:
+            self.options["pages_per_partition"] = str(pages_per_partition)
+        if partition_by is not None:
+            params = partition_params(partition_by)  # checked here, where the list is
+            self.options["partition_by"] = orjson.dumps([dict(p) for p in params]).decode()
+
+
+def _load(source: HTTPSource, spark: Any, split: _Split, run_folder: str | None) -> Any:
+    cls = source_class(source.spec, spark.sparkContext.defaultParallelism, run_folder)
     spark.dataSource.register(cls)
     reader = spark.read.format(cls.name())
-    if schema is not None:
-        reader = reader.schema(schema)
-    if num_partitions is not None:
-        reader = reader.option("num_partitions", str(num_partitions))
-    if pages_per_partition is not None:
-        reader = reader.option("pages_per_partition", str(pages_per_partition))
-    if partition_by is not None:
-        params = partition_params(partition_by)  # checked here, where the list is
-        reader = reader.option("partition_by", orjson.dumps([dict(p) for p in params]).decode())
-    return reader.load()
+    if split.schema is not None:
+        reader = reader.schema(split.schema)
+    return reader.options(**split.options).load()
 
 
 to_spark = read_source

@@ -13,14 +13,17 @@ import threading
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
+import pyarrow as pa
 from pyspark.sql.datasource import DataSource
 
 from hiveframe.errors import ConfigError
+from hiveframe.spark._children import check_layout, first_child_table, read_parents
 from hiveframe.spark._options import parse_count, parse_json, parse_seconds
-from hiveframe.spark._plan import DEFAULT_PARALLELISM, Layout, partition_params
+from hiveframe.spark._plan import DEFAULT_PARALLELISM, Layout, PageCount, partition_params
 from hiveframe.spark._read import (
     HTTPReader,
     SourceRef,
+    Survey,
     fetch_first_page,
     resolve,
     survey,
@@ -28,6 +31,7 @@ from hiveframe.spark._read import (
 )
 from hiveframe.spark._schema import arrow_schema, spark_schema
 from hiveframe.spark._source import OptionsRef, SourceSpec
+from hiveframe.spark._state import cursor_spec, saved_state
 from hiveframe.spark._stream import HTTPStreamReader, first_event_schema
 from hiveframe.spark._write import HTTPWriter
 
@@ -53,6 +57,7 @@ class HTTPDataSource(DataSource):
     _spec: ClassVar[SourceSpec | None] = None  # set on the per-source classes of read_source
     _redaction: ClassVar[str | None] = None  # the session's spark.redaction.regex (register)
     _parallelism: ClassVar[int | None] = None  # the session's defaultParallelism (register)
+    _run_folder: ClassVar[str | None] = None  # where an incremental read's tasks report
 
     @classmethod
     def name(cls) -> str:
@@ -74,6 +79,15 @@ class HTTPDataSource(DataSource):
                 raise ConfigError("stream_type", "sse", _SSE_IS_A_STREAM)
             return spark_schema(first_event_schema(source.http_source()))
         layout = self._layout()
+        if spec.fanout is not None:
+            check_layout(layout)
+            parents = read_parents(spec)
+            # Pickled with this object, for reader(): the parents are not read again.
+            self._survey = Survey(PageCount(None, known=False), parents=parents)
+            table = first_child_table(spec, parents)
+            return spark_schema(table.schema if table is not None else pa.schema([]))
+        if self._run_folder is not None and spec.incremental is not None:
+            spec = cursor_spec(spec, saved_state(spec))
         by = layout.partition_by
         first = fetch_first_page(with_params(spec, by[0]) if by else spec)
         # Pickled with this object, for reader(): the plan and its first page, not refetched.
@@ -90,6 +104,7 @@ class HTTPDataSource(DataSource):
             arrow_schema(schema),
             layout=self._layout(),
             survey=getattr(self, "_survey", None),
+            run_folder=self._run_folder,
         )
 
     def simpleStreamReader(self, schema: Any) -> HTTPStreamReader:
@@ -175,12 +190,16 @@ def session_class(redaction: str | None, parallelism: int | None) -> type[HTTPDa
     return type("SessionHTTPDataSource", (HTTPDataSource,), attributes)
 
 
-def source_class(spec: SourceSpec, parallelism: int | None) -> type[HTTPDataSource]:
+def source_class(
+    spec: SourceSpec, parallelism: int | None, run_folder: str | None = None
+) -> type[HTTPDataSource]:
     """A data source class bound to one ``HTTPSource``, under a name of its own.
 
     The class (with the spec) is pickled by value into Spark's plan, so no option has to
     carry a pickled object (an option that unpickles would run code chosen by whoever can
-    set options, SQL users included). ``parallelism`` as for :func:`session_class`.
+    set options, SQL users included). ``parallelism`` as for :func:`session_class`;
+    ``run_folder``: where the tasks of an incremental read report
+    (:func:`hiveframe.spark.read_then_commit`).
     """
     with _names_lock:
         number = next(_names)
@@ -188,6 +207,7 @@ def source_class(spec: SourceSpec, parallelism: int | None) -> type[HTTPDataSour
         "_format": f"{FORMAT}.source{number}",
         "_spec": spec,
         "_parallelism": parallelism,
+        "_run_folder": run_folder,
         "__module__": __name__,
     }
     return type("HTTPSourceDataSource", (HTTPDataSource,), attributes)

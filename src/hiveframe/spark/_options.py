@@ -76,7 +76,7 @@ def source_kwargs(options: Mapping[str, str]) -> dict[str, Any]:
         An option is unknown, or its text is not of the option's type (an int, a number,
         JSON...). Values of secret options are never shown.
     """
-    groups = (_pagination, _retry, _reconnect, _circuit_breaker, _rate_limit, _auth)
+    groups = (_pagination, _retry, _reconnect, _circuit_breaker, _rate_limit, _auth, _parent)
     return _kwargs(options, _SOURCE_SCALARS, groups, SPARK_READ_OPTIONS)
 
 
@@ -394,6 +394,44 @@ def _auth(opts: Mapping[str, str]) -> Group:
     return set(settings), {"auth": auth}
 
 
+# parent_<setting> -> the setting of Parent(...); every other parent_<option> is an option of
+# the parent source.
+_PARENT_SETTINGS = {
+    "parent_fields": "fields",
+    "parent_on_child_error": "on_child_error",
+    "parent_dead_letter": "dead_letter",
+}
+
+
+def _parent(opts: Mapping[str, str]) -> Group:
+    """``parent_url`` and ``parent_<option>``: the parent source of a child source, read with
+    the same ``auth_*`` options unless ``parent_auth_type`` is given."""
+    given = {k: v for k, v in opts.items() if k.startswith("parent_")}
+    if not given:
+        return set(), {}
+    from hiveframe.connectors import HTTPSource, Parent
+
+    options = {k[len("parent_") :]: v for k, v in given.items() if k not in _PARENT_SETTINGS}
+    if "url" not in options:
+        raise ConfigError("parent_url", None, f"{sorted(given)[0]} needs the parent's URL")
+    adapter = sorted(options.keys() & SPARK_READ_OPTIONS)
+    if adapter:
+        raise ConfigError(f"parent_{adapter[0]}", None, "is not an option of a parent source")
+    if "auth_type" not in options:
+        options.update({k: v for k, v in opts.items() if k.startswith("auth_")})
+    try:
+        kwargs = source_kwargs(options)
+        source = HTTPSource(kwargs.pop("url"), **kwargs)
+    except ConfigError as exc:
+        raise ConfigError(f"parent_{exc.option}", exc.value, exc.reason) from None
+    settings: dict[str, Any] = {
+        name: given[option] for option, name in _PARENT_SETTINGS.items() if option in given
+    }
+    if "fields" in settings:
+        settings["fields"] = parse_json("parent_fields", settings["fields"])
+    return set(given), {"parent": Parent(source, **settings)}
+
+
 def read_env(option: str, variable: str) -> str:
     """The value of the environment variable an ``*_env`` option names."""
     value = os.environ.get(variable.strip())
@@ -437,10 +475,14 @@ def check_env_names(options: Mapping[str, str], redaction: str | None) -> None:
     except re.error as exc:
         reason = f"HiveFrame cannot check *_env variable names against it ({exc})"
         raise ConfigError("spark.redaction.regex", text, reason) from None
-    for option, suffix in _ENV_SUFFIXES.items():
-        variable = options.get(f"{option}_env", "").strip()
-        if variable and not pattern.search(f"spark.executorEnv.{variable}"):
-            raise ConfigError(f"{option}_env", variable, _unmasked(variable, suffix, pattern))
+    for given, text in options.items():  # auth_token_env, parent_auth_token_env...
+        option = given.removeprefix("parent_" * given.count("parent_"))
+        suffix = _ENV_SUFFIXES.get(option.removesuffix("_env"))
+        variable = text.strip()
+        if suffix is None or not option.endswith("_env") or not variable:
+            continue
+        if not pattern.search(f"spark.executorEnv.{variable}"):
+            raise ConfigError(given, variable, _unmasked(variable, suffix, pattern))
 
 
 def _unmasked(variable: str, suffix: str, pattern: re.Pattern[str]) -> str:

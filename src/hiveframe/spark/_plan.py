@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pyspark.sql.datasource import InputPartition
 
@@ -27,6 +27,9 @@ from hiveframe._protocol.pagination import OffsetPagination, PagePagination, Pag
 from hiveframe._protocol.paginators import Page, start_paginator
 from hiveframe._validate import check_str_mapping, optional_int
 from hiveframe.errors import ConfigError
+
+if TYPE_CHECKING:
+    from hiveframe.spark._state import TaskCursor
 
 _MAX_PROBE = 2**40  # pages: beyond any real API; a total that never ends the read is none
 
@@ -69,7 +72,9 @@ class PageRange(InputPartition):
     fetched ``concurrency`` at a time from the first. ``params`` are the partition's own
     query parameters (``partition_by``); ``first`` is page ``start`` when the driver fetched
     it already; ``tasks_at_once`` is how many tasks of the read Spark runs at once, which
-    share its rate limit. Plain data, so it pickles small and holds nothing secret.
+    share its rate limit; ``cursor`` is the incremental state the task starts from and
+    where it reports (:mod:`hiveframe.spark._state`). Plain data, so it pickles small and
+    holds nothing secret.
     """
 
     index: int
@@ -79,6 +84,7 @@ class PageRange(InputPartition):
     params: Params = ()
     first: ShippedPage | None = None
     tasks_at_once: int = 1
+    cursor: TaskCursor | None = None
 
 
 class PageCount(NamedTuple):

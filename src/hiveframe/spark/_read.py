@@ -10,10 +10,13 @@ and hands each page to Spark as soon as it is committed.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import uuid
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from contextlib import aclosing
 from dataclasses import dataclass, replace
 
 import pyarrow as pa
+from pyspark import TaskContext
 from pyspark.sql.datasource import DataSourceReader, InputPartition
 
 from hiveframe._http.clock import SYSTEM_CLOCK
@@ -23,6 +26,14 @@ from hiveframe._http.response import Response, joined_headers
 from hiveframe._http.session import Session
 from hiveframe._protocol.paginators import PageRequest, start_paginator
 from hiveframe.errors import PaginationLimitReached
+from hiveframe.spark._children import (
+    ChildGroup,
+    ParentSurvey,
+    check_layout,
+    plan_children,
+    read_children,
+    read_parents,
+)
 from hiveframe.spark._plan import (
     SHIP_BYTES,
     Layout,
@@ -37,6 +48,7 @@ from hiveframe.spark._plan import (
 )
 from hiveframe.spark._schema import conform_batch
 from hiveframe.spark._source import OptionsRef, SourceSpec
+from hiveframe.spark._state import TaskCursor, cursor_spec, for_parents, new_read, saved_state
 
 SourceRef = OptionsRef | SourceSpec
 
@@ -53,9 +65,10 @@ def with_params(spec: SourceSpec, params: Params) -> SourceSpec:
     return replace(spec, plan=replace(spec.plan, params={**spec.plan.params, **dict(params)}))
 
 
-def task_spec(spec: SourceSpec, part: PageRange) -> SourceSpec:
+def task_spec(spec: SourceSpec, part: PageRange | ChildGroup) -> SourceSpec:
     """What one task reads with: its partition's parameters, its share of the rate limit."""
-    spec = with_params(spec, part.params)
+    if isinstance(part, PageRange):
+        spec = with_params(spec, part.params)
     if spec.rate_limit is None:
         return spec
     return replace(spec, rate_limit=task_share(*spec.rate_limit, part.tasks_at_once))
@@ -72,10 +85,12 @@ class FirstPage:
 
 @dataclass(frozen=True)
 class Survey:
-    """What planning learned before any task ran: the page count, and the first page."""
+    """What planning learned before any task ran: the page count, and the first page; or
+    a child source's parent records."""
 
     count: PageCount
     first: ShippedPage | None = None
+    parents: ParentSurvey | None = None
 
 
 def fetch_first_page(spec: SourceSpec) -> FirstPage:
@@ -112,7 +127,27 @@ def survey(spec: SourceSpec, layout: Layout, first: FirstPage | None = None) -> 
     return Survey(count, first.shipped if first else None)
 
 
-async def read_partition(spec: SourceSpec, part: PageRange) -> AsyncIterator[pa.Table]:
+async def read_range(spec: SourceSpec, part: PageRange, attempt: str) -> AsyncIterator[pa.Table]:
+    """:func:`read_partition`, through the partition's incremental cursor if it has one (the
+    attempt's state is reported once the last page was handed out)."""
+    if part.cursor is None:
+        async with aclosing(read_partition(spec, part)) as pages:
+            async for table in pages:
+                yield table
+        return
+    cursor = part.cursor.run(spec)
+    assert cursor is not None
+    spec = replace(spec, plan=cursor.plan(spec.plan))
+    url = spec.redacted_url
+    async with aclosing(read_partition(spec, part)) as pages:
+        async for table in pages:
+            admitted = cursor.admit(table, url)
+            if admitted.num_rows:
+                yield admitted
+    part.cursor.report(part.index, attempt, cursor, 0)
+
+
+async def read_partition(spec: SourceSpec, part: PageRange) -> AsyncGenerator[pa.Table, None]:
     """The non-empty pages of one partition, decoded into the plan's schema, in order."""
     clock = SYSTEM_CLOCK
     deadline = clock.monotonic() + spec.deadline_seconds if spec.deadline_seconds else None
@@ -162,8 +197,11 @@ class HTTPReader(DataSourceReader):
     layout
         How to split the read, and how many tasks Spark runs at once.
     survey
-        What the driver learned from the first page while inferring the schema; None to
-        find out when planning.
+        What the driver learned from the first page (or the parents) while inferring the
+        schema; None to find out when planning.
+    run_folder
+        Where the tasks of an incremental read report how far they got
+        (:mod:`hiveframe.spark._state`); None for a read without a cursor.
     """
 
     def __init__(
@@ -173,25 +211,79 @@ class HTTPReader(DataSourceReader):
         *,
         layout: Layout,
         survey: Survey | None = None,
+        run_folder: str | None = None,
     ) -> None:
         self.source = source
         self.schema = schema
         self.layout = layout
         self.survey = survey
+        self.run_folder = run_folder
 
-    def partitions(self) -> list[PageRange]:
-        """Page ranges, planned on the driver (see :mod:`hiveframe.spark._plan`)."""
-        spec = resolve(self.source).with_schema(self.schema)
-        found = self.survey or survey(spec, self.layout)
+    def partitions(self) -> list[PageRange] | list[ChildGroup]:
+        """Page ranges or groups of parents, planned on the driver (see
+        :mod:`hiveframe.spark._plan`, :mod:`hiveframe.spark._children`)."""
+        spec = self._spec()
         limited = spec.rate_limit is not None
-        return plan(found.count, self.layout, first=found.first, rate_limited=limited)
+        if spec.fanout is not None:
+            return self._child_groups(spec, limited)
+        saved = saved_state(spec) if self._cursors(spec) else None
+        planned = cursor_spec(spec, saved)
+        found = self.survey or survey(planned, self.layout)
+        parts = plan(found.count, self.layout, first=found.first, rate_limited=limited)
+        if self.run_folder is None or not self._cursors(spec):
+            return parts
+        read_id = new_read(self.run_folder, len(parts), None)
+        cursor = TaskCursor(saved, self.run_folder, read_id)
+        return [replace(part, cursor=cursor) for part in parts]
+
+    def _child_groups(self, spec: SourceSpec, limited: bool) -> list[ChildGroup]:
+        check_layout(self.layout)
+        found = self.survey.parents if self.survey is not None else None
+        parents = found or read_parents(spec)
+        groups = plan_children(parents, self.layout, rate_limited=limited)
+        if self.run_folder is None or not self._cursors(spec):
+            return [ChildGroup(i, rows, at_once) for i, rows, at_once in groups]
+        saved = saved_state(spec) if spec.incremental is not None else None
+        read_id = new_read(self.run_folder, len(groups), parents.parent_state)
+        return [
+            ChildGroup(
+                i,
+                rows,
+                at_once,
+                TaskCursor(for_parents(saved, (v for v, _ in rows)), self.run_folder, read_id),
+            )
+            for i, rows, at_once in groups
+        ]
+
+    def _spec(self) -> SourceSpec:
+        """The source, decoding its pages into the read's schema (a child source's without
+        the parent columns, which the fan-out adds)."""
+        spec = resolve(self.source)
+        if spec.fanout is None:
+            return spec.with_schema(self.schema)
+        added = {column for _, column in spec.fanout.columns}
+        return spec.with_schema(pa.schema([f for f in self.schema if f.name not in added]))
+
+    def _cursors(self, spec: SourceSpec) -> bool:
+        parent = spec.fanout.parent if spec.fanout is not None else None
+        return spec.incremental is not None or getattr(parent, "incremental", None) is not None
 
     def read(self, partition: InputPartition) -> Iterator[pa.RecordBatch]:
         """Fetch the partition's pages and yield them as Arrow record batches as they come."""
-        if not isinstance(partition, PageRange):
+        if not isinstance(partition, PageRange | ChildGroup):
             raise TypeError(f"expected a PageRange partition, got {type(partition).__name__}")
-        spec = task_spec(resolve(self.source).with_schema(self.schema), partition)
-        part = partition
-        for table in iterate_sync(lambda: read_partition(spec, part)):
+        spec = task_spec(self._spec(), partition)
+        part, attempt = partition, _attempt()
+        if isinstance(part, ChildGroup):
+            tables = iterate_sync(lambda: read_children(spec, part, attempt))
+        else:
+            tables = iterate_sync(lambda: read_range(spec, part, attempt))
+        for table in tables:
             for batch in table.to_batches():
                 yield conform_batch(batch, self.schema)
+
+
+def _attempt() -> str:
+    """This task attempt's id, unique in the Spark application."""
+    context = TaskContext.get()
+    return str(context.taskAttemptId()) if context is not None else uuid.uuid4().hex

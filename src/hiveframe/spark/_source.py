@@ -27,6 +27,7 @@ import pyarrow as pa
 from hiveframe._http.auth import Auth
 from hiveframe._secrets import REDACTED, Secret
 from hiveframe.connectors._spec import SourceSpec
+from hiveframe.errors import ConfigError
 from hiveframe.spark._options import SPARK_REDACTION, check_env_names, sink_kwargs, source_kwargs
 
 if TYPE_CHECKING:
@@ -98,7 +99,11 @@ class OptionsRef:
 
         options = self.plain()
         kwargs = source_kwargs(options)
-        source = HTTPSource(kwargs.pop("url"), schema=schema, **kwargs)
+        try:
+            source = HTTPSource(kwargs.pop("url"), schema=schema, **kwargs)
+        except ConfigError as exc:  # parent.fields is the parent_fields option here
+            option = exc.option.replace("parent.", "parent_")
+            raise ConfigError(option, exc.value, exc.reason) from None
         source.spec = replace(source.spec, auth=_shared(options, source.spec.auth))
         return source
 
