@@ -28,8 +28,8 @@ SRC = Path(__file__).resolve().parent.parent / "src"
 PACKAGE = "hiveframe"
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    # leaf utilities: the error types, secret names and values, option checks
-    ("hiveframe.errors", "hiveframe._secrets", "hiveframe._validate"),
+    # leaf utilities: the error types, secret names and values, option checks, lazy names
+    ("hiveframe.errors", "hiveframe._secrets", "hiveframe._validate", "hiveframe._lazy"),
     # sans-I/O HTTP: pagination, decoding, SSE, OAuth2, origins, records -> Arrow
     ("hiveframe._protocol",),
     # policies that decide without I/O: retry, circuit breaker, rate limit (and quota)

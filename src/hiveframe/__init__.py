@@ -5,7 +5,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from hiveframe._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from hiveframe._frame import DataFrame
@@ -18,16 +20,4 @@ __version__ = "0.1.0"
 _LAZY = {"DataFrame": "hiveframe._frame", "DataFrameWriter": "hiveframe._writer"}
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'hiveframe' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(globals(), _LAZY)

@@ -10,6 +10,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from typing import TypeVar
 
+# anyio loads its asyncio backend (with its socket and stream modules) when the first portal
+# starts; loaded here instead, with the module, a process's first read() costs what the next
+# ones do.
+import anyio._backends._asyncio  # noqa: F401
 from anyio.from_thread import start_blocking_portal
 
 T = TypeVar("T")

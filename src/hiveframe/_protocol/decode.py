@@ -37,14 +37,16 @@ import codecs
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-import pyarrow as pa
 
 from hiveframe._protocol.data_path import DataPath, DecodeFault, records_of
 from hiveframe._secrets import redact_url
 from hiveframe.errors import ConfigError, DataPathError, ResponseDecodeError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = [
     "FORMATS",
@@ -344,11 +346,13 @@ def _parse_lines(lines: list[bytes]) -> list[Any]:
 
 
 def _decode_csv(body: bytes, data_path: DataPath | None) -> DecodedPage:
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv  # loaded with the first CSV response, not at start-up
+
     if data_path is not None:
         raise DecodeFault("format", f"{data_path!r} cannot apply to a CSV response")
     if not body or body.isspace():
         return DecodedPage(document=None, table=pa.table({}))
-    import pyarrow.csv as pa_csv  # loaded with the first CSV response, not at start-up
 
     try:
         table = pa_csv.read_csv(pa.BufferReader(body))

@@ -16,15 +16,14 @@ import pyarrow as pa
 from hiveframe._writer import csv_batch, csv_schema
 from hiveframe.errors import HiveFrameError
 
-STDOUT_FORMATS = ("jsonl", "csv")
-
 
 class BatchWriter(Protocol):
     def write(self, table: pa.Table) -> None: ...
 
 
 def stdout_writer(fmt: str, out: BinaryIO) -> BatchWriter:
-    """The writer of ``--format`` (``jsonl`` or ``csv``) onto ``out``."""
+    """The writer of ``--format`` (``jsonl`` or ``csv``, ``_read.STDOUT_FORMATS``) onto
+    ``out``."""
     return _CsvLines(out) if fmt == "csv" else _JsonLines(out)
 
 

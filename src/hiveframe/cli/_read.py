@@ -8,10 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-
-from hiveframe._frame import DataFrame
-from hiveframe._protocol.arrow.conform import concat_tables
 from hiveframe._protocol.decode import FORMATS
 from hiveframe._protocol.pagination import OffsetPagination, PagePagination, PaginationConfig
 from hiveframe._protocol.paginators import PAGINATORS
@@ -27,16 +23,19 @@ from hiveframe.cli._common import (
     seconds,
     whole,
 )
-from hiveframe.cli._output import STDOUT_FORMATS, stdout_writer
 from hiveframe.cli._progress import Progress
 from hiveframe.errors import ConfigError
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from hiveframe._frame import DataFrame
     from hiveframe.connectors import HTTPSource
     from hiveframe.connectors._run import ReadRun
 
 _WRITERS = {".parquet": "parquet", ".csv": "csv", ".jsonl": "json", ".ndjson": "json"}
 _STDOUT = ("-", "/dev/stdout")
+STDOUT_FORMATS = ("jsonl", "csv")
 DESCRIPTION = """\
 Where the records go: -o FILE (Parquet, CSV or JSON Lines by its suffix, written once every
 record is read); -o -, or stdout when it is not a terminal, as JSON Lines or CSV (--format),
@@ -203,6 +202,9 @@ def read_pages(run: ReadRun, progress: Progress, limit: int | None = None) -> It
 
 def read_with_progress(run: ReadRun, progress: Progress, limit: int | None = None) -> DataFrame:
     """The first ``limit`` records of ``run`` (all by default) as one frame (not committed)."""
+    from hiveframe._frame import DataFrame
+    from hiveframe._protocol.arrow.conform import concat_tables
+
     tables = list(read_pages(run, progress, limit))
     return DataFrame(concat_tables(tables, schema=run.spec.plan.output_schema))
 
@@ -243,6 +245,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _to_stdout(run: ReadRun, progress: Progress, args: argparse.Namespace) -> int:
     from hiveframe._protocol.arrow.conform import RunningSchema
+    from hiveframe.cli._output import stdout_writer
 
     out = stdout_writer(args.output_format or "jsonl", sys.stdout.buffer)
     running = RunningSchema()  # one schema, widened as pages need, as iter_batches() does

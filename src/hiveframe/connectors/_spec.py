@@ -28,11 +28,9 @@ import pyarrow as pa
 
 from hiveframe._http.auth import Auth
 from hiveframe._http.clock import SYSTEM_CLOCK, Clock
-from hiveframe._http.poll import PollReader
 from hiveframe._http.proxy import ProxyOption
 from hiveframe._http.reader import ReadPlan
 from hiveframe._http.session import Session, SessionConfig
-from hiveframe._http.sse import SSEReader
 from hiveframe._protocol.incremental import Incremental
 from hiveframe._protocol.poll import PollStream
 from hiveframe._protocol.reconnect import SSEStream
@@ -40,8 +38,6 @@ from hiveframe._protocol.response_policy import ResponsePolicy
 from hiveframe._protocol.units import SourceStats, StreamKind, Unit
 from hiveframe._secrets import redact_url
 from hiveframe._validate import NOT_GIVEN, _NotGiven, check_names
-from hiveframe.connectors._fanout import Fanout
-from hiveframe.connectors._sink_options import SinkOptions
 from hiveframe.errors import ConfigError
 from hiveframe.resilience import CircuitBreaker, RateLimiter, RetryConfig
 from hiveframe.resilience._options import (
@@ -52,6 +48,11 @@ from hiveframe.resilience._options import (
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
+
+    from hiveframe._http.poll import PollReader
+    from hiveframe._http.sse import SSEReader
+    from hiveframe.connectors._fanout import Fanout
+    from hiveframe.connectors._sink_options import SinkOptions
 
 __all__ = [
     "Endpoint",
@@ -283,6 +284,9 @@ class SourceSpec(Endpoint):
         return self._reader(stats, runtime).unit_groups(position)
 
     def _reader(self, stats: SourceStats | None, runtime: Runtime | None) -> SSEReader | PollReader:
+        from hiveframe._http.poll import PollReader  # a batch read never loads the stream readers
+        from hiveframe._http.sse import SSEReader
+
         self.require_stream_kind()
         stream = self.stream
         assert stream is not None

@@ -1,0 +1,106 @@
+"""Start-up loads only what it uses: ``hiveframe --version``, ``--help`` and completion import
+no HTTP or Arrow library, ``import hiveframe.connectors`` imports almost nothing, and a
+one-page read to Parquet leaves the sink, the stream readers and the optional libraries alone.
+
+Each case runs a fresh interpreter with ``-X importtime`` and checks the names of the modules
+it imported (every thread's), not their times: the speed is measured by
+``benchmarks/run.py --only startup``.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from hiveframe.demo import DemoServer
+
+HTTP_AND_ARROW = ("aiohttp", "anyio", "asyncio", "pyarrow", "ssl", "yarl", "multidict")
+# What a batch read never needs: the sink, the stream readers, OAuth, pipelines, Spark, and
+# the libraries imported only when an option asks for them. (Not pyarrow.compute: where pandas
+# is installed, pyarrow imports it, and pandas pyarrow.compute, on the first pa.array().)
+NOT_FOR_A_READ = (
+    "hiveframe.connectors._sink",
+    "hiveframe.connectors._sink_options",
+    "hiveframe._protocol.batching",
+    "hiveframe._http.sse",
+    "hiveframe._http.poll",
+    "hiveframe._http.oauth_refresh",
+    "hiveframe.streaming",
+    "hiveframe.pipeline",
+    "hiveframe.spark",
+    "pyarrow.json",
+    "pyarrow.dataset",
+    "jsonpath",
+    "tqdm",
+    "polars",
+    "pyspark",
+    "jsonschema",
+    "tomllib",
+)
+
+
+def imported(*args: str) -> set[str]:
+    """The modules ``python -X importtime ARGS`` imports."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.startswith("import time:")]
+    names = {line.rpartition("|")[2].strip() for line in lines[1:]}  # the first is the header
+    assert "hiveframe" in names, done.stderr
+    return names
+
+
+def loaded(names: set[str], packages: tuple[str, ...]) -> list[str]:
+    """The modules of ``names`` that are one of ``packages`` or inside one."""
+    return sorted(n for n in names if any(n == p or n.startswith(p + ".") for p in packages))
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--version"], ["--help"], ["read", "--help"], ["write", "--help"], ["completion", "bash"]],
+)
+def test_the_command_line_starts_without_http_or_arrow(args):
+    names = imported("-m", "hiveframe.cli", *args)
+    assert loaded(names, (*HTTP_AND_ARROW, "hiveframe.connectors", "hiveframe._http")) == []
+
+
+def test_import_hiveframe_connectors_loads_names_on_first_use():
+    names = imported("-c", "import hiveframe.connectors")
+    assert loaded(names, HTTP_AND_ARROW) == []
+    assert loaded(names, ("hiveframe.connectors",)) == ["hiveframe.connectors"]
+
+
+def test_a_source_imports_the_read_path_only():
+    names = imported("-c", "from hiveframe.connectors import HTTPSource")
+    assert loaded(names, NOT_FOR_A_READ) == []
+    assert {"aiohttp", "hiveframe._http.reader"} <= names  # what a read uses loads with it
+
+
+def test_a_one_page_read_to_parquet_imports_what_it_uses(tmp_path):
+    out = tmp_path / "x.parquet"
+    with DemoServer(records=20) as demo:
+        url = demo.url("/nested")
+        names = imported(
+            "-m", "hiveframe.cli", "read", url, "--data-path", "results.items", "-o", str(out)
+        )
+    assert out.stat().st_size > 0
+    assert loaded(names, NOT_FOR_A_READ) == []
+    assert "pyarrow.parquet" in names
+
+
+def test_a_missing_name_is_an_attribute_error():
+    import hiveframe.connectors
+
+    with pytest.raises(
+        AttributeError, match=r"'hiveframe\.connectors' has no attribute 'HTTPSorce'"
+    ):
+        _ = hiveframe.connectors.HTTPSorce  # type: ignore[attr-defined]
+    assert "HTTPSource" in dir(hiveframe.connectors)
