@@ -301,7 +301,7 @@ def startup_rows(runs: int) -> list[str]:
 
     base = timed("pass")
     rows = []
-    for code, target_ms in (("import hiveframe", 150), ("import hiveframe.connectors", 50)):
+    for code, target_ms in (("import hiveframe", 150), ("import hiveframe.connectors", 100)):
         heavy = subprocess.run(
             [
                 PYTHON,
