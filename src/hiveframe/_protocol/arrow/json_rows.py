@@ -34,9 +34,8 @@ from hiveframe._protocol.arrow.render import (
 
 __all__ = ["batch_to_json_lines"]
 
-# Characters orjson escapes (RFC 8259 §7): the quote, the backslash and the C0 controls.
-_NEEDS_ESCAPE: Final = r'["\\\x00-\x1f]'
-# Those with a two-character escape; the other controls are written \u00XX (done per value).
+# The characters orjson escapes (RFC 8259 §7): the quote, the backslash and the C0 controls;
+# some with a two-character escape, the others as \u00XX (those are done per value).
 _SHORT_ESCAPES: Final = (
     ("\\", "\\\\"),  # first: the backslashes the others add must not be doubled
     ('"', '\\"'),
@@ -46,7 +45,10 @@ _SHORT_ESCAPES: Final = (
     ("\b", "\\b"),
     ("\f", "\\f"),
 )
-_LONG_ESCAPE: Final = r"[\x00-\x07\x0b\x0e-\x1f]"
+_ESCAPED: Final = frozenset(b'"\\') | frozenset(range(0x20))
+# For bytes.translate(None, delete): what is left of a text once these are deleted.
+_NOT_ESCAPED: Final = bytes(sorted(frozenset(range(256)) - _ESCAPED))
+_SHORT_ESCAPED: Final = "".join(character for character, _ in _SHORT_ESCAPES).encode()
 # 64-bit offsets: the text of a column may outgrow 2 GiB where its values did not.
 _TEXT: Final = pa.large_string()
 _NULL: Final = pa.scalar("null", _TEXT)
@@ -133,12 +135,25 @@ def _list_text(array: pa.Array) -> pa.Array:
 
 
 def _quoted(strings: pa.Array) -> pa.Array:
-    if pc.any(pc.match_substring_regex(strings, _NEEDS_ESCAPE)).as_py():
-        if pc.any(pc.match_substring_regex(strings, _LONG_ESCAPE)).as_py():
+    escaped = _escaped_bytes(strings)
+    if escaped:
+        if escaped.translate(None, _SHORT_ESCAPED):
             return _python_text(strings, one_call=False)
         for character, escape in _SHORT_ESCAPES:
             strings = pc.replace_substring(strings, character, escape)
     return pc.binary_join_element_wise(_QUOTE, strings, _QUOTE, _EMPTY)
+
+
+def _escaped_bytes(strings: pa.Array) -> bytes:
+    # The bytes of a large string array's values that JSON escapes: one pass of
+    # bytes.translate over its data, several times faster than a regex kernel. (The bytes
+    # under a null count too: at worst the column takes the escaping path for nothing.)
+    offsets_buffer, data_buffer = strings.buffers()[1:3]
+    if data_buffer is None:
+        return b""
+    offsets = memoryview(offsets_buffer).cast("q")
+    start, end = offsets[strings.offset], offsets[strings.offset + len(strings)]
+    return memoryview(data_buffer)[start:end].tobytes().translate(None, _NOT_ESCAPED)
 
 
 def _python_text(array: pa.Array, *, one_call: bool) -> pa.Array:
