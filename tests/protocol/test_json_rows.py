@@ -205,6 +205,17 @@ def test_random_nested_slices_equal_row_by_row_encoding(seed):
         assert batch_to_json_lines(piece) == row_by_row(piece)
 
 
+def test_bytes_under_a_null_string_are_not_written():
+    # Arrow allows any bytes in a null slot; a quote there must not leak into the row.
+    data = pa.py_buffer(b'ab"\x01c')
+    offsets = pa.py_buffer(pa.array([0, 2, 4, 5], pa.int32()).buffers()[1])
+    validity = pa.py_buffer(bytes([0b101]))
+    strings = pa.StringArray.from_buffers(3, offsets, data, validity)
+    batch = pa.record_batch({"s": strings})
+    assert batch_to_json_lines(batch) == [b'{"s":"ab"}', b'{"s":null}', b'{"s":"c"}']
+    assert batch_to_json_lines(batch) == row_by_row(batch)
+
+
 def test_a_repeated_name_keeps_its_first_place_and_its_last_value():
     batch = pa.RecordBatch.from_arrays(
         [pa.array([1]), pa.array(["a"]), pa.array([3])], names=["x", "y", "x"]
