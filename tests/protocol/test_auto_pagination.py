@@ -61,6 +61,7 @@ def test_a_link_header_without_paging_relations_is_no_evidence():
         ({"results": [], "links": {"next": "?page=2"}}, "links.next"),
         ({"results": [], "links": {"next": {"href": "/r?page=2"}}}, "links.next.href"),
         ({"results": [], "paging": {"next_page": None}}, "paging.next_page"),
+        ({"results": [], "_links": {"next": {"href": "/r?page=2"}}}, "_links.next.href"),
     ],
 )
 def test_next_url_fields(document, path):
@@ -86,6 +87,7 @@ def test_a_next_field_that_is_no_url_is_not_a_next_url():
         ({"data": [], "next_cursor": "c2"}, "next_cursor"),
         ({"data": [], "meta": {"next_cursor": "c2"}}, "meta.next_cursor"),
         ({"data": [], "pagination": {"next_token": 7}}, "pagination.next_token"),
+        ({"data": [], "response_metadata": {"next_cursor": ""}}, "response_metadata.next_cursor"),
         ({"data": [], "cursor": "c1", "next_cursor": "c2"}, "next_cursor"),  # the next one
     ],
 )
@@ -178,7 +180,8 @@ def test_the_auto_paginator_reads_one_page_when_nothing_is_found(caplog):
     assert paginator.stop_reason == "single_page"
     assert caplog.messages == [
         "pagination='auto' chose none: no Link header, no next URL or cursor field, no offset "
-        "or page envelope (looked at the top level, meta, pagination, links, paging)"
+        "or page envelope (looked at the top level, meta, pagination, links, paging, _links, "
+        "response_metadata)"
     ]
 
 

@@ -21,7 +21,8 @@ What counts, in this order (the first that matches wins; the others are listed a
    ``limit``) or a page count (``total_pages``, ``page_count``).
 
 Fields are looked for at the top level of a JSON object, then in the envelopes ``meta``,
-``pagination``, ``links`` and ``paging``. A total (``total``, ``total_count``, then
+``pagination``, ``links``, ``paging``, ``_links`` (HAL: ``_links.next.href``) and
+``response_metadata`` (Slack's ``next_cursor``). A total (``total``, ``total_count``, then
 ``count``) next to an offset or page envelope, or at the top level, becomes ``total_path``;
 ``count`` only when it is more than the page's records (on a full page it may be the page's
 own count, and taking it for the total would end the read early). A signal found in two
@@ -49,7 +50,7 @@ from hiveframe._protocol.pagination import (
 
 __all__ = ["ENVELOPES", "Detection", "detect_pagination", "link_evidence"]
 
-ENVELOPES = ("meta", "pagination", "links", "paging")
+ENVELOPES = ("meta", "pagination", "links", "paging", "_links", "response_metadata")
 """The objects, besides the top level, where paging fields are looked for."""
 
 _PAGING_RELS = frozenset({"next", "prev", "previous", "first", "last"})
