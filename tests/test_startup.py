@@ -22,6 +22,7 @@ HTTP_AND_ARROW = ("aiohttp", "anyio", "asyncio", "pyarrow", "ssl", "yarl", "mult
 # is installed, pyarrow imports it, and pandas pyarrow.compute, on the first pa.array().)
 NOT_FOR_A_READ = (
     "hiveframe.connectors._sink",
+    "hiveframe.connectors._explain",
     "hiveframe.connectors._sink_options",
     "hiveframe._protocol.batching",
     "hiveframe._http.sse",

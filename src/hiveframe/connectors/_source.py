@@ -45,7 +45,6 @@ from hiveframe._validate import (
     optional_seconds,
     require_int,
 )
-from hiveframe.connectors._explain import Explanation, aexplain
 from hiveframe.connectors._fanout import Parent, fanout_option
 from hiveframe.connectors._incremental import incremental_option
 from hiveframe.connectors._run import ReadRun, ReadStats, iter_batches, read_then_commit
@@ -63,6 +62,8 @@ from hiveframe.resilience import CircuitBreaker, RateLimiter, RetryConfig
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
+
+    from hiveframe.connectors._explain import Explanation
 
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "QUERY"})
 _MAX_BODY_BYTES = 100 * 1024 * 1024
@@ -458,7 +459,9 @@ strict_sse, include_event_metadata
 
     async def aexplain(self, *, offline: bool = False) -> Explanation:
         """Async :meth:`explain`."""
-        return await aexplain(self.spec, self.runtime, offline=offline)
+        from hiveframe.connectors import _explain  # a read never loads it
+
+        return await _explain.aexplain(self.spec, self.runtime, offline=offline)
 
     def _read_run(self) -> ReadRun:
         run = ReadRun(self.spec, self.runtime)
