@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -748,6 +747,8 @@ def _box(table: pa.Table, max_width: int, *, types: bool) -> list[str]:
 
 
 def _html(text: str) -> str:
+    import html  # only notebooks render HTML: not loaded with the frame
+
     return html.escape(text, quote=True)
 
 

@@ -17,7 +17,6 @@ environment variable ``HIVEFRAME_DEBUG=1`` every error shows its full traceback 
 from __future__ import annotations
 
 import argparse
-import difflib
 import os
 import sys
 from collections.abc import Sequence
@@ -56,6 +55,8 @@ class _CommandParser(_Parser):
         return namespace, extra
 
     def _guess(self, word: str) -> str:
+        import difflib  # only a mistyped option needs it
+
         name = word.partition("=")[0]
         options = [o for action in self._actions for o in action.option_strings]
         close = (
