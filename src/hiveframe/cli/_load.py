@@ -40,7 +40,9 @@ def add_arguments(read: argparse.ArgumentParser) -> None:
     """The incremental and parent/child options of ``hiveframe read``."""
     cursor = read.add_argument_group("incremental reads (the state moves on once -o is written)")
     cursor.add_argument("--state", metavar="PATH", help="the state file (JSON) between runs")
-    cursor.add_argument("--cursor-field", metavar="FIELD", help="the field that grows: updated_at")
+    cursor.add_argument(
+        "--cursor-field", metavar="FIELD", help="the field that grows: updated_at, meta.updated_at"
+    )
     cursor.add_argument("--cursor-param", metavar="NAME", help="query parameter asking from it")
     cursor.add_argument("--cursor-body-field", metavar="NAME", help="or: JSON body field")
     cursor.add_argument("--initial-value", metavar="VALUE", help="where the first run starts")
