@@ -4,6 +4,8 @@ field, a total that lies, a cursor that repeats, empty pages in the middle)."""
 
 from __future__ import annotations
 
+import threading
+
 import orjson
 import pytest
 
@@ -139,3 +141,28 @@ def test_an_empty_first_page_with_a_null_cursor_ends_the_read(serve):
     source = HTTPSource(server.url("/items"), pagination="auto", data_path="data")
     assert source.read().count() == 0
     assert source.last_read is not None and source.last_read.stop_reason == "no_next_cursor"
+
+
+def test_detected_offset_pages_are_fetched_concurrently_and_the_first_only_once(serve):
+    # The page at offset 10 answers only once the page at offset 20 was asked for: a read
+    # that fetched one page after another would get a 503 there (and fail: no retries).
+    asked_for_last = threading.Event()
+
+    def items(request: Request) -> Reply:
+        offset = int(request.query.get("offset", "0"))
+        if offset == 20:
+            asked_for_last.set()
+        if offset == 10 and not asked_for_last.wait(timeout=10):
+            return Reply(503, {}, b"")
+        rows = [{"id": i} for i in range(offset, min(offset + 10, 25))]
+        return _json({"items": rows, "offset": offset, "limit": 10, "total": 25})
+
+    server = serve({"/items": items})
+    source = HTTPSource(server.url("/items"), pagination="auto", data_path="items", retry=None)
+    assert [r["id"] for r in source.read().to_pylist()] == list(range(25))
+    assert server.requests[0].target == "/items"
+    assert sorted(r.target for r in server.requests[1:]) == [
+        "/items?offset=10&limit=10",
+        "/items?offset=20&limit=10",
+    ]
+    assert source.last_read is not None and source.last_read.stop_reason == "total_reached"

@@ -341,8 +341,8 @@ class AutoPagination(_FollowingPagination):
     (or other paging relations), a next-page URL field, a cursor field, an offset or a
     page-number envelope. Nothing found, or two signals that disagree, means one page.
     The choice and its evidence are logged (``hiveframe.pagination``, INFO) and shown by
-    ``source.explain()``. The pages then go one after another (name the style to fetch
-    offset or page-number pages concurrently).
+    ``source.explain()``. Batch reads go on as reads of the style found (offset and
+    page-number pages concurrently); polling streams take pages one by one.
 
     Parameters
     ----------

@@ -448,10 +448,13 @@ class AutoPaginator(Paginator):
     (for a resumed read, the first page after the resume), logs the choice, then hands every
     page to that style's paginator.
 
+    A reader may instead :meth:`settle` on the first page and read on with the detected
+    style's own paginator and decoding (offset and page-number pages then go concurrently).
+
     Attributes
     ----------
     detection
-        What the first page showed (:class:`Detection`), once it was advanced past.
+        What the first page showed (:class:`Detection`), once it was looked at.
     """
 
     style = "auto"
@@ -459,18 +462,30 @@ class AutoPaginator(Paginator):
     def __init__(self, config: AutoPagination, first: PageRequest | None) -> None:
         self._config = config
         self._inner: Paginator | None = None
-        self.detection: Detection | None = None  # once the first page was advanced past
+        self.detection: Detection | None = None
         super().__init__(config, first)
 
     def detect(self, page: Page) -> Detection:
         """What ``page`` shows (pure; the first page is the one that decides)."""
         return detect_pagination(page.headers, page.document, page.record_count, self._config)
 
+    def settle(self, page: Page) -> tuple[PaginationConfig, Page] | None:
+        """The config ``page`` (the first) shows, and ``page`` as that style's first page;
+        ``None`` when it shows none (this paginator then ends the read on it). The choice
+        is logged once, here or in :meth:`advance`."""
+        config = self._detected(page).config
+        return None if config is None else (config, _as_numbered(start_paginator(config), page))
+
+    def _detected(self, page: Page) -> Detection:
+        if self.detection is None:
+            self.detection = found = self.detect(page)
+            logger.info("pagination='auto' chose %s: %s", found.style, found.evidence)
+        return self.detection
+
     def _after(self, page: Page) -> PageRequest | None:
         inner = self._inner
         if inner is None:
-            self.detection = found = self.detect(page)
-            logger.info("pagination='auto' chose %s: %s", found.style, found.evidence)
+            found = self._detected(page)
             if found.config is None:
                 self.stop_reason = "single_page"
                 return None

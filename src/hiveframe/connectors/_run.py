@@ -16,7 +16,7 @@ import logging
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
 from contextlib import aclosing, closing, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import orjson
@@ -27,7 +27,7 @@ from hiveframe._http.portal import iterate_sync, run_sync
 from hiveframe._http.reader import PageReader, ReadPlan, ReadProgress
 from hiveframe._http.session import Session
 from hiveframe._protocol.arrow.conform import RunningSchema, concat_tables
-from hiveframe._protocol.paginators import start_paginator
+from hiveframe._protocol.paginators import AutoPaginator, start_paginator
 from hiveframe.connectors._fanout import ChildFailure, Fanout
 from hiveframe.connectors._incremental import CursorRun
 from hiveframe.connectors._spec import Runtime, SourceSpec
@@ -91,10 +91,23 @@ async def plan_pages(
     stats: ReadStats | None = None,
 ) -> AsyncGenerator[pa.Table, None]:
     """Every non-empty page of one paginated read of ``plan``, as a table; ``progress``
-    follows the read if given, and ``stats`` gets why it ended."""
+    follows the read if given, and ``stats`` gets why it ended.
+
+    With ``pagination="auto"`` the first page is fetched on its own, and the read goes on as
+    a read of the style it shows (offset and page-number pages fetched concurrently).
+    """
     paginator = start_paginator(plan.pagination) if plan.pagination else None
     reader = PageReader(plan, session, progress)
-    async for table in reader.pages(paginator, deadline=deadline):
+    first = None
+    if isinstance(paginator, AutoPaginator):
+        first = await reader.fetch(paginator.first(), 0, deadline=deadline)
+        settled = None if first.ignored else paginator.settle(first.page)
+        if settled is not None:
+            config, page = settled
+            plan = replace(plan, pagination=config)
+            paginator, reader = start_paginator(config), PageReader(plan, session, progress)
+            first = replace(first, page=page)
+    async for table in reader.pages(paginator, deadline=deadline, first=first):
         yield table
     if stats is not None:
         stats.stop_reason = reader.stop_reason
