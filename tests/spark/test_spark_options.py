@@ -321,6 +321,25 @@ def test_a_rate_limit_is_shared_by_the_tasks_that_run_at_once():
     assert task_share(5.0, 1, 1) == (5.0, 1)
 
 
+def test_a_tasks_bucket_starts_empty_and_tasks_starting_together_interleave():
+    from hiveframe.spark._plan import task_runtime
+
+    assert task_runtime(None, 0, 2).rate_limiter is None
+    now = [100.0]
+    # rate_limit=50 over two tasks at once: 25 a second each, 40 ms apart.
+    slots = []
+    for index in range(4):  # partitions 0 and 2 share a slot, as do 1 and 3
+        limiter = task_runtime((50.0, 1), index, 2, clock=lambda: now[0]).rate_limiter
+        assert limiter is not None and limiter.rate == 25.0
+        slots.append([round(limiter.reserve(), 3) for _ in range(3)])
+    # Nothing at once: the first request one interval in, the second task 20 ms later.
+    assert slots[0] == [0.04, 0.08, 0.12]
+    assert slots[1] == [0.06, 0.1, 0.14]
+    assert slots[2] == slots[0] and slots[3] == slots[1]
+    merged = sorted(slots[0] + slots[1])
+    assert all(round(b - a, 3) == 0.02 for a, b in zip(merged, merged[1:], strict=False))
+
+
 def test_the_public_namespace():
     import hiveframe.spark as spark
 

@@ -13,7 +13,7 @@ action (with a schema given).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass, replace
 
@@ -25,7 +25,7 @@ from hiveframe._protocol.incremental import IncrementalState
 from hiveframe.connectors._run import ParentRow, ReadRun
 from hiveframe.connectors._spec import SourceSpec
 from hiveframe.errors import ConfigError
-from hiveframe.spark._plan import TASKS_PER_SLOT, Layout
+from hiveframe.spark._plan import TASKS_PER_SLOT, Layout, task_runtime
 from hiveframe.spark._state import TaskCursor
 
 _INFER_FROM = 8  # children read on the driver, at most, to find a record to infer a schema
@@ -113,11 +113,13 @@ def plan_children(
 
 async def read_children(
     spec: SourceSpec, group: ChildGroup, attempt: str
-) -> AsyncIterator[pa.Table]:
-    """The records of the group's children, in parent order; with a cursor, the attempt's
-    state is reported once the last page was handed out."""
+) -> AsyncGenerator[pa.Table, None]:
+    """The records of the group's children, in parent order, with the task's share of the
+    rate limit; with a cursor, the attempt's state is reported once the last page was handed
+    out."""
     cursor = None if group.cursor is None else group.cursor.run(spec)
-    run = ReadRun(spec, parent_rows=list(group.parents), cursor=cursor)
+    runtime = task_runtime(spec.rate_limit, group.index, group.tasks_at_once)
+    run = ReadRun(spec, runtime, parent_rows=list(group.parents), cursor=cursor)
     async with aclosing(run.pages()) as pages:
         async for table in pages:
             yield table

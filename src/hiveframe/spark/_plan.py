@@ -17,6 +17,7 @@ once (:func:`task_share`).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -26,7 +27,9 @@ from pyspark.sql.datasource import InputPartition
 from hiveframe._protocol.pagination import OffsetPagination, PagePagination, PaginationConfig
 from hiveframe._protocol.paginators import Page, start_paginator
 from hiveframe._validate import check_str_mapping, optional_int
+from hiveframe.connectors._spec import Runtime
 from hiveframe.errors import ConfigError
+from hiveframe.resilience import RateLimiter
 
 if TYPE_CHECKING:
     from hiveframe.spark._state import TaskCursor
@@ -287,6 +290,30 @@ def _ranges(pages: int, layout: Layout, *, known: bool, rate_limited: bool) -> l
 def task_share(rate: float, burst: int, tasks_at_once: int) -> tuple[float, int]:
     """One task's rate limit and burst: the read's (or write's), shared by the tasks at once."""
     return rate / tasks_at_once, max(1, burst // tasks_at_once)
+
+
+def task_runtime(
+    rate: tuple[float, int] | None,
+    index: int,
+    tasks_at_once: int,
+    clock: Callable[[], float] = time.monotonic,
+) -> Runtime:
+    """A task's runtime: a limiter with its share of the rate (:func:`task_share`) whose
+    bucket starts empty, its first request one interval after the task starts, plus
+    ``index % tasks_at_once`` slots of the whole rate.
+
+    A bucket that started full would let every task send at once as it starts, and a task
+    that follows a finished one send right after the last request of the one before it:
+    bursts the budget of the whole job does not have. Starting empty makes a task's
+    requests follow on from those of the task before it on the same slot, and the stagger
+    interleaves the tasks that start together. None: no rate limit (a plain runtime).
+    """
+    if rate is None:
+        return Runtime()
+    share, burst = task_share(*rate, tasks_at_once)
+    limiter = RateLimiter(share, burst=burst, clock=clock)
+    limiter.pause_for((1 + index % tasks_at_once / tasks_at_once) / share)
+    return Runtime(rate_limiter=limiter)
 
 
 def _total_paths(pagination: PaginationConfig | None) -> tuple[str | None, str | None]:

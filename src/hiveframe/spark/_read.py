@@ -11,7 +11,7 @@ and hands each page to Spark as soon as it is committed.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from contextlib import aclosing
 from dataclasses import dataclass, replace
 
@@ -25,6 +25,7 @@ from hiveframe._http.reader import FetchedPage, PageReader
 from hiveframe._http.response import Response, joined_headers
 from hiveframe._http.session import Session
 from hiveframe._protocol.paginators import PageRequest, start_paginator
+from hiveframe.connectors._spec import Runtime
 from hiveframe.errors import PaginationLimitReached
 from hiveframe.spark._children import (
     ChildGroup,
@@ -44,7 +45,7 @@ from hiveframe.spark._plan import (
     needs_first_page,
     page_count,
     plan,
-    task_share,
+    task_runtime,
 )
 from hiveframe.spark._schema import conform_batch
 from hiveframe.spark._source import OptionsRef, SourceSpec
@@ -63,15 +64,6 @@ def with_params(spec: SourceSpec, params: Params) -> SourceSpec:
     if not params:
         return spec
     return replace(spec, plan=replace(spec.plan, params={**spec.plan.params, **dict(params)}))
-
-
-def task_spec(spec: SourceSpec, part: PageRange | ChildGroup) -> SourceSpec:
-    """What one task reads with: its partition's parameters, its share of the rate limit."""
-    if isinstance(part, PageRange):
-        spec = with_params(spec, part.params)
-    if spec.rate_limit is None:
-        return spec
-    return replace(spec, rate_limit=task_share(*spec.rate_limit, part.tasks_at_once))
 
 
 @dataclass(frozen=True)
@@ -127,11 +119,15 @@ def survey(spec: SourceSpec, layout: Layout, first: FirstPage | None = None) -> 
     return Survey(count, first.shipped if first else None)
 
 
-async def read_range(spec: SourceSpec, part: PageRange, attempt: str) -> AsyncIterator[pa.Table]:
-    """:func:`read_partition`, through the partition's incremental cursor if it has one (the
-    attempt's state is reported once the last page was handed out)."""
+async def read_range(
+    spec: SourceSpec, part: PageRange, attempt: str
+) -> AsyncGenerator[pa.Table, None]:
+    """:func:`read_partition` with the task's share of the rate limit, through the
+    partition's incremental cursor if it has one (the attempt's state is reported once the
+    last page was handed out)."""
+    runtime = task_runtime(spec.rate_limit, part.index, part.tasks_at_once)
     if part.cursor is None:
-        async with aclosing(read_partition(spec, part)) as pages:
+        async with aclosing(read_partition(spec, part, runtime)) as pages:
             async for table in pages:
                 yield table
         return
@@ -139,7 +135,7 @@ async def read_range(spec: SourceSpec, part: PageRange, attempt: str) -> AsyncIt
     assert cursor is not None
     spec = replace(spec, plan=cursor.plan(spec.plan))
     url = spec.redacted_url
-    async with aclosing(read_partition(spec, part)) as pages:
+    async with aclosing(read_partition(spec, part, runtime)) as pages:
         async for table in pages:
             admitted = cursor.admit(table, url)
             if admitted.num_rows:
@@ -147,13 +143,16 @@ async def read_range(spec: SourceSpec, part: PageRange, attempt: str) -> AsyncIt
     part.cursor.report(part.index, attempt, cursor, 0)
 
 
-async def read_partition(spec: SourceSpec, part: PageRange) -> AsyncGenerator[pa.Table, None]:
-    """The non-empty pages of one partition, decoded into the plan's schema, in order."""
+async def read_partition(
+    spec: SourceSpec, part: PageRange, runtime: Runtime | None = None
+) -> AsyncGenerator[pa.Table, None]:
+    """The non-empty pages of one partition, decoded into the plan's schema, in order
+    (``runtime``: the task's rate limiter)."""
     clock = SYSTEM_CLOCK
     deadline = clock.monotonic() + spec.deadline_seconds if spec.deadline_seconds else None
     pagination = spec.plan.pagination
     paginator = start_paginator(pagination) if pagination else None
-    async with spec.session() as session:
+    async with spec.session(runtime) as session:
         reader = PageReader(spec.plan, session)
         first = None
         if part.first is not None:
@@ -272,8 +271,9 @@ class HTTPReader(DataSourceReader):
         """Fetch the partition's pages and yield them as Arrow record batches as they come."""
         if not isinstance(partition, PageRange | ChildGroup):
             raise TypeError(f"expected a PageRange partition, got {type(partition).__name__}")
-        spec = task_spec(self._spec(), partition)
-        part, attempt = partition, _attempt()
+        spec, part, attempt = self._spec(), partition, _attempt()
+        if isinstance(part, PageRange):
+            spec = with_params(spec, part.params)
         if isinstance(part, ChildGroup):
             tables = iterate_sync(lambda: read_children(spec, part, attempt))
         else:

@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ from hiveframe.errors import ConfigError
 from hiveframe.spark._journal import TaskJournal, journal_folder, unreported_deliveries
 from hiveframe.spark._options import parse_count
 from hiveframe.spark._order import MEMORY_BYTES, ContentOrder
-from hiveframe.spark._plan import task_share
+from hiveframe.spark._plan import task_runtime
 from hiveframe.spark._source import OptionsRef
 
 logger = logging.getLogger("hiveframe.spark")
@@ -250,8 +250,8 @@ class HTTPWriter(DataSourceArrowWriter):
         """
         partition, attempt, task_id = _task()
         spec = self.options.sink(dead_letter=self._dead_letter_file(partition, attempt)).spec
-        if spec.rate_limit is not None:  # this task's share of the write's rate limit
-            spec = replace(spec, rate_limit=task_share(*spec.rate_limit, self.tasks_at_once))
+        # This task's share of the write's rate limit, starting empty, staggered.
+        runtime = task_runtime(spec.rate_limit, partition, self.tasks_at_once)
         with ExitStack() as stack:
             journal = None
             if self.journal is not None:
@@ -263,7 +263,7 @@ class HTTPWriter(DataSourceArrowWriter):
             if self.row_order == "content":
                 order = stack.enter_context(ContentOrder(memory_bytes=self.memory_bytes))
                 rows = order.rows(iterator)
-            writer = SinkWriter(spec, journal=journal)
+            writer = SinkWriter(spec, runtime=runtime, journal=journal)
             result = run_sync(functools.partial(_send, writer, rows))
         return DeliveryReport.of(result, partition=partition, attempt=attempt, journal=journal)
 
