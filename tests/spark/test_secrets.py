@@ -20,6 +20,7 @@ from spark_canaries import CLIENT_SECRET_CANARY, CLIENT_SECRET_ENV, TOKEN_CANARY
 from spark_servers import OffsetPages
 
 from hiveframe.demo import Reply, Request
+from hiveframe.demo._parents import ParentsAPI, children_of
 from hiveframe.errors import ConfigError
 from hiveframe.spark import HTTPDataSource
 from hiveframe.spark._options import SPARK_REDACTION, check_env_names
@@ -168,3 +169,51 @@ class TokenEndpoint:
             self.count += 1
         body = {"access_token": "issued-token-1", "token_type": "Bearer", "expires_in": 3600}
         return Reply(200, {"Content-Type": "application/json"}, orjson.dumps(body))
+
+
+class GuardedParents:
+    """The demo's parents and children, each answered only with the bearer token."""
+
+    def __init__(self, token: str) -> None:
+        self.api = ParentsAPI(12)
+        self.token = token
+
+    def routes(self) -> dict[str, Any]:
+        return {
+            "/parents": self._guard(self.api.parents),
+            "/parents/{id}/children": self._guard(self.api.children),
+        }
+
+    def _guard(self, handler: Any) -> Any:
+        def guarded(request: Request) -> Reply:
+            if request.header("authorization") != f"Bearer {self.token}":
+                return Reply(401, {"Content-Type": "application/json"}, b'{"error": "no"}')
+            return handler(request)
+
+        return guarded
+
+
+def test_a_parent_token_reaches_the_api_but_not_the_plan_or_the_partitions(
+    spark, serve, capsys, monkeypatch
+):
+    server = serve(GuardedParents(TOKEN_CANARY).routes())
+    options = {
+        "url": server.url("/parents/{parent.id}/children"),
+        "pagination": "page",
+        "parent_url": server.url("/parents"),
+        "parent_data_path": "parents",
+        "auth_type": "bearer",
+    }
+    inline = {**options, "auth_token": TOKEN_CANARY, "parent_auth_type": "bearer"}
+    df = spark.read.format("hiveframe.http").options(**inline, parent_auth_token=TOKEN_CANARY)
+    assert df.load().count() == sum(len(children_of(p)) for p in range(1, 13))
+    _no_canary(_explained(df.load(), capsys))
+
+    monkeypatch.setenv(TOKEN_ENV, TOKEN_CANARY)  # planning runs here, in the test process
+    source = HTTPDataSource(CaseInsensitiveDict({**options, "auth_token_env": TOKEN_ENV}))
+    reader = source.reader(source.schema())  # the parent read with the child's token
+    partitions = reader.partitions()
+    assert len(partitions) == 4
+    pickle = CloudPickleSerializer().dumps
+    for blob in (source, reader, *partitions):
+        _no_canary(pickle(blob))

@@ -5,6 +5,7 @@ No SparkSession here: these run without Java.
 
 from __future__ import annotations
 
+import itertools
 import pickle
 import re
 
@@ -337,7 +338,7 @@ def test_a_tasks_bucket_starts_empty_and_tasks_starting_together_interleave():
     assert slots[1] == [0.06, 0.1, 0.14]
     assert slots[2] == slots[0] and slots[3] == slots[1]
     merged = sorted(slots[0] + slots[1])
-    assert all(round(b - a, 3) == 0.02 for a, b in zip(merged, merged[1:], strict=False))
+    assert all(round(b - a, 3) == 0.02 for a, b in itertools.pairwise(merged))
 
 
 def test_the_public_namespace():

@@ -24,14 +24,19 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, Field, fields
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 
+from hiveframe._protocol.item_results import ItemResults
 from hiveframe._protocol.paginators import config_class
 from hiveframe._protocol.reconnect import ReconnectConfig
+from hiveframe._protocol.response_policy import ResponsePolicy
+from hiveframe._secrets import redact_url
 from hiveframe._validate import require_int, require_seconds
 from hiveframe.errors import ConfigError
 from hiveframe.resilience import CircuitBreaker, RateLimiter, RetryConfig
+from hiveframe.spark._json_options import item_results, response_policy
 
 # Options of the Spark adapter itself, not of HTTPSource / HTTPSink.
 SPARK_READ_OPTIONS = frozenset(
@@ -76,7 +81,16 @@ def source_kwargs(options: Mapping[str, str]) -> dict[str, Any]:
         An option is unknown, or its text is not of the option's type (an int, a number,
         JSON...). Values of secret options are never shown.
     """
-    groups = (_pagination, _retry, _reconnect, _circuit_breaker, _rate_limit, _auth, _parent)
+    groups = (
+        _pagination,
+        _retry,
+        _reconnect,
+        _circuit_breaker,
+        _rate_limit,
+        _auth,
+        _proxy,
+        _parent,
+    )
     return _kwargs(options, _SOURCE_SCALARS, groups, SPARK_READ_OPTIONS)
 
 
@@ -90,7 +104,7 @@ def sink_kwargs(options: Mapping[str, str]) -> dict[str, Any]:
     ConfigError
         As for :func:`source_kwargs`.
     """
-    groups = (_retry, _circuit_breaker, _rate_limit, _auth)
+    groups = (_retry, _circuit_breaker, _rate_limit, _auth, _proxy)
     return _kwargs(options, _SINK_SCALARS, groups, SPARK_WRITE_OPTIONS)
 
 
@@ -194,6 +208,14 @@ def _ints(option: str, text: str) -> list[int]:
     return [parse_int(option, item) for item in parse_list(text)]
 
 
+def _response_policy(option: str, text: str) -> ResponsePolicy:
+    return response_policy(option, parse_json(option, text))
+
+
+def _item_results(option: str, text: str) -> ItemResults:
+    return item_results(option, parse_json(option, text))
+
+
 def _verify(option: str, text: str) -> bool | str:
     lowered = text.strip().lower()
     return lowered in _TRUE if lowered in _TRUE | _FALSE else text
@@ -208,6 +230,7 @@ _SHARED_SCALARS: dict[str, Converter] = {
     "verify": _verify,
     "secret_headers": _strings,
     "secret_params": _strings,
+    "response_policy": _response_policy,
 }
 _SOURCE_SCALARS: dict[str, Converter] = {
     **_SHARED_SCALARS,
@@ -248,6 +271,7 @@ _SINK_SCALARS: dict[str, Converter] = {
     "ordered": parse_bool,
     "idempotency_header": _text_or_none,
     "success_statuses": _ints,
+    "item_results": _item_results,
 }
 
 
@@ -394,6 +418,28 @@ def _auth(opts: Mapping[str, str]) -> Group:
     return set(settings), {"auth": auth}
 
 
+def _proxy(opts: Mapping[str, str]) -> Group:
+    """``proxy`` (a URL without credentials, or ``none``) or ``proxy_env`` (a variable
+    holding the URL, credentials and all, read where the requests are made)."""
+    given = {"proxy", "proxy_env"} & opts.keys()
+    if not given:
+        return set(), {}
+    if len(given) == 2:
+        raise ConfigError("proxy_env", opts["proxy_env"], "give either proxy or proxy_env")
+    if "proxy_env" in opts:
+        return given, {"proxy": read_env("proxy_env", opts["proxy_env"])}
+    text = opts["proxy"]
+    if text.strip().lower() in _NONE:
+        return given, {"proxy": None}
+    if "@" in urlsplit(text if "://" in text else f"http://{text}").netloc:
+        reason = (
+            "proxy credentials would show in Spark's plans and UI: put the proxy URL in an "
+            "environment variable and name it with proxy_env"
+        )
+        raise ConfigError("proxy", redact_url(text), reason)
+    return given, {"proxy": text}
+
+
 # parent_<setting> -> the setting of Parent(...); every other parent_<option> is an option of
 # the parent source.
 _PARENT_SETTINGS = {
@@ -405,7 +451,8 @@ _PARENT_SETTINGS = {
 
 def _parent(opts: Mapping[str, str]) -> Group:
     """``parent_url`` and ``parent_<option>``: the parent source of a child source, read with
-    the same ``auth_*`` options unless ``parent_auth_type`` is given."""
+    the same ``auth_*`` options unless ``parent_auth_type`` is given (and the same proxy
+    unless ``parent_proxy`` or ``parent_proxy_env`` is)."""
     given = {k: v for k, v in opts.items() if k.startswith("parent_")}
     if not given:
         return set(), {}
@@ -419,6 +466,8 @@ def _parent(opts: Mapping[str, str]) -> Group:
         raise ConfigError(f"parent_{adapter[0]}", None, "is not an option of a parent source")
     if "auth_type" not in options:
         options.update({k: v for k, v in opts.items() if k.startswith("auth_")})
+    if not {"proxy", "proxy_env"} & options.keys():
+        options.update({k: v for k, v in opts.items() if k in ("proxy", "proxy_env")})
     try:
         kwargs = source_kwargs(options)
         source = HTTPSource(kwargs.pop("url"), **kwargs)
@@ -445,8 +494,14 @@ def read_env(option: str, variable: str) -> str:
     return value
 
 
+_PARENTS = re.compile(r"^(parent_)+")  # a parent's (or grandparent's) option
 # The word each secret's variable name could end in, so that Spark redacts it.
-_ENV_SUFFIXES = {"auth_token": "TOKEN", "auth_password": "PASSWORD", "auth_client_secret": "SECRET"}
+_ENV_SUFFIXES = {
+    "auth_token": "TOKEN",
+    "auth_password": "PASSWORD",
+    "auth_client_secret": "SECRET",
+    "proxy": "PASSWORD",
+}
 
 
 def check_env_names(options: Mapping[str, str], redaction: str | None) -> None:
@@ -475,10 +530,10 @@ def check_env_names(options: Mapping[str, str], redaction: str | None) -> None:
     except re.error as exc:
         reason = f"HiveFrame cannot check *_env variable names against it ({exc})"
         raise ConfigError("spark.redaction.regex", text, reason) from None
-    for given, text in options.items():  # auth_token_env, parent_auth_token_env...
-        option = given.removeprefix("parent_" * given.count("parent_"))
+    for given, value in options.items():  # auth_token_env, parent_auth_token_env...
+        option = _PARENTS.sub("", given)
         suffix = _ENV_SUFFIXES.get(option.removesuffix("_env"))
-        variable = text.strip()
+        variable = value.strip()
         if suffix is None or not option.endswith("_env") or not variable:
             continue
         if not pattern.search(f"spark.executorEnv.{variable}"):
