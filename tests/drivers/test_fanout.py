@@ -160,6 +160,32 @@ def test_a_dead_lettered_child_is_written_as_a_json_line(failing, tmp_path):
     assert letter["error_type"] == "HTTPStatusError" and "500" in letter["error"]
 
 
+def test_failed_children_are_listed_and_dead_lettered_in_parent_order(serve, tmp_path):
+    # Children 1-4 fail late (each waits until the ones after it have failed), 5-8 fail at
+    # once: the list and the file still follow the parents, whatever finished first.
+    api = ParentsAPI(size=8)
+    lock = threading.Condition()
+    answered: set[int] = set()
+
+    def child(request: Request) -> Reply:
+        parent = int(request.path.split("/")[2])
+        with lock:
+            lock.wait_for(lambda: parent > 4 or set(range(parent + 4, 9)) <= answered, 2.0)
+            answered.add(parent)
+            lock.notify_all()
+        return Reply(500, dict(JSON), b'{"error": "boom"}')
+
+    server = serve({"/parents": api.parents, "/parents/{id}/children": child})
+    letters = tmp_path / "children.jsonl"
+    parent = Parent(parents_of(server), on_child_error="dead_letter", dead_letter=letters)
+    source = children(server, parent, retry=None, concurrency=8)
+    assert source.read().count() == 0
+    assert source.last_read is not None
+    assert [f.parent["id"] for f in source.last_read.failed_children] == list(range(1, 9))
+    lines = letters.read_bytes().splitlines()
+    assert [orjson.loads(line)["parent"]["id"] for line in lines] == list(range(1, 9))
+
+
 # -- parent values that try to change the path --------------------------------------------------
 
 TRICKY = ["a/b", "../admin", "..", ".", "x?y#z", "", "ok"]

@@ -276,18 +276,18 @@ class ReadRun:
         self, session: Session, deadline: float | None
     ) -> AsyncGenerator[pa.Table, None]:
         # Up to ``concurrency`` children are read at once, each one page after another; their
-        # records come out in parent order.
-        window: deque[asyncio.Future[list[pa.Table]]] = deque()
+        # records, and their failures, come out in parent order.
+        window: deque[asyncio.Future[list[pa.Table] | _ChildFailed]] = deque()
         try:
             async with aclosing(self.parent_rows()) as rows:
                 async for values, extra in rows:
                     child = self._child(session, deadline, values, extra)
                     window.append(asyncio.ensure_future(child))
                     while len(window) >= self.spec.plan.concurrency:
-                        for done in await window.popleft():
+                        for done in self._settled(await window.popleft()):
                             yield done
             while window:
-                for done in await window.popleft():
+                for done in self._settled(await window.popleft()):
                     yield done
         finally:
             for task in window:
@@ -300,7 +300,7 @@ class ReadRun:
         deadline: float | None,
         values: dict[str, Any],
         extra: list[tuple[str, Any, pa.DataType]],
-    ) -> list[pa.Table]:
+    ) -> list[pa.Table] | _ChildFailed:
         fanout = self.spec.fanout
         assert fanout is not None
         try:
@@ -326,15 +326,32 @@ class ReadRun:
         self.stats.children += 1
         return tables
 
+    @staticmethod
     def _failed(
-        self, fanout: Fanout, values: dict[str, Any], url: str | None, exc: Exception
-    ) -> list[pa.Table]:
+        fanout: Fanout, values: dict[str, Any], url: str | None, exc: Exception
+    ) -> _ChildFailed:
         if fanout.on_child_error == "raise":
             raise ChildReadError(str(exc), parent=values, url=url) from exc
-        failure = ChildFailure(parent=values, url=url, error=str(exc))
-        self.stats.failed_children.append(failure)
-        fanout.record_failure(failure, type(exc).__name__)
+        return _ChildFailed(ChildFailure(parent=values, url=url, error=str(exc)), exc)
+
+    def _settled(self, result: list[pa.Table] | _ChildFailed) -> list[pa.Table]:
+        """A finished child's tables; a skipped child is listed (and dead-lettered) here, as
+        the window hands it on, so failures keep the parents' order whatever finished first."""
+        if not isinstance(result, _ChildFailed):
+            return result
+        fanout = self.spec.fanout
+        assert fanout is not None
+        self.stats.failed_children.append(result.failure)
+        fanout.record_failure(result.failure, type(result.error).__name__)
         return []
+
+
+@dataclass(frozen=True)
+class _ChildFailed:
+    """A child read that failed under ``on_child_error="skip"`` or ``"dead_letter"``."""
+
+    failure: ChildFailure
+    error: Exception
 
 
 def _parent_rows(table: pa.Table, fanout: Fanout, url: str) -> Iterator[ParentRow]:
