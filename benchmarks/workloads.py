@@ -450,7 +450,16 @@ def _measured() -> Iterator[None]:
 
 # Each client's libraries are imported before the clock starts: start-up is measured apart.
 _IMPORTS = {
-    "hiveframe": ["hiveframe.connectors"],
+    # hiveframe.connectors loads its names on first use: the modules a read, a write or a
+    # stream loads are imported here, as aiohttp is for the aiohttp loop.
+    "hiveframe": [
+        "hiveframe.connectors",
+        "hiveframe.connectors._source",
+        "hiveframe.connectors._sink",
+        "hiveframe._http.reader",
+        "hiveframe._http.transport",
+        "anyio._backends._asyncio",
+    ],
     "requests": ["requests"],
     "httpx": ["httpx"],
     "aiohttp": ["aiohttp"],
