@@ -6,8 +6,6 @@ import argparse
 import sys
 from typing import Any
 
-import orjson
-
 from hiveframe.cli._common import configure_logging
 from hiveframe.cli._read import add_source_arguments, source_from
 
@@ -45,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
     source = source_from(args, saves_state=False)
     explanation = source.explain(offline=args.offline)
     if args.explain_format == "json":
+        import orjson
+
         sys.stdout.buffer.write(orjson.dumps(explanation.to_dict(), option=orjson.OPT_INDENT_2))
         sys.stdout.buffer.write(b"\n")
     else:
