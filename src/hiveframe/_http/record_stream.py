@@ -86,7 +86,11 @@ class UnitGroup(Sequence[Unit]):
         return Unit(self.records[first : self._end(index)], self.unit_position(index))
 
     def __iter__(self) -> Iterator[Unit]:
-        return (self[i] for i in range(len(self)))
+        first = 0
+        for index in range(len(self)):
+            end = self._end(index)
+            yield Unit(self.records[first:end], self.unit_position(index))
+            first = end
 
     def position_after(self, count: int, before: Mapping[str, Any] | None) -> dict[str, Any] | None:
         """The exact position after the first ``count`` records of the group.

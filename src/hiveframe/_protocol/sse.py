@@ -110,8 +110,9 @@ class EventBatch:
 
 # The shapes most servers send, one event after another: "id: <id>\ndata: <one line>\n\n"
 # or "data: <one line>\n\n". A run of them is matched in one C scan (see _match_run).
-_WITH_ID = re.compile(r"^id: ?([^\n]*)\ndata: ?([^\n]*)\n\n", re.MULTILINE)
-_DATA_ONLY = re.compile(r"^data: ?([^\n]*)\n\n", re.MULTILINE)
+# (``.`` is any character but LF, and faster to match than the set [^\n].)
+_WITH_ID = re.compile(r"^id: ?(.*)\ndata: ?(.*)\n\n", re.MULTILINE)
+_DATA_ONLY = re.compile(r"^data: ?(.*)\n\n", re.MULTILINE)
 
 
 class SSEDecoder:
