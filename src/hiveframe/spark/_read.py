@@ -144,7 +144,7 @@ async def read_range(
 
 
 async def read_partition(
-    spec: SourceSpec, part: PageRange, runtime: Runtime | None = None
+    spec: SourceSpec, part: PageRange, runtime: Runtime
 ) -> AsyncGenerator[pa.Table, None]:
     """The non-empty pages of one partition, decoded into the plan's schema, in order
     (``runtime``: the task's rate limiter)."""
@@ -270,7 +270,7 @@ class HTTPReader(DataSourceReader):
     def read(self, partition: InputPartition) -> Iterator[pa.RecordBatch]:
         """Fetch the partition's pages and yield them as Arrow record batches as they come."""
         if not isinstance(partition, PageRange | ChildGroup):
-            raise TypeError(f"expected a PageRange partition, got {type(partition).__name__}")
+            raise TypeError(f"expected a PageRange or ChildGroup, got {type(partition).__name__}")
         spec, part, attempt = self._spec(), partition, _attempt()
         if isinstance(part, PageRange):
             spec = with_params(spec, part.params)
