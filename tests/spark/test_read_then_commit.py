@@ -176,3 +176,16 @@ def test_a_child_source_keeps_one_cursor_per_parent(spark, serve, tmp_path):
     with read_then_commit(source, spark) as df:
         second = sorted((r.parent_id, r.id) for r in df.collect())
     assert second == [(2, 203), (9, 903)]
+
+
+def test_a_relative_state_path_is_the_callers_not_the_python_workers(
+    spark, serve, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)  # Spark's Python workers run in folders of their own
+    server = serve(OrdersAPI(initial=6).routes())
+    source = orders_source(server.url("/orders"), Path("state") / "orders.json")
+    with read_then_commit(source, spark) as df:
+        assert df.count() == 6
+    assert saved(tmp_path / "state" / "orders.json") == ("2026-01-01T00:02:00Z", [5, 6])
+    with read_then_commit(source, spark) as df:
+        assert df.count() == 0  # read from the saved cursor: nothing new

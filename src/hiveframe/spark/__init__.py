@@ -37,11 +37,12 @@ import orjson
 from hiveframe.errors import ConfigError
 from hiveframe.spark._datasource import FORMAT, HTTPDataSource, session_class, source_class
 from hiveframe.spark._plan import partition_params
-from hiveframe.spark._state import commit, state_file
+from hiveframe.spark._state import absolute_paths, commit, saved_state, state_file
 from hiveframe.spark._write import DeliveryReport, WriteSummary
 
 if TYPE_CHECKING:
     from hiveframe.connectors import HTTPSource
+    from hiveframe.connectors._spec import SourceSpec
 
 __all__ = [
     "DeliveryReport",
@@ -137,7 +138,7 @@ def read_source(
         )
         raise ConfigError("incremental", source.spec.redacted_url, reason)
     split = _Split(schema, num_partitions, pages_per_partition, partition_by)
-    return _load(source, spark, split, None)
+    return _load(absolute_paths(source.spec), spark, split, None)
 
 
 @contextmanager
@@ -184,19 +185,18 @@ def read_then_commit(
     >>> with read_then_commit(orders, spark) as df:  # doctest: +SKIP
     ...     df.write.mode("append").parquet("lake/orders")
     """
-    state = state_file(source.spec)
+    # Spark's Python workers run in folders of their own: every path they use is absolute.
+    spec = absolute_paths(source.spec)
+    state = state_file(spec)
     if state is None:
         reason = "read_then_commit reads an incremental source: use read_source"
         raise ConfigError("incremental", None, reason)
-    from hiveframe.spark._state import saved_state  # the driver's view, before any task
-
-    spec = source.spec
     saved = saved_state(spec) if spec.incremental is not None else None
     folder = state.parent / f".{state.name}.spark-{uuid.uuid4().hex}"
     folder.mkdir(parents=True)
     try:
         split = _Split(schema, num_partitions, pages_per_partition, partition_by)
-        frame = _load(source, spark, split, str(folder)).localCheckpoint(eager=True)
+        frame = _load(spec, spark, split, str(folder)).localCheckpoint(eager=True)
         yield frame
         commit(spec, folder, saved)
     finally:
@@ -224,8 +224,8 @@ class _Split:
             self.options["partition_by"] = orjson.dumps([dict(p) for p in params]).decode()
 
 
-def _load(source: HTTPSource, spark: Any, split: _Split, run_folder: str | None) -> Any:
-    cls = source_class(source.spec, spark.sparkContext.defaultParallelism, run_folder)
+def _load(spec: SourceSpec, spark: Any, split: _Split, run_folder: str | None) -> Any:
+    cls = source_class(spec, spark.sparkContext.defaultParallelism, run_folder)
     spark.dataSource.register(cls)
     reader = spark.read.format(cls.name())
     if split.schema is not None:

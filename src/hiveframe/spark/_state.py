@@ -253,3 +253,18 @@ def commit(spec: SourceSpec, folder: Path, saved: IncrementalState | None) -> No
         )
         return
     write_atomically(parent.state_path, result.parent_state.to_json(time.time()))
+
+
+def absolute_paths(spec: SourceSpec) -> SourceSpec:
+    """``spec`` with its state files and child dead-letter file (its parent's too) as
+    absolute paths: Spark's Python workers, on the driver as on the executors, do not run
+    in the caller's working folder."""
+    if spec.incremental is not None:
+        state = spec.incremental.state_path.absolute()
+        spec = replace(spec, incremental=replace(spec.incremental, state=state))
+    fanout = spec.fanout
+    if fanout is None:
+        return spec
+    letters = None if fanout.dead_letter is None else fanout.dead_letter.absolute()
+    parent = absolute_paths(fanout.parent)
+    return replace(spec, fanout=replace(fanout, parent=parent, dead_letter=letters))
