@@ -33,7 +33,6 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from functools import partial
 from typing import Any, overload
 
 import pyarrow as pa
@@ -325,15 +324,26 @@ async def _groups_of(records: AsyncRecordStream) -> AsyncIterator[Sequence[Unit]
         await records.aclose()
 
 
-class _BatchCutter:
-    """Cuts the records of groups into lists of ``size``, keeping the handout's position."""
+class _Batches:
+    """What both batch streams share: the records of a source's groups cut into record
+    batches of ``size``, keeping the position after the last record handed out."""
 
-    def __init__(self, handout: _Handout, size: int) -> None:
-        self._handout = handout
+    def __init__(self, records: AsyncRecordStream, size: int, schema: pa.Schema | None) -> None:
+        self._source = records
+        self._handout = _Handout(records.position, records.kind)
         self._size = size
+        self._schema = schema
         self._pending: list[Any] = []
 
-    def cut(self, group: Sequence[Unit]) -> Iterator[list[Any]]:
+    @property
+    def position(self) -> dict[str, Any] | None:
+        return self._handout.position
+
+    @property
+    def stats(self) -> SourceStats:
+        return self._source.stats
+
+    def _cut(self, group: Sequence[Unit]) -> Iterator[pa.RecordBatch]:
         """The full batches ``group`` completes; when one is handed out, the position is
         the one after its last record."""
         handout = self._handout
@@ -344,16 +354,17 @@ class _BatchCutter:
             self._pending += records[start : handout.handed]
             if len(self._pending) == self._size:
                 batch, self._pending = self._pending, []
-                yield batch
+                yield _record_batch(batch, schema=self._schema)
         handout.finish()
 
-    def rest(self) -> list[Any]:
-        """The records of a batch not yet full (at the end of the stream)."""
-        batch, self._pending = self._pending, []
-        return batch
+    def _rest(self) -> Iterator[pa.RecordBatch]:
+        """The batch not yet full, if any (at the end of the stream)."""
+        if self._pending:
+            batch, self._pending = self._pending, []
+            yield _record_batch(batch, schema=self._schema)
 
 
-class AsyncBatchStream:
+class AsyncBatchStream(_Batches):
     """A streaming source's records as Arrow record batches, for ``async for``.
 
     Attributes
@@ -366,19 +377,8 @@ class AsyncBatchStream:
     """
 
     def __init__(self, records: AsyncRecordStream, size: int, schema: pa.Schema | None) -> None:
-        self._source = records
-        self._handout = _Handout(records.position, records.kind)
-        self._to_batch = partial(_record_batch, schema=schema)
-        self._cutter = _BatchCutter(self._handout, size)
+        super().__init__(records, size, schema)
         self._batches = self._each_batch()
-
-    @property
-    def position(self) -> dict[str, Any] | None:
-        return self._handout.position
-
-    @property
-    def stats(self) -> SourceStats:
-        return self._source.stats
 
     def __aiter__(self) -> AsyncIterator[pa.RecordBatch]:
         return self._batches
@@ -392,11 +392,10 @@ class AsyncBatchStream:
                 group = await self._source.next_group()
             except StopAsyncIteration:
                 break
-            for records in self._cutter.cut(group):
-                yield self._to_batch(records)
-        rest = self._cutter.rest()
-        if rest:
-            yield self._to_batch(rest)
+            for batch in self._cut(group):
+                yield batch
+        for batch in self._rest():
+            yield batch
 
     async def aclose(self) -> None:
         """Stop: close the connection or end polling."""
@@ -410,7 +409,7 @@ class AsyncBatchStream:
         await self.aclose()
 
 
-class BatchStream:
+class BatchStream(_Batches):
     """A streaming source's records as Arrow record batches, for a plain ``for`` loop.
 
     Attributes
@@ -420,20 +419,9 @@ class BatchStream:
     """
 
     def __init__(self, records: AsyncRecordStream, size: int, schema: pa.Schema | None) -> None:
-        self._source = records
-        self._handout = _Handout(records.position, records.kind)
-        self._to_batch = partial(_record_batch, schema=schema)
-        self._cutter = _BatchCutter(self._handout, size)
+        super().__init__(records, size, schema)
         self._groups = iterate_sync(lambda: _groups_of(records))
         self._batches = self._each_batch()
-
-    @property
-    def position(self) -> dict[str, Any] | None:
-        return self._handout.position
-
-    @property
-    def stats(self) -> SourceStats:
-        return self._source.stats
 
     def __iter__(self) -> Iterator[pa.RecordBatch]:
         return self._batches
@@ -443,11 +431,8 @@ class BatchStream:
 
     def _each_batch(self) -> Generator[pa.RecordBatch, None, None]:
         for group in self._groups:
-            for records in self._cutter.cut(group):
-                yield self._to_batch(records)
-        rest = self._cutter.rest()
-        if rest:
-            yield self._to_batch(rest)
+            yield from self._cut(group)
+        yield from self._rest()
 
     def close(self) -> None:
         """Stop: close the connection or end polling, and the helper thread."""
