@@ -156,10 +156,11 @@ def label(client: str) -> str:
 
 
 @contextmanager
-def bench_server() -> Iterator[str]:
-    process = subprocess.Popen(
-        [PYTHON, str(HERE / "server.py"), "--port", "0"], stdout=subprocess.PIPE, text=True
-    )
+def bench_server(command: list[str] | None = None) -> Iterator[str]:
+    """The base URL of a benchmark server started by ``command`` (default: server.py on a
+    free port), which prints ``READY <port>`` once it listens; stopped on exit."""
+    command = command or [PYTHON, str(HERE / "server.py"), "--port", "0"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
         line = process.stdout.readline().split()

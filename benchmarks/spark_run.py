@@ -37,13 +37,11 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -108,22 +106,6 @@ def serve(port: int) -> None:
 
     server.make_app = traced_app  # serve() builds its app with it
     asyncio.run(server.serve(port))
-
-
-@contextmanager
-def traced_server() -> Iterator[str]:
-    process = subprocess.Popen(
-        [sys.executable, __file__, "--serve"], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline().split()
-        if line[:1] != ["READY"]:
-            raise SystemExit("benchmark server did not start")
-        yield f"http://127.0.0.1:{line[1]}"
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 def call(url: str, method: str = "GET") -> Any:
@@ -419,7 +401,7 @@ def main() -> None:
         return
     load_before = os.getloadavg()
     spark = start_spark(args.master)
-    with traced_server() as base:
+    with run.bench_server([sys.executable, __file__, "--serve"]) as base:
         # Unmeasured: the Python workers' first start and imports, the JVM's JIT warm-up.
         print("... warm-up", file=sys.stderr)
         warm = spark_read(spark, base, READ_RECORDS, "warm-up", check=True)
