@@ -7,10 +7,9 @@ Retry-After and polling tests run in milliseconds.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Protocol
-
-import anyio
 
 
 class Clock(Protocol):
@@ -36,7 +35,7 @@ class SystemClock:
         return time.time()
 
     async def sleep(self, seconds: float) -> None:
-        await anyio.sleep(seconds)
+        await asyncio.sleep(seconds)
 
 
 SYSTEM_CLOCK = SystemClock()

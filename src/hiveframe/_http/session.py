@@ -12,13 +12,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple, Protocol, TypeVar
 from urllib.parse import urlencode
 
-import anyio
 import orjson
 
 from hiveframe._http.auth import Auth
@@ -77,6 +77,9 @@ from hiveframe.errors import (
 )
 from hiveframe.resilience import CircuitBreaker, RateLimiter, RetryConfig
 from hiveframe.resilience._retry import RetryState
+
+if sys.version_info < (3, 11):  # no asyncio.timeout: _time_limit falls back on anyio's
+    import anyio
 
 logger = logging.getLogger("hiveframe.http")
 
