@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import base64
 import ipaddress
-import urllib.request
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Union
@@ -92,7 +92,7 @@ class Proxies:
             return cls()
         if isinstance(option, str):
             return cls(dict.fromkeys(_SCHEMES, option))
-        found = urllib.request.getproxies_environment()
+        found = environment_proxies()
         by_scheme = {
             scheme: _proxy_url(f"{scheme}_proxy", found[scheme])
             for scheme in _SCHEMES
@@ -127,6 +127,28 @@ class Proxies:
         if self.no_proxy:
             shown.append(f"no_proxy: {self.no_proxy}")
         return ", ".join(shown)
+
+
+def environment_proxies() -> dict[str, str]:
+    """The ``*_proxy`` variables by scheme (``{"https": ..., "no": ...}``), read as
+    ``urllib.request.getproxies_environment`` reads them, without importing urllib.request
+    (and http.client and email with it) for every read: any case counts, a lower-case name
+    wins and an empty one unsets; under CGI (``REQUEST_METHOD`` set) only the lower-case
+    ``http_proxy``, since a client's ``Proxy:`` header sets ``HTTP_PROXY`` (CVE-2016-1000110).
+    """
+    found: dict[str, str] = {}
+    for name, value in os.environ.items():
+        if value and name.lower().endswith("_proxy"):
+            found[name.lower()[:-6]] = value
+    if "REQUEST_METHOD" in os.environ:
+        found.pop("http", None)
+    for name, value in os.environ.items():
+        if name.endswith("_proxy"):
+            if value:
+                found[name.lower()[:-6]] = value
+            else:
+                found.pop(name.lower()[:-6], None)
+    return found
 
 
 def bypasses(host: str, port: int, no_proxy: str) -> bool:
