@@ -17,13 +17,13 @@ environment variable ``HIVEFRAME_DEBUG=1`` every error shows its full traceback 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from hiveframe import __version__
-from hiveframe.cli import _completion, _demo, _explain, _pipeline, _read, _stream, _write
 from hiveframe.cli._signals import exit_code, stop_on_signals
 from hiveframe.errors import ConfigError, HiveFrameError
 
@@ -33,7 +33,17 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 DEBUG_ENV = "HIVEFRAME_DEBUG"
 
-_COMMANDS = (_read, _explain, _write, _stream, _pipeline, _demo)
+# Each command's name and the module that adds its parser and runs it. A command names itself
+# first on the line, so only its module loads (what ``demo`` or ``stream`` imports stays out of
+# a ``read``); help, completion and a mistyped command build the whole parser.
+_COMMANDS = {
+    "read": "_read",
+    "explain": "_explain",
+    "write": "_write",
+    "stream": "_stream",
+    "run": "_pipeline",
+    "demo": "_demo",
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -67,19 +77,27 @@ class _CommandParser(_Parser):
         return f" (did you mean {close[0]}?)" if close else ""
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser; or, given the name of one of ``_COMMANDS``, a parser of that command
+    alone."""
     parser = _Parser(prog="hiveframe", description="Move data between HTTP APIs and tables.")
     parser.add_argument("--version", action="version", version=f"hiveframe {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_CommandParser)
-    for command in _COMMANDS:
-        command.add_parser(commands)
-    _completion.add_parser(commands, parser)
+    for name, module in _COMMANDS.items():
+        if command in (None, name):
+            importlib.import_module(f"hiveframe.cli.{module}").add_parser(commands)
+    if command is None:
+        from hiveframe.cli import _completion
+
+        _completion.add_parser(commands, parser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``hiveframe`` command; returns the exit code."""
-    args = _parser().parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    command = words[0] if words and words[0] in _COMMANDS else None
+    args = _parser(command).parse_args(words)
     try:
         with stop_on_signals(getattr(args, "shutdown_timeout", 0.0)):
             code: int = args.run(args)
