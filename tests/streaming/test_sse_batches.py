@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from typing import Any
 
 import orjson
@@ -217,3 +218,23 @@ def test_a_source_that_does_not_stream_has_no_batches(feed):
     with pytest.raises(ConfigError) as info:
         HTTPSource(feed.url("/sse")).stream_batches(10)
     assert info.value.option == "poll_interval_seconds"
+
+
+def test_a_source_failing_with_records_waiting_resumes_before_them(serve):
+    events = [b'id: %d\ndata: {"id": %d}\n\n' % (n, n) for n in range(1, 6)]
+
+    def handler(request: Request) -> Reply:
+        def body() -> Any:
+            yield b"".join(events)  # one read: a batch of four, one record waiting
+            time.sleep(0.2)
+            yield b"id: 6\ndata: {not json\n\n"
+
+        return Reply(200, {"Content-Type": "text/event-stream"}, body())
+
+    source = source_of(serve({"/sse": handler}))
+    handed = []
+    with pytest.raises(ResponseDecodeError), source.stream_batches(4) as batches:
+        for batch in batches:
+            handed += batch.column("id").to_pylist()
+    assert handed == [1, 2, 3, 4]
+    assert batches.position == {"kind": "sse", "last_event_id": "4", "retry_ms": None}

@@ -14,15 +14,17 @@ unit's position only when one is asked for (:class:`UnitGroup`), so a record cos
 a generator and nothing more.
 
 ``HTTPSource.stream_batches(size)`` (:class:`BatchStream`, :class:`AsyncBatchStream`) hands
-the same records out as Arrow record batches of ``size`` records, each built in one call
-(``records_to_table``, as a page of a read is), with the same exact :attr:`position` after
-each batch.
+the same records out as Arrow record batches of ``size`` records, each the table
+``records_to_table`` builds from them (as a page of a read is), with the same exact
+:attr:`position` after each batch. An SSE source's events of JSON objects go to pyarrow's
+JSON reader as text, so their records never become Python objects (see :class:`_Batches`).
 """
 
 from __future__ import annotations
 
 import copy
 from bisect import bisect_left
+from collections import deque
 from collections.abc import (
     AsyncGenerator,
     AsyncIterator,
@@ -38,7 +40,8 @@ from typing import Any, overload
 import pyarrow as pa
 
 from hiveframe._http.portal import iterate_sync
-from hiveframe._protocol.arrow.infer import records_to_table
+from hiveframe._protocol.arrow.infer import conform_inferred, records_to_table
+from hiveframe._protocol.columnar import Shapes, decode_objects
 from hiveframe._protocol.units import Resume, SourceStats, StreamKind, Unit, partial_position
 
 GroupFactory = Callable[[SourceStats], AsyncIterator[Sequence[Unit]]]
@@ -51,20 +54,55 @@ class UnitGroup(Sequence[Unit]):
     Parameters
     ----------
     records
-        The records of every unit, in order.
+        The records of every unit, in order; ``None`` for a group that decodes them when
+        first asked for (:meth:`_decode`).
     ends
         ``ends[i]``: how many records units ``0..i`` hold together; ``None`` when every
         unit holds one record.
     kind
         The source's kind, for partial positions made from no position.
+
+    Attributes
+    ----------
+    texts
+        Unit *i*'s JSON text (an SSE event's data), where its one record is that text read
+        as one JSON object, if it is one: a batch stream may build the records' table from
+        the texts without decoding them (:func:`~hiveframe._protocol.columnar.decode_objects`).
+        ``None`` where records are not their units' text.
     """
 
-    __slots__ = ("ends", "kind", "records")
+    __slots__ = ("_ends", "_records", "kind", "texts")
 
-    def __init__(self, records: list[Any], ends: Sequence[int] | None, kind: StreamKind) -> None:
-        self.records = records
-        self.ends = ends
+    def __init__(
+        self, records: list[Any] | None, ends: Sequence[int] | None, kind: StreamKind
+    ) -> None:
+        self._records = records
+        self._ends = ends
         self.kind = kind
+        self.texts: Sequence[str] | None = None
+
+    @property
+    def records(self) -> list[Any]:
+        """The records of every unit, in order (decoded now if they were not)."""
+        if self._records is None:
+            self._records, self._ends = self._decode()
+        return self._records
+
+    @property
+    def ends(self) -> Sequence[int] | None:
+        """``ends[i]``: how many records units ``0..i`` hold together, or ``None`` (one each)."""
+        if self._records is None:
+            self._records, self._ends = self._decode()
+        return self._ends
+
+    @property
+    def decoded(self) -> bool:
+        """Whether the records are decoded (else only :attr:`texts` holds them)."""
+        return self._records is not None
+
+    def _decode(self) -> tuple[list[Any], Sequence[int] | None]:
+        """The records and ends of a group made without them."""
+        raise NotImplementedError
 
     def unit_position(self, index: int) -> dict[str, Any]:
         """The position after unit ``index``."""
@@ -119,9 +157,10 @@ class UnitGroup(Sequence[Unit]):
         dropped = min(resume.skip, len(self.records))
         resume.skip -= dropped
         group = copy.copy(self)
-        group.records = self.records[dropped:]
+        group._records = self.records[dropped:]
         ends = self.ends if self.ends is not None else range(1, len(self) + 1)
-        group.ends = [max(end - dropped, 0) for end in ends]
+        group._ends = [max(end - dropped, 0) for end in ends]
+        group.texts = None  # its first unit lost records: they are not its text any more
         return group
 
     def _end(self, index: int) -> int:
@@ -326,42 +365,155 @@ async def _groups_of(records: AsyncRecordStream) -> AsyncIterator[Sequence[Unit]
 
 class _Batches:
     """What both batch streams share: the records of a source's groups cut into record
-    batches of ``size``, keeping the position after the last record handed out."""
+    batches of ``size``, and the position after the last batch handed out.
+
+    Groups wait in a queue until batches have taken all their records. Where every record
+    waiting is an SSE event's JSON text (:attr:`UnitGroup.texts`), a batch is built from the
+    texts by pyarrow's JSON reader (:func:`~hiveframe._protocol.columnar.decode_objects`),
+    no Python object made per value; where the reader cannot show its table is the one
+    ``records_to_table`` builds from the decoded records (an event that is not one object,
+    drift, a value it reads otherwise), the queue is decoded and the batch built from the
+    records, as every batch of other sources is. The position is set only when a batch is
+    handed out, so a source failing with records waiting resumes before them.
+    """
+
+    # After the reader could not build a batch, this many batches are built from records
+    # before it is tried again: a stream whose batches drift pays for few failed reads.
+    _NATIVE_PAUSE = 7
 
     def __init__(self, records: AsyncRecordStream, size: int, schema: pa.Schema | None) -> None:
         self._source = records
-        self._handout = _Handout(records.position, records.kind)
+        self._kind = records.kind
         self._size = size
         self._schema = schema
-        self._pending: list[Any] = []
+        self._queue: deque[UnitGroup] = deque()
+        self._taken = 0  # records of the first queued group in batches handed out
+        self._waiting = 0  # records queued after those
+        self._mixed = 0  # queued groups whose records are not one per text
+        self._before = records.position  # the position before the first queued group
+        self._position = records.position  # the position after the last batch handed out
+        self._shapes = Shapes()
+        self._native_pause = 0
 
     @property
     def position(self) -> dict[str, Any] | None:
-        return self._handout.position
+        return self._position
 
     @property
     def stats(self) -> SourceStats:
         return self._source.stats
 
     def _cut(self, group: Sequence[Unit]) -> Iterator[pa.RecordBatch]:
-        """The full batches ``group`` completes; when one is handed out, the position is
-        the one after its last record."""
-        handout = self._handout
-        records = handout.start(group)
-        while handout.handed < len(records):
-            start = handout.handed
-            handout.handed = min(len(records), start + self._size - len(self._pending))
-            self._pending += records[start : handout.handed]
-            if len(self._pending) == self._size:
-                batch, self._pending = self._pending, []
-                yield _record_batch(batch, schema=self._schema)
-        handout.finish()
+        """The full batches ``group`` completes."""
+        self._enqueue(group if isinstance(group, UnitGroup) else UnitList(group, self._kind))
+        while self._waiting >= self._size:
+            batch = self._next_batch(final=False)
+            if batch is None:
+                break
+            yield batch
 
     def _rest(self) -> Iterator[pa.RecordBatch]:
-        """The batch not yet full, if any (at the end of the stream)."""
-        if self._pending:
-            batch, self._pending = self._pending, []
-            yield _record_batch(batch, schema=self._schema)
+        """The batches of what is left at the end of the stream, the last one not full."""
+        while self._waiting:
+            batch = self._next_batch(final=True)
+            if batch is None:
+                break
+            yield batch
+        for group in self._queue:  # every record is handed out: stand after every unit
+            self._before = group.last_position(self._before)
+        self._queue.clear()
+        self._position = self._before
+
+    def _enqueue(self, group: UnitGroup) -> None:
+        if _one_record_per_text(group):
+            self._waiting += len(group)  # not decoded: its texts are its records
+        else:
+            self._waiting += len(group.records)
+            self._mixed += 1
+        self._queue.append(group)
+
+    def _next_batch(self, *, final: bool) -> pa.RecordBatch | None:
+        if not self._mixed:
+            count = min(self._size, self._waiting)
+            table = self._native(count)
+            if table is not None:
+                return self._hand_out(table, count)
+        for group in self._queue:  # counted a record per text until now
+            self._settle(group)
+        count = min(self._size, self._waiting)
+        if not count or (count < self._size and not final):
+            return None
+        return self._hand_out(records_to_table(self._records(count), self._schema), count)
+
+    def _native(self, count: int) -> pa.Table | None:
+        if self._native_pause:
+            self._native_pause -= 1
+            return None
+        table = decode_objects(self._texts(count), shapes=self._shapes)
+        if table is None:
+            self._native_pause = self._NATIVE_PAUSE
+            return None
+        return conform_inferred(table, self._schema)
+
+    def _settle(self, group: UnitGroup) -> None:
+        # Decode a group counted a record per text; if its records are not (an event that
+        # is an array, or not an object), count them instead.
+        if _one_record_per_text(group):
+            self._waiting += len(group.records) - len(group)
+            self._mixed += not _one_record_per_text(group)
+
+    def _texts(self, count: int) -> list[str]:
+        texts: list[str] = []
+        start = self._taken
+        for group in self._queue:
+            texts += (group.texts or ())[start : start + count - len(texts)]
+            start = 0
+            if len(texts) == count:
+                break
+        return texts
+
+    def _records(self, count: int) -> list[Any]:
+        records: list[Any] = []
+        start = self._taken
+        for group in self._queue:
+            records += group.records[start : start + count - len(records)]
+            start = 0
+            if len(records) == count:
+                break
+        return records
+
+    def _hand_out(self, table: pa.Table, count: int) -> pa.RecordBatch:
+        """The batch of the next ``count`` records, built as ``table``; the queue and the
+        position move past them."""
+        self._waiting -= count
+        taken = self._taken + count
+        while taken > _length(self._queue[0]):
+            group = self._queue.popleft()
+            taken -= _length(group)
+            self._before = group.last_position(self._before)
+            self._mixed -= not _one_record_per_text(group)
+        self._taken = taken
+        head = self._queue[0]
+        if head.decoded:
+            self._position = head.position_after(taken, self._before)
+        else:
+            self._position = head.unit_position(taken - 1)
+        # As a page of a read is built; its table is one chunk: one record batch.
+        return table.combine_chunks().to_batches()[0]
+
+
+def _one_record_per_text(group: UnitGroup) -> bool:
+    if group.texts is None:
+        return False
+    if not group.decoded:
+        return True
+    ends = group.ends
+    return ends is None or list(ends) == list(range(1, len(group) + 1))
+
+
+def _length(group: UnitGroup) -> int:
+    # Records in the group; one per unit until decoded, for a group of texts.
+    return len(group.records) if group.decoded else len(group)
 
 
 class AsyncBatchStream(_Batches):
@@ -444,9 +596,3 @@ class BatchStream(_Batches):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _record_batch(records: list[Any], *, schema: pa.Schema | None) -> pa.RecordBatch:
-    # records_to_table, as a page of a read is built: the same types, drift to text, the
-    # same SchemaDriftError with a schema. Its table is one chunk: one record batch.
-    return records_to_table(records, schema=schema).combine_chunks().to_batches()[0]

@@ -21,7 +21,7 @@ hands out records one by one (``source.stream()``) pays nothing per event for po
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, aclosing
 from typing import Any, Literal
 
@@ -52,37 +52,49 @@ KIND: Literal["sse"] = "sse"
 
 
 class EventGroup(UnitGroup):
-    """The events of one network read: their records in one list, ids and retry times as
-    columns, a unit (and its position) made only when asked for.
+    """The events of one network read: their records in one list, decoded when first asked
+    for, ids and retry times as columns, a unit (and its position) made only when asked for.
 
     Parameters
     ----------
-    records, ends
-        As for :class:`~hiveframe._http.record_stream.UnitGroup`.
-    ids, retries
-        Each event's id and reconnection time: its position.
+    batch
+        The events, as the decoder gave them.
+    decode
+        Gives the events' records and ``ends`` (see
+        :class:`~hiveframe._http.record_stream.UnitGroup`).
+    objects
+        Whether each event's record is its data read as one JSON object, if it is one
+        (JSON data, no ``data_path``, no metadata added): then the data are :attr:`texts`.
 
     Examples
     --------
-    >>> group = EventGroup([{"a": 1}, {"a": 2}], None, ["1", "2"], [None, None])
+    >>> batch = EventBatch(['{"a":1}', '{"a":2}'], ["message"] * 2, ["1", "2"], [None, None])
+    >>> group = EventGroup(batch, lambda b: ([{"a": 1}, {"a": 2}], None), objects=True)
     >>> group[1]
     Unit(records=[{'a': 2}], position={'kind': 'sse', 'last_event_id': '2', 'retry_ms': None})
     >>> group.position_after(1, None)
     {'kind': 'sse', 'last_event_id': '1', 'retry_ms': None}
     """
 
-    __slots__ = ("ids", "retries")
+    __slots__ = ("_batch", "_decode_batch", "ids", "retries")
 
     def __init__(
         self,
-        records: list[Any],
-        ends: Sequence[int] | None,
-        ids: Sequence[str],
-        retries: Sequence[int | None],
+        batch: EventBatch,
+        decode: Callable[[EventBatch], tuple[list[Any], list[int] | None]],
+        *,
+        objects: bool,
     ) -> None:
-        super().__init__(records, ends, KIND)
-        self.ids = ids
-        self.retries = retries
+        super().__init__(None, None, KIND)
+        self._batch = batch
+        self._decode_batch = decode
+        self.ids = batch.id
+        self.retries = batch.retry
+        if objects:
+            self.texts = batch.data
+
+    def _decode(self) -> tuple[list[Any], list[int] | None]:
+        return self._decode_batch(self._batch)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -254,7 +266,15 @@ class SSEReader:
         ) from status_error
 
     def _group(self, batch: EventBatch) -> EventGroup:
-        """The events of one read with their records, decoded together."""
+        """The events of one read, their records decoded together when first asked for."""
+        config = self.config
+        objects = config.data_format == "json" and self.plan.data_path is None
+        return EventGroup(
+            batch, self._records, objects=objects and not config.include_event_metadata
+        )
+
+    def _records(self, batch: EventBatch) -> tuple[list[Any], list[int] | None]:
+        """The records of a read's events, decoded together, and ``ends``."""
         ends: list[int] | None = None
         if self.config.data_format == "text":
             records: list[Any] = [{"data": data} for data in batch.data]
@@ -268,7 +288,7 @@ class SSEReader:
                 ends.append(len(records))
         if self.config.include_event_metadata:
             records = _with_metadata(records, ends, batch)
-        return EventGroup(records, ends, batch.id, batch.retry)
+        return records, ends
 
     def _gave_up(
         self, state: ReconnectState, failure: HTTPError | CircuitOpenError | None

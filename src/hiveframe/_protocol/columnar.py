@@ -68,7 +68,15 @@ from hiveframe._protocol.arrow.render import list_parts, null_mask
 from hiveframe._protocol.data_path import DataPath
 from hiveframe._protocol.decode import DecodedPage, decode_body
 
-__all__ = ["MAX_DEPTH", "PageBody", "PageTable", "Shapes", "decode_pages", "page_table"]
+__all__ = [
+    "MAX_DEPTH",
+    "PageBody",
+    "PageTable",
+    "Shapes",
+    "decode_objects",
+    "decode_pages",
+    "page_table",
+]
 
 MAX_DEPTH = 64
 """Deepest nesting sent to pyarrow's JSON reader; deeper pages take ``records_to_table``."""
@@ -239,20 +247,11 @@ def _columnar_pages(
         if not pending:
             return {}
         order = list(pending)
-        unit = b"\n".join(b'{"p%d":[%b]}' % (index, pending[index]) for index in order)
-        # Then no string of the bodies holds the mark, escaped or (where the reader would
-        # accept it) raw.
-        marks = _MARK_ESCAPE not in unit and _MARK_BYTE not in unit
-        if marks:
-            unit = unit.replace(b'":"', b'":"' + _MARK_ESCAPE).replace(
-                b'": "', b'": "' + _MARK_ESCAPE
-            )
+        unit, marks = _marked(b"\n".join(b'{"p%d":[%b]}' % (i, pending[i]) for i in order))
         if len(unit) > _MAX_BLOCK:
             return {}
         try:
-            read = _read_json(unit)
-            if shapes.has_timestamp(read.schema.types):
-                read = _read_json(unit, _timestamps_as_text(read.schema))
+            read = _read_unit(unit, shapes)
         except pa.ArrowInvalid as exc:
             refused = _REFUSED_ROW.search(str(exc))
             if refused is None or int(refused.group(1)) >= len(order):
@@ -277,6 +276,30 @@ def _columnar_pages(
                 pages[index] = page
         return pages
     return {}
+
+
+def _marked(unit: bytes) -> tuple[bytes, bool]:
+    """``unit`` with the mark before every string that is an object member, and whether it
+    was put: only where no string of the unit holds the mark, escaped or (where the reader
+    would accept it) raw."""
+    if _MARK_ESCAPE in unit or _MARK_BYTE in unit:
+        return unit, False
+    marked = unit.replace(b'":"', b'":"' + _MARK_ESCAPE).replace(b'": "', b'": "' + _MARK_ESCAPE)
+    return marked, True
+
+
+def _read_unit(unit: bytes, shapes: Shapes) -> pa.Table:
+    """The reader's table of ``unit``, read again with timestamps as text if it found any.
+
+    Raises
+    ------
+    pyarrow.ArrowInvalid
+        The reader refused the unit.
+    """
+    read = _read_json(unit)
+    if shapes.has_timestamp(read.schema.types):
+        read = _read_json(unit, _timestamps_as_text(read.schema))
+    return read
 
 
 def _read_json(unit: bytes, schema: pa.Schema | None = None) -> pa.Table:
@@ -318,6 +341,14 @@ def _page(
     table = _records(body, segments)
     if document is None or table is None:
         return None
+    built = _as_inferred(table, shapes, marks=marks)
+    return None if built is None else (built, document)
+
+
+def _as_inferred(table: pa.Table, shapes: Shapes, *, marks: bool) -> pa.Table | None:
+    """The reader's table of records as ``records_to_table`` infers it, or ``None`` where
+    the two could differ (a type ``pa.array`` does not infer, a float that may be a
+    rounded integer or ``-0``)."""
     shape = shapes.of(table.schema)
     if not shape.inferable:
         return None
@@ -332,7 +363,42 @@ def _page(
         if any(_nulls_in_objects(chunk) for chunk in column.chunks):
             chunks = [_as_built(chunk, marks=False) for chunk in column.chunks]
             table = table.set_column(i, table.field(i), pa.chunked_array(chunks, column.type))
-    return table, document
+    return table
+
+
+def decode_objects(documents: Sequence[str], *, shapes: Shapes) -> pa.Table | None:
+    """The table ``records_to_table`` builds from ``documents``, each read as one JSON object
+    (the data of server-sent events), or ``None`` where the reader cannot show it is that
+    table: a document that is not one object, a value of a type other documents' values of
+    the field disagree with, anything :func:`decode_pages` sends to decoding alone. Then
+    decode the documents one by one, which also raises the error a bad one deserves.
+
+    Document *i* becomes the line ``{"p0":<document i>}``. Each line is at least one row:
+    the reader refuses a raw line end inside a string, so the ``}`` that ends a line closes
+    a value, and the ``{`` that starts the next line is valid only where a row has ended.
+    So when the reader gives exactly one row per document, each line was one object, and
+    one whose only member is ``p0`` (any other member makes a column, ``p0`` twice is
+    refused): every document was one JSON value, and an object where the column holds no
+    null and no other type.
+    """
+    count = len(documents)
+    if not count:
+        return None
+    unit = ('{"p0":' + '}\n{"p0":'.join(documents) + "}").encode()
+    if (b"N" in unit and b"NaN" in unit) or (b"I" in unit and b"Inf" in unit):
+        return None
+    if not _shallow(unit) or len(unit) > _MAX_BLOCK:
+        return None
+    try:
+        read = _read_unit(unit, shapes)
+    except pa.ArrowInvalid:
+        return None
+    if read.column_names != ["p0"] or read.num_rows != count:
+        return None
+    objects = read.column(0).combine_chunks()
+    if not pa.types.is_struct(objects.type) or objects.null_count or not objects.type.num_fields:
+        return None
+    return _as_inferred(pa.Table.from_struct_array(objects), shapes, marks=False)
 
 
 def _records(body: pa.Scalar, segments: tuple[str, ...]) -> pa.Table | None:
