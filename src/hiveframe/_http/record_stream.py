@@ -35,6 +35,7 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
+from operator import length_hint
 from typing import Any, overload
 
 import pyarrow as pa
@@ -191,26 +192,33 @@ class UnitList(UnitGroup):
 class _Handout:
     """The group whose records are being handed out, and the position after each of them."""
 
-    __slots__ = ("_before", "_group", "_kind", "handed")
+    __slots__ = ("_before", "_group", "_kind", "_left", "_total")
 
     def __init__(self, position: dict[str, Any] | None, kind: StreamKind) -> None:
         self._before = position  # the position before the group
         self._group: UnitGroup | None = None
         self._kind = kind
-        self.handed = 0  # records of the group handed out; set by the iterators per record
+        self._left: Iterator[Any] = iter(())  # the group's records not yet handed out
+        self._total = 0
 
     @property
     def position(self) -> dict[str, Any] | None:
         # Made when asked for, not per record: a read of 300 events costs no dict at all.
+        # The records handed out are counted from what their iterator has left, so handing
+        # one out costs the iterator's step and nothing more.
         if self._group is None:
             return self._before
-        return self._group.position_after(self.handed, self._before)
+        handed = self._total - length_hint(self._left)
+        return self._group.position_after(handed, self._before)
 
-    def start(self, group: Sequence[Unit]) -> list[Any]:
-        """Hand out ``group`` next; returns its records."""
-        self._group = group if isinstance(group, UnitGroup) else UnitList(group, self._kind)
-        self.handed = 0
-        return self._group.records
+    def start(self, group: Sequence[Unit]) -> Iterator[Any]:
+        """Hand out ``group`` next; returns an iterator of its records, to hand out."""
+        units = group if isinstance(group, UnitGroup) else UnitList(group, self._kind)
+        records = units.records  # decoded first: a group that fails is never started
+        self._group = units
+        self._total = len(records)
+        self._left = iter(records)
+        return self._left
 
     def finish(self) -> None:
         """Every record of the group is handed out: stand after all its units."""
@@ -268,8 +276,7 @@ class AsyncRecordStream:
                 group = await self.next_group()
             except StopAsyncIteration:
                 return
-            for count, record in enumerate(handout.start(group), 1):
-                handout.handed = count
+            for record in handout.start(group):
                 yield record
             handout.finish()
 
@@ -335,9 +342,7 @@ class RecordStream:
     def _each_record(self) -> Generator[Any, None, None]:
         handout = self._handout
         for group in self._groups:
-            for count, record in enumerate(handout.start(group), 1):
-                handout.handed = count
-                yield record
+            yield from handout.start(group)
             handout.finish()
 
     def close(self) -> None:
