@@ -17,7 +17,7 @@ import pytest
 
 from hiveframe.demo import DemoServer
 
-HTTP_AND_ARROW = ("aiohttp", "anyio", "asyncio", "pyarrow", "ssl", "yarl", "multidict")
+HTTP_AND_ARROW = ("aiohttp", "httptools", "anyio", "asyncio", "pyarrow", "ssl", "yarl", "multidict")
 # What a batch read never needs: the sink, the stream readers, OAuth, pipelines, Spark, and
 # the libraries imported only when an option asks for them. (Not pyarrow.compute: where pandas
 # is installed, pyarrow imports it, and pandas pyarrow.compute, on the first pa.array().)
@@ -29,6 +29,8 @@ NOT_FOR_A_READ = (
     "hiveframe._http.sse",
     "hiveframe._http.poll",
     "hiveframe._http.oauth_refresh",
+    "hiveframe._http.proxied",  # aiohttp: only for requests through a proxy
+    "aiohttp",
     "hiveframe.streaming",
     "hiveframe.pipeline",
     "hiveframe.spark",
@@ -111,7 +113,7 @@ def test_import_hiveframe_connectors_loads_names_on_first_use(tmp_path):
 def test_a_source_imports_the_read_path_only(tmp_path):
     names = imported(tmp_path, "-c", "from hiveframe.connectors import HTTPSource")
     assert loaded(names, NOT_FOR_A_READ) == []
-    assert {"aiohttp", "hiveframe._http.reader"} <= names  # what a read uses loads with it
+    assert {"httptools", "hiveframe._http.reader"} <= names  # what a read uses loads with it
 
 
 def test_a_one_page_read_to_parquet_imports_what_it_uses(tmp_path):

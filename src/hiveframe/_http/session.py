@@ -84,7 +84,6 @@ if sys.version_info < (3, 11):  # no asyncio.timeout: _time_limit falls back on 
 logger = logging.getLogger("hiveframe.http")
 
 EXCERPT_BYTES = 512
-USER_AGENT = "hiveframe"
 _STATUS_COUNTED_BY_BREAKER = frozenset({408, 429}) | frozenset(range(500, 600))
 T = TypeVar("T")
 

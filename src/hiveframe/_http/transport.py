@@ -1,41 +1,31 @@
-"""The wire: one HTTP exchange over a pooled aiohttp client, nothing more.
+"""The wire: one HTTP exchange over pooled keep-alive connections, nothing more.
 
 No redirects, no retries, no decompression, no cookies: those are HiveFrame's decisions, made
 in :mod:`hiveframe._http.session`. This module opens a request, hands back the status, the
-headers and the raw body chunks, and maps the engine's exceptions onto
-:mod:`hiveframe.errors`. It is the only module that imports aiohttp.
+headers and the raw body chunks, with every failure one of :mod:`hiveframe.errors`'
+transport errors. A request that goes straight to its server takes the lean HTTP/1.1 client
+(:mod:`hiveframe._http.wire`); one that goes through a proxy takes aiohttp's
+(:mod:`hiveframe._http.proxied`), loaded then and not before.
 """
 
 from __future__ import annotations
 
-import asyncio
-import socket
-import ssl
 import warnings
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
 
-import aiohttp
 from multidict import CIMultiDictProxy
 from yarl import URL
 
 from hiveframe._http.proxy import Proxies
-from hiveframe.errors import (
-    ConnectError,
-    InsecureTLSWarning,
-    NameResolutionError,
-    ReadError,
-    TimeoutException,
-    TransportError,
-)
+from hiveframe._http.wire import Where, Wire, resolution_error
+from hiveframe.errors import InsecureTLSWarning
 
-USER_AGENT = "hiveframe"
-_CHUNK = 64 * 1024
+if TYPE_CHECKING:
+    from hiveframe._http.proxied import ProxiedClient
 
-# Builds the keyword arguments that name a request in an error (url redacted, page, batch);
-# called only when an error is raised, so the hot path never redacts.
-Where = Callable[[], dict[str, Any]]
+__all__ = ["RawResponse", "Transport", "TransportConfig", "Where", "build_url", "resolution_error"]
 
 
 @dataclass(frozen=True)
@@ -55,37 +45,33 @@ def build_url(url: str, params: Mapping[str, str] | None) -> URL:
     return target.update_query(params) if params else target
 
 
-class RawResponse:
+class RawResponse(Protocol):
     """An open response: status and headers read, body not yet."""
 
-    def __init__(self, response: aiohttp.ClientResponse, *, where: Where) -> None:
-        self._response = response
-        self._where = where
-        self.status: int = response.status
-        self.headers: CIMultiDictProxy[str] = response.headers
-        self.url = str(response.url)
+    status: int
+    headers: CIMultiDictProxy[str]
+    url: str
 
-    async def chunks(self) -> AsyncIterator[bytes]:
+    def chunks(self) -> AsyncIterator[bytes]:
         """The body as it arrives on the wire (still content-encoded)."""
-        try:
-            async for chunk in self._response.content.iter_chunked(_CHUNK):
-                yield chunk
-        except Exception as exc:
-            raise map_error(exc, **self._where()) from exc
+        ...
 
     def close(self) -> None:
-        self._response.close()
+        """Drop the connection (the body is not read to its end)."""
+        ...
 
     def release(self) -> None:
-        self._response.release()
+        """Give the connection back (the body was read)."""
+        ...
 
 
 class Transport:
-    """A pool of keep-alive connections, for use inside one event loop."""
+    """Keep-alive connections for one source or sink, for use inside one event loop."""
 
     def __init__(self, config: TransportConfig) -> None:
         self.config = config
-        self._session: aiohttp.ClientSession | None = None
+        self._wire: Wire | None = None
+        self._proxied: ProxiedClient | None = None
 
     async def __aenter__(self) -> Transport:
         c = self.config
@@ -96,33 +82,19 @@ class Transport:
                 InsecureTLSWarning,
                 stacklevel=2,
             )
-        connector = aiohttp.TCPConnector(
-            limit=c.max_connections, ssl=_ssl(c.verify), enable_cleanup_closed=False
+        self._wire = Wire(
+            connect_timeout=c.connect_timeout_seconds,
+            read_timeout=c.read_timeout_seconds,
+            verify=c.verify,
+            max_connections=c.max_connections,
         )
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            timeout=aiohttp.ClientTimeout(
-                total=None,
-                sock_connect=c.connect_timeout_seconds,
-                sock_read=c.read_timeout_seconds,
-            ),
-            auto_decompress=False,
-            # Proxies are chosen per request (proxy.py); trust_env would also read ~/.netrc.
-            trust_env=False,
-            cookie_jar=aiohttp.DummyCookieJar(),  # cookies never ride along on their own
-            headers={"User-Agent": USER_AGENT},
-            skip_auto_headers=("Accept-Encoding",),
-        )
-        # aiohttp resends an idempotent request on its own when a kept-alive connection drops
-        # before the response head. That resend would pass the retry budget, the rate limiter
-        # and the breaker unseen (and send a PUT twice), so the session's retry policy is the
-        # only one. There is no public switch for it (aiohttp 3.14).
-        self._session._retry_connection = False
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._session is not None:
-            await self._session.close()
+        if self._wire is not None:
+            await self._wire.aclose()
+        if self._proxied is not None:
+            await self._proxied.aclose()
 
     async def open(
         self,
@@ -135,58 +107,23 @@ class Transport:
     ) -> RawResponse:
         """Send the request (through its proxy, if any) and read the response head.
         ``where()`` names it in errors."""
-        assert self._session is not None, "Transport used outside 'async with'"
-        try:
-            response = await self._session.request(
-                method,
-                url,
-                headers=dict(headers),
-                data=body,
-                allow_redirects=False,
-                proxy=self.config.proxies.proxy_for(str(url)),
+        assert self._wire is not None, "Transport used outside 'async with'"
+        proxy = self.config.proxies.proxy_for(str(url)) if self.config.proxies.by_scheme else None
+        if proxy is None:
+            return await self._wire.open(method, url, headers=headers, body=body, where=where)
+        return await self._proxy_client().open(
+            method, url, proxy=proxy, headers=headers, body=body, where=where
+        )
+
+    def _proxy_client(self) -> ProxiedClient:
+        if self._proxied is None:
+            from hiveframe._http.proxied import ProxiedClient
+
+            c = self.config
+            self._proxied = ProxiedClient(
+                connect_timeout=c.connect_timeout_seconds,
+                read_timeout=c.read_timeout_seconds,
+                verify=c.verify,
+                max_connections=c.max_connections,
             )
-        except Exception as exc:
-            raise map_error(exc, **where()) from exc
-        return RawResponse(response, where=where)
-
-
-def _ssl(verify: bool | str) -> ssl.SSLContext | bool:
-    if isinstance(verify, str):
-        return ssl.create_default_context(cafile=verify)
-    return bool(verify)
-
-
-def map_error(exc: BaseException, **where: Any) -> BaseException:
-    """The HiveFrame error for an engine exception; anything unrecognised passes through."""
-    detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    error: TransportError
-    if isinstance(exc, aiohttp.ClientConnectorDNSError):
-        error = resolution_error(exc.host, exc.os_error, **where)
-    elif isinstance(exc, (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)):
-        error = ConnectError(f"could not connect ({detail})", **where)
-    elif isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
-        error = TimeoutException(f"timed out waiting for the server ({detail})", **where)
-    elif isinstance(exc, (aiohttp.ClientError, ConnectionError)):
-        error = ReadError(f"connection failed mid-request ({detail})", **where)
-    else:
-        return exc
-    return error
-
-
-def resolution_error(host: str, cause: OSError, **where: Any) -> NameResolutionError:
-    """The error for ``host`` not resolving; ``cause`` is the resolver's ``socket.gaierror``.
-
-    Examples
-    --------
-    >>> error = socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-    >>> resolution_error("api.invalid", error).temporary
-    False
-    """
-    temporary = cause.errno == socket.EAI_AGAIN
-    why = "the DNS server did not answer" if temporary else "no such name"
-    return NameResolutionError(
-        f"could not resolve host {host!r}: {why} ({cause.strerror or cause})",
-        host=host,
-        temporary=temporary,
-        **where,
-    )
+        return self._proxied

@@ -1,0 +1,256 @@
+"""The wire (``hiveframe._http.wire``) against servers that send exactly the bytes a test writes.
+
+Each server here is a real socket on 127.0.0.1 that answers every request on a connection
+with the next answer of its script, so a test can send what well-behaved servers rarely
+do: a body ended by closing the connection, interim 1xx answers, bytes after the response,
+something that is not HTTP at all, a body bigger than what the wire buffers. Every read
+ends with the data or a typed error, and a connection is reused only when that is safe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from collections.abc import Callable, Iterator
+
+import orjson
+import pytest
+
+from hiveframe.connectors import HTTPSource
+from hiveframe.errors import ReadError
+from hiveframe.resilience import RetryConfig
+
+# One connection's handler: it gets the accepted socket and the request heads read so far.
+Script = Callable[["Connection"], None]
+
+
+class Connection:
+    """One accepted connection, as a scripted server sees it."""
+
+    def __init__(self, sock: socket.socket, heads: list[bytes]) -> None:
+        self.sock = sock
+        self._heads = heads
+        self._pending = b""
+
+    def request(self) -> bytes | None:
+        """The next request head (up to the blank line), or ``None`` when the client closed."""
+        while b"\r\n\r\n" not in self._pending:
+            data = self.sock.recv(65536)
+            if not data:
+                return None
+            self._pending += data
+        head, _, self._pending = self._pending.partition(b"\r\n\r\n")
+        self._heads.append(head)
+        return head
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+
+class ScriptedServer:
+    """Accepts connections on 127.0.0.1 and runs ``script`` on each, in a thread of its own."""
+
+    def __init__(self, script: Script) -> None:
+        self._script = script
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self.heads: list[bytes] = []
+        self.connections = 0
+        self._threads: list[threading.Thread] = []
+        self._accepting = threading.Thread(target=self._accept, daemon=True)
+        self._accepting.start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                sock, _ = self._listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            thread = threading.Thread(target=self._run, args=(sock,), daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def _run(self, sock: socket.socket) -> None:
+        with sock, contextlib.suppress(OSError):  # the client went away
+            self._script(Connection(sock, self.heads))
+
+    def close(self) -> None:
+        self._listener.close()
+        for thread in self._threads:
+            thread.join(5)
+
+
+@pytest.fixture
+def scripted() -> Iterator[Callable[[Script], ScriptedServer]]:
+    servers: list[ScriptedServer] = []
+
+    def start(script: Script) -> ScriptedServer:
+        servers.append(ScriptedServer(script))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def page(offset: int, total: int = 25, size: int = 10) -> bytes:
+    records = [{"id": i} for i in range(offset, min(offset + size, total))]
+    return orjson.dumps({"items": records, "total": total})
+
+
+def offset_of(head: bytes) -> int:
+    query = head.split(b" ")[1].partition(b"?")[2].decode()
+    fields = dict(part.split("=") for part in query.split("&") if part)
+    return int(fields.get("offset", 0))
+
+
+def answer(body: bytes, *extra: bytes) -> bytes:
+    lines = [b"HTTP/1.1 200 OK", b"Content-Type: application/json", *extra]
+    return b"\r\n".join([*lines, b"Content-Length: %d" % len(body), b"", body])
+
+
+def read(server: ScriptedServer, **options: object) -> list[int]:
+    options.setdefault("retry", None)
+    source = HTTPSource(
+        server.url("/items"),
+        pagination="offset",
+        page_size=10,
+        data_path="items",
+        concurrency=1,
+        **options,  # type: ignore[arg-type]
+    )
+    return source.read().to_arrow().column("id").to_pylist()
+
+
+def keep_alive(conn: Connection) -> None:
+    while (head := conn.request()) is not None:
+        conn.send(answer(page(offset_of(head))))
+
+
+def test_pages_share_one_kept_alive_connection(scripted):
+    server = scripted(keep_alive)
+    assert read(server) == list(range(25))
+    assert server.connections == 1 and len(server.heads) == 3
+
+
+def test_the_request_names_its_host_and_sends_no_body_for_a_get(scripted):
+    server = scripted(keep_alive)
+    read(server)
+    lines = server.heads[0].split(b"\r\n")
+    assert lines[0].startswith(b"GET /items?") and lines[0].endswith(b" HTTP/1.1")
+    fields = {name.lower(): value for name, _, value in (line.partition(b": ") for line in lines)}
+    assert fields[b"host"] == b"127.0.0.1:%d" % server.port
+    assert fields[b"user-agent"] == b"hiveframe" and fields[b"accept"] == b"*/*"
+    assert b"content-length" not in fields and b"transfer-encoding" not in fields
+
+
+def test_a_body_ended_by_closing_the_connection_is_read_whole(scripted):
+    # HTTP/1.0 style: no Content-Length, no chunks; the body is all bytes until the close.
+    def script(conn: Connection) -> None:
+        head = conn.request()
+        assert head is not None
+        conn.send(b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n")
+        conn.send(page(offset_of(head)))
+
+    server = scripted(script)
+    assert read(server) == list(range(25))
+    assert server.connections == 3  # such a connection ends with its response
+
+
+def test_interim_answers_before_the_response_are_skipped(scripted):
+    def script(conn: Connection) -> None:
+        while (head := conn.request()) is not None:
+            conn.send(
+                b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+            )
+            conn.send(answer(page(offset_of(head))))
+
+    server = scripted(script)
+    assert read(server) == list(range(25))
+    assert server.connections == 1
+
+
+def test_a_connection_close_answer_is_not_reused(scripted):
+    def script(conn: Connection) -> None:
+        head = conn.request()
+        assert head is not None
+        conn.send(answer(page(offset_of(head)), b"Connection: close"))
+
+    server = scripted(script)
+    assert read(server) == list(range(25))
+    assert server.connections == 3
+
+
+def test_bytes_after_the_response_end_its_connection(scripted):
+    # A server that sends more than it declared: the page is the declared bytes, and what
+    # follows could be taken for the next page's answer, so the connection is dropped.
+    def script(conn: Connection) -> None:
+        while (head := conn.request()) is not None:
+            conn.send(answer(page(offset_of(head))) + answer(page(999)))
+
+    server = scripted(script)
+    retry = RetryConfig(max_attempts=3, initial_delay_seconds=0.01)
+    assert read(server, retry=retry) == list(range(25))
+    assert server.connections == 3
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        b"HELLO WORLD\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+        b"HTTP/1.1 2000 OK\r\n\r\n",
+    ],
+    ids=["not-http", "two-lengths", "bad-chunk-size", "bad-status"],
+)
+def test_a_response_that_is_not_http_is_a_read_error(scripted, reply):
+    def script(conn: Connection) -> None:
+        if conn.request() is not None:
+            conn.send(reply)
+            conn.request()  # hold the connection open: the client must not wait for more
+
+    server = scripted(script)
+    with pytest.raises(ReadError, match="not a valid HTTP response") as info:
+        read(server)
+    assert info.value.page == 0 and "Traceback" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        b"",  # closed before any answer
+        b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n",  # closed inside the head
+        b'HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n{"items": [',  # inside the body
+        b'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{"ite\r\n',  # chunks
+    ],
+    ids=["no-answer", "mid-head", "mid-body", "mid-chunks"],
+)
+def test_a_connection_closed_early_is_a_read_error(scripted, reply):
+    def script(conn: Connection) -> None:
+        if conn.request() is not None:
+            conn.send(reply)
+
+    server = scripted(script)
+    with pytest.raises(ReadError, match="closed the connection") as info:
+        read(server)
+    assert info.value.page == 0
+
+
+def test_a_body_larger_than_the_wire_buffers_arrives_whole(scripted):
+    # 4 MB in one page: reading pauses and resumes as the body is consumed.
+    records = [{"id": i, "text": "x" * 400} for i in range(10_000)]
+    body = orjson.dumps({"items": records})
+
+    def script(conn: Connection) -> None:
+        while conn.request() is not None:
+            conn.send(answer(body))
+
+    server = scripted(script)
+    source = HTTPSource(server.url("/big"), data_path="items", retry=None)
+    assert source.read().to_arrow().column("id").to_pylist() == list(range(10_000))
