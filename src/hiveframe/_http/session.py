@@ -12,9 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple, Protocol, TypeVar
 from urllib.parse import urlencode
@@ -33,6 +32,7 @@ from hiveframe._http.transport import (
     build_url,
     resolution_error,
 )
+from hiveframe._http.wire import time_limit
 from hiveframe._protocol.content import ACCEPT_ENCODING, BodyReader
 from hiveframe._protocol.origin import (
     REDIRECT_STATUSES,
@@ -77,9 +77,6 @@ from hiveframe.errors import (
 )
 from hiveframe.resilience import CircuitBreaker, RateLimiter, RetryConfig
 from hiveframe.resilience._retry import RetryState
-
-if sys.version_info < (3, 11):  # no asyncio.timeout: _time_limit falls back on anyio's
-    import anyio
 
 logger = logging.getLogger("hiveframe.http")
 
@@ -509,7 +506,7 @@ class Session:
             if limit is None or remaining < limit:
                 limit, what = remaining, "the read's deadline_seconds"
         try:
-            async with _time_limit(limit):
+            async with time_limit(limit):
                 return await follow(call)
         except TimeoutError as exc:  # the builtin, raised by both time limits
             raise self._deadline_error(call, what) from exc
@@ -686,25 +683,6 @@ class Session:
             async for chunk in raw.chunks():
                 reader.feed(chunk)
             return reader.finish()
-
-
-def _time_limit(seconds: float | None) -> AbstractAsyncContextManager[Any]:
-    # asyncio.timeout (3.11+) costs half of anyio's cancel scope, once per request; the
-    # read never runs on another event loop than asyncio's (aiohttp needs it).
-    if _ASYNCIO_TIMEOUT is not None:
-        return _ASYNCIO_TIMEOUT(seconds)
-    return _anyio_limit(seconds)
-
-
-@asynccontextmanager
-async def _anyio_limit(seconds: float | None) -> AsyncIterator[None]:
-    with anyio.fail_after(seconds):
-        yield
-
-
-_ASYNCIO_TIMEOUT: Callable[[float | None], AbstractAsyncContextManager[Any]] | None = getattr(
-    asyncio, "timeout", None
-)
 
 
 def _encode_body(call: _Call, headers: dict[str, str]) -> bytes | None:

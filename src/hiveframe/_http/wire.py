@@ -22,8 +22,10 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
+import sys
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import lru_cache
 from typing import Any
 
@@ -148,7 +150,7 @@ class Wire:
         host, port = url.raw_host or "", url.port or 0
         tls = _ssl_context(self._verify) if url.scheme == "https" else None
         try:
-            async with _time_limit(self._connect_timeout):
+            async with time_limit(self._connect_timeout):
                 _, connection = await loop.create_connection(
                     lambda: _Connection(self),
                     host,
@@ -439,12 +441,23 @@ def _ssl_context(verify: bool | str) -> ssl.SSLContext:
     return context
 
 
-def _time_limit(seconds: float) -> Any:
-    if hasattr(asyncio, "timeout"):
+def time_limit(seconds: float | None) -> AbstractAsyncContextManager[Any]:
+    """A block that raises the builtin ``TimeoutError`` after ``seconds`` (``None``: never).
+
+    ``asyncio.timeout`` (3.11+) costs half of anyio's cancel scope, paid once per request;
+    the wire never runs on another event loop than asyncio's.
+    """
+    if sys.version_info >= (3, 11):
         return asyncio.timeout(seconds)
+    return _anyio_limit(seconds)
+
+
+@asynccontextmanager
+async def _anyio_limit(seconds: float | None) -> AsyncIterator[None]:
     import anyio  # Python 3.10
 
-    return anyio.fail_after(seconds)
+    with anyio.fail_after(seconds):
+        yield
 
 
 def _detail(exc: BaseException | None) -> str:
