@@ -164,3 +164,17 @@ def test_drift_in_every_batch_still_gives_the_per_record_tables():
     for n in range(60):
         values.append({"id": n, "v": n if n % 2 else str(n)})
     check(_texts(values), [7, 19, 33], 4)
+
+
+@pytest.mark.parametrize("slice_units", [1, 2, 3, 64])
+def test_records_handed_out_a_slice_at_a_time_keep_every_position(monkeypatch, slice_units):
+    # A read's events are decoded a slice at a time; the records, the position after each
+    # and the end are those of the same events handed out as one group each.
+    rng = random.Random(slice_units)
+    values = OBJECTS + OTHERS
+    rng.shuffle(values)
+    events = _texts(values)
+    alone = consumed(source(events, range(1, len(events))))  # one event per read
+    monkeypatch.setattr(record_stream, "HANDOUT_UNITS", slice_units)
+    for cuts in ([], [5, 17], [40]):
+        assert consumed(source(events, cuts)) == alone

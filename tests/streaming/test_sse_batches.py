@@ -238,3 +238,24 @@ def test_a_source_failing_with_records_waiting_resumes_before_them(serve):
             handed += batch.column("id").to_pylist()
     assert handed == [1, 2, 3, 4]
     assert batches.position == {"kind": "sse", "last_event_id": "4", "retry_ms": None}
+
+
+def test_a_read_of_many_events_resumes_exactly_after_any_record(serve):
+    # Each response is one write: a read holds many events, handed out a slice at a time.
+    data: list[Any] = [{"id": n} if n % 7 else [{"id": n}, {"id": -n}] for n in range(1, 301)]
+    events = Feed(data).events
+
+    def handler(request: Request) -> Reply:
+        after = int(request.header("last-event-id") or 0)
+        return Reply(200, {"Content-Type": "text/event-stream"}, [b"".join(events[after:])])
+
+    source = source_of(serve({"/sse": handler}))
+    every = [r["id"] for r in records(source)]
+    assert len(every) == 342
+    for taken in (1, 63, 64, 65, 70, 150, 341, 342):
+        with source.stream() as stream:
+            first = [r["id"] for r in itertools.islice(stream, taken)]
+            position = stream.position
+        with source.stream(position=position) as stream:
+            rest = [r["id"] for r in stream]
+        assert first + rest == every, f"left after {taken} records at {position}"

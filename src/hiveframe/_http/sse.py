@@ -21,7 +21,7 @@ hands out records one by one (``source.stream()``) pays nothing per event for po
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager, aclosing
 from typing import Any, Literal
 
@@ -95,6 +95,14 @@ class EventGroup(UnitGroup):
 
     def _decode(self) -> tuple[list[Any], list[int] | None]:
         return self._decode_batch(self._batch)
+
+    def slices(self, size: int) -> Iterator[UnitGroup]:
+        if self.decoded or len(self) <= size:
+            yield self
+            return
+        objects = self.texts is not None
+        for part in self._batch.parts(size):  # each made when asked for, dropped after use
+            yield EventGroup(part, self._decode_batch, objects=objects)
 
     def __len__(self) -> int:
         return len(self.ids)

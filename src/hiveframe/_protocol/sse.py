@@ -103,6 +103,20 @@ class EventBatch:
     def __len__(self) -> int:
         return len(self.data)
 
+    def parts(self, size: int) -> list[EventBatch]:
+        """The events in batches of at most ``size``, in order."""
+        if len(self.data) <= size:
+            return [self] if self.data else []
+        return [
+            EventBatch(
+                self.data[i : i + size],
+                self.event[i : i + size],
+                self.id[i : i + size],
+                self.retry[i : i + size],
+            )
+            for i in range(0, len(self.data), size)
+        ]
+
     def events(self) -> list[ServerSentEvent]:
         """The events as `ServerSentEvent` objects, in stream order."""
         return list(map(ServerSentEvent, self.data, self.event, self.id, self.retry))
