@@ -44,6 +44,13 @@ STREAMS = {
     "unfinished at the end": _run(1, 3) + b"id: 99\ndata: cut",
     "non-ascii": _run(1, 2) + "data: é…😀\n\n".encode() + _run(3, 2),
     "invalid utf-8": _run(1, 2) + b"data: \xff\xfe\n\n" + _run(3, 2),
+    "no spaces at all": _run(1, 4).replace(b": ", b":"),
+    "data only, no spaces": _run(1, 4, with_id=False).replace(b": ", b":"),
+    "a second space kept": _run(1, 2).replace(b"data: ", b"data:  ") + _run(3, 2),
+    "empty values": b"id:\ndata:\n\nid: \ndata: \n\n" + _run(1, 2),
+    "colon in a value": b"id: a:b\ndata: c: d\n\nid:e: f\ndata::g\n\n" + _run(1, 2),
+    "data then id": b"data: x\nid: 1\n\n" + _run(2, 3),
+    "ids of every third event": _run(1, 2) + _run(3, 1, with_id=False) + _run(4, 2),
 }
 
 
@@ -95,6 +102,18 @@ def test_a_run_of_common_events_is_matched_in_one_scan() -> None:
     assert batch.id == [str(n) for n in range(1, 51)]
     assert decoder.last_event_id == "50"
     assert not decoder._match_run(STREAMS["comment between"].decode(), EventBatch())
+
+
+def test_runs_without_spaces_are_taken_at_once_and_mixed_runs_left_to_the_line_loop() -> None:
+    batch = EventBatch()
+    assert SSEDecoder()._match_run(STREAMS["no spaces at all"].decode(), batch)
+    assert batch.data == ['{"n":1}', '{"n":2}', '{"n":3}', '{"n":4}']
+    assert SSEDecoder()._match_run(STREAMS["data only, no spaces"].decode(), EventBatch())
+    spaced = EventBatch()
+    assert SSEDecoder()._match_run(_run(1, 2).replace(b"data: ", b"data:  ").decode(), spaced)
+    assert spaced.data == [' {"n":1}', ' {"n":2}']
+    mixed = _run(1, 2) + _run(3, 2).replace(b": ", b":")
+    assert not SSEDecoder()._match_run(mixed.decode(), EventBatch())
 
 
 def test_a_partial_event_cut_by_the_end_of_the_stream_leaks_no_id() -> None:

@@ -25,10 +25,11 @@ Why it is fast and linear:
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
+from itertools import repeat
+from operator import itemgetter
 
 from hiveframe._validate import require_int
 from hiveframe.errors import ConfigError, SSEEventTooLarge
@@ -84,7 +85,7 @@ class EventBatch:
     """The events one chunk completed, as columns: item *i* of each list is event *i*.
 
     What `SSEDecoder.feed_batch` returns. Columns rather than one object per event: the
-    common events of a read are found by one scan in C and land here as slices, and a
+    common events of a read are taken by a few C calls and land here as slices, and a
     consumer that wants the data of every event (to decode it as JSON together) or the id
     of one (to checkpoint after it) takes a list, not an attribute of each object.
 
@@ -120,13 +121,6 @@ class EventBatch:
     def events(self) -> list[ServerSentEvent]:
         """The events as `ServerSentEvent` objects, in stream order."""
         return list(map(ServerSentEvent, self.data, self.event, self.id, self.retry))
-
-
-# The shapes most servers send, one event after another: "id: <id>\ndata: <one line>\n\n"
-# or "data: <one line>\n\n". A run of them is matched in one C scan (see _match_run).
-# (``.`` is any character but LF, and faster to match than the set [^\n].)
-_WITH_ID = re.compile(r"^id: ?(.*)\ndata: ?(.*)\n\n", re.MULTILINE)
-_DATA_ONLY = re.compile(r"^data: ?(.*)\n\n", re.MULTILINE)
 
 
 class SSEDecoder:
@@ -369,7 +363,7 @@ class SSEDecoder:
 
     def _process_text(self, text: str, batch: EventBatch) -> None:
         # ``text`` is whole lines. Where the stream stands between events, a run of events
-        # of the common shapes (_WITH_ID, _DATA_ONLY) is matched in one C scan; the lines
+        # of the common shapes is taken at once (_match_run); the lines
         # before the run (the end of an event begun in an earlier chunk), after it (an event
         # this chunk only begins) and any run not of those shapes go through the general
         # loop of §9.2.6, which the run's result equals (tests/protocol/test_sse_batch.py).
@@ -388,21 +382,29 @@ class SSEDecoder:
             self._process_lines(_split_text(text[last:]), batch)
 
     def _match_run(self, run: str, batch: EventBatch) -> bool:
-        # Every match holds as many LFs as its shape has lines, and each starts a line, so
-        # the matches cover all of ``run`` exactly when their LFs add up to all of its LFs:
-        # nothing between or around them was skipped. Otherwise nothing is taken.
-        lines = run.count("\n")
-        ids: Sequence[str]
-        data: Sequence[str]
-        with_id = _WITH_ID.findall(run)
-        if with_id and 3 * len(with_id) == lines:
-            ids, data = zip(*with_id, strict=True)
-            self._id_buffer = self._last_event_id = ids[-1]
-        else:
-            data = _DATA_ONLY.findall(run)
-            if not data or 2 * len(data) != lines:
+        # ``run`` is whole events. Split on LF, it is a run of the shapes most servers send,
+        # "id: <id>\ndata: <one line>\n\n" or "data: <one line>\n\n", exactly when every
+        # third line (every second, without ids) is blank and the others all start with
+        # their field's name: then each event is those lines and its values are what follows
+        # the names. All of it is C calls over the lines (a regex scan made a tuple per
+        # event, objects enough to set off the garbage collector on every read). Otherwise
+        # nothing is taken, and the line loop reads the run.
+        lines = run.split("\n")
+        lines.pop()  # the empty piece after the final LF
+        ids: list[str] | None = None
+        data: list[str] | None = None
+        if len(lines) % 3 == 0 and not any(lines[2::3]):
+            ids = _field_values(lines[0::3], "id:")
+            data = _field_values(lines[1::3], "data:") if ids is not None else None
+        if data is None or ids is None:
+            if len(lines) % 2 or any(lines[1::2]):
+                return False
+            data = _field_values(lines[0::2], "data:")
+            if data is None:
                 return False
             ids = [self._last_event_id] * len(data)
+        else:
+            self._id_buffer = self._last_event_id = ids[-1]
         count = len(data)
         batch.data += data
         batch.event += ["message"] * count
@@ -498,6 +500,19 @@ class SSEDecoder:
             f"a server-sent event passed max_event_bytes={self._max_event_bytes} "
             "before it was complete; raise max_event_bytes if such events are expected"
         )
+
+
+def _field_values(lines: list[str], name: str) -> list[str] | None:
+    """The values of ``lines`` if every one is the field ``name`` (given with its colon),
+    with one leading space removed from each or from none; else ``None``."""
+    spaced = name + " "
+    if all(map(str.startswith, lines, repeat(spaced))):
+        return list(map(itemgetter(slice(len(spaced), None)), lines))
+    if all(map(str.startswith, lines, repeat(name))) and not any(
+        map(str.startswith, lines, repeat(spaced))
+    ):
+        return list(map(itemgetter(slice(len(name), None)), lines))
+    return None  # a mix of the two: the line loop strips each line's own space
 
 
 def _split_text(text: str) -> list[str]:
