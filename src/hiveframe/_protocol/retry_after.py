@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from datetime import timezone
-from email.utils import parsedate_to_datetime
 
 # delay-seconds is 1*DIGIT; a decimal fraction is tolerated because some servers send one.
 # ASCII digits only: ``\d`` would also accept other scripts' digits.
@@ -49,6 +48,10 @@ def parse_retry_after(value: str, *, now: float) -> float | None:
         return None
     if _DELAY_SECONDS.fullmatch(text):
         return float(text)
+    # Imported for a date only (most servers send seconds): the email package is a start-up
+    # cost every read would pay.
+    from email.utils import parsedate_to_datetime
+
     try:
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError, OverflowError):
