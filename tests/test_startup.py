@@ -46,7 +46,9 @@ NOT_FOR_A_READ = (
 
 
 # What ``hiveframe read`` leaves alone beyond that: the other commands, the demo, and the
-# libraries a sync read has no use for (its portal is plain asyncio).
+# libraries a read has no use for: anyio (the sync portal is plain asyncio; Python 3.10 has no
+# asyncio.timeout, so there the session's deadline is anyio's), urllib.request (the proxy
+# variables are read without it) and email (a Retry-After date loads it when one comes).
 NOT_FOR_A_CLI_READ = (
     "hiveframe.cli._demo",
     "hiveframe.cli._explain",
@@ -55,7 +57,9 @@ NOT_FOR_A_CLI_READ = (
     "hiveframe.cli._write",
     "hiveframe.cli._completion",
     "hiveframe.demo",
-    "anyio",
+    "urllib.request",
+    "email",
+    *(("anyio",) if sys.version_info >= (3, 11) else ()),
 )
 
 
