@@ -254,3 +254,20 @@ def test_a_body_larger_than_the_wire_buffers_arrives_whole(scripted):
     server = scripted(script)
     source = HTTPSource(server.url("/big"), data_path="items", retry=None)
     assert source.read().to_arrow().column("id").to_pylist() == list(range(10_000))
+
+
+def test_an_async_read_on_a_uvloop_loop(scripted):
+    # Servers built on uvicorn run their handlers on uvloop, whose transports are not
+    # asyncio's classes.
+    uvloop = pytest.importorskip("uvloop")
+    server = scripted(keep_alive)
+    source = HTTPSource(
+        server.url("/items"), pagination="offset", page_size=10, data_path="items", concurrency=1
+    )
+
+    async def read_async() -> list[int]:
+        frame = await source.aread()
+        return frame.to_arrow().column("id").to_pylist()
+
+    assert uvloop.run(read_async()) == list(range(25))
+    assert server.connections == 1
