@@ -20,6 +20,7 @@ import pyarrow as pa
 import pytest
 from test_columnar import DOCUMENTS
 
+from hiveframe._protocol import columnar
 from hiveframe._protocol.arrow.conform import table_digest
 from hiveframe._protocol.arrow.infer import records_to_table
 from hiveframe._protocol.columnar import Shapes, decode_objects
@@ -177,3 +178,16 @@ def test_a_shapes_cache_shared_by_batches_gives_each_its_own_table():
     assert first is not None and second is not None
     assert first.schema == pa.schema([("a", pa.int64()), ("t", pa.string())])
     assert second.to_pylist() == [{"a": "x", "t": "y"}]
+
+
+def test_nesting_beyond_max_depth_never_reaches_the_reader(monkeypatch):
+    reads = []
+    real = columnar._read_json
+    monkeypatch.setattr(columnar, "_read_json", lambda *a: reads.append(1) or real(*a))
+    depth = columnar.MAX_DEPTH
+    deep = '{"a":' + "[" * depth + "]" * depth + "}"
+    assert decode_objects(['{"a": 1}', deep], shapes=Shapes()) is None
+    assert not reads
+    wide = '{"a": [' + ",".join(["[]"] * 80) + '], "b": "{{{{[[[["}'  # many openers, shallow
+    assert check(['{"a": [[]], "b": "x"}', wide])
+    assert reads
