@@ -9,6 +9,7 @@ ends with the data or a typed error, and a connection is reused only when that i
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 
 import orjson
@@ -206,3 +207,18 @@ def test_an_async_read_on_a_uvloop_loop(scripted):
 
     assert uvloop.run(read_async()) == list(range(25))
     assert server.connections == 1
+
+
+def test_a_head_that_never_ends_is_a_read_error(scripted):
+    # Header lines for ever: the wire stops at its cap on the head, not at the timeout.
+    def script(conn: Connection) -> None:
+        if conn.request() is not None:
+            conn.send(b"HTTP/1.1 200 OK\r\n")
+            line = b"X-Filler: " + b"y" * 1000 + b"\r\n"
+            with contextlib.suppress(OSError):
+                for _ in range(5_000):
+                    conn.send(line)
+
+    server = scripted(script)
+    with pytest.raises(ReadError, match="head is over"):
+        read(server, timeout_seconds=30)

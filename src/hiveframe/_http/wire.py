@@ -47,6 +47,9 @@ USER_AGENT = "hiveframe"
 KEEPALIVE_SECONDS = 15.0
 # Body bytes held for a slow reader before the connection stops reading from the socket.
 HIGH_WATER = 256 * 1024
+# Bytes received while the response head is still incomplete: past this, the server is not
+# sending a head a client should keep (aiohttp caps each header line at 8 KiB).
+MAX_HEAD_BYTES = 1024 * 1024
 SMALL_BODY = 64 * 1024  # a request body up to this size is copied after the head, one write
 _NO_BODY_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE", "TRACE"})
 _FORBIDDEN = frozenset("\r\n\0")
@@ -202,6 +205,7 @@ class _Connection(asyncio.Protocol):
         self._status = 0
         self._headers: list[tuple[str, str]] = []
         self._head: asyncio.Future[None] | None = None
+        self._head_bytes = 0
         self._chunks: deque[bytes] = deque()
         self._buffered = 0
         self._paused = False
@@ -222,6 +226,12 @@ class _Connection(asyncio.Protocol):
         if not self._active:  # bytes nobody asked for: the connection cannot be trusted
             self.abort()
             return
+        if self._head is not None:
+            self._head_bytes += len(data)
+            if self._head_bytes > MAX_HEAD_BYTES:
+                message = f"the response head is over {MAX_HEAD_BYTES} bytes without ending"
+                self._fail(ReadError(message, **self._where()))
+                return
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -310,7 +320,7 @@ class _Connection(asyncio.Protocol):
         self._buffered, self._paused = 0, False
         self._key, self._where = self._wire._key(url), where
         self._head_bodyless = method == "HEAD"
-        self._head = self._loop.create_future()
+        self._head, self._head_bytes = self._loop.create_future(), 0
         if body and len(body) > SMALL_BODY:
             self._transport.writelines((head, body))
         else:
