@@ -397,7 +397,12 @@ def decode_objects(documents: Sequence[str], *, shapes: Shapes) -> pa.Table | No
         return None
     if read.column_names != ["p0"] or read.num_rows != count:
         return None
-    objects = read.column(0).combine_chunks()
+    try:  # the reader can build invalid arrays (see decode_pages): such a read is not used
+        for chunk in read.column(0).chunks:
+            chunk.validate()
+        objects = read.column(0).combine_chunks()
+    except (pa.ArrowInvalid, pa.ArrowIndexError):
+        return None
     if not pa.types.is_struct(objects.type) or objects.null_count or not objects.type.num_fields:
         return None
     return _as_inferred(pa.Table.from_struct_array(objects), shapes, marks=False)
