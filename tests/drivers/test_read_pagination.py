@@ -488,3 +488,23 @@ def test_a_long_read_reaches_full_concurrency(serve):
     assert ids(df) == list(range(len(collection.records)))
     assert collection.most_in_flight == 8
     assert len(server.requests) == 40 + 7
+
+
+def test_records_nested_past_the_ipc_writers_depth_read_with_offset_pagination(serve):
+    # Offset pages are compared with the page before (to catch a server ignoring the
+    # offset); that comparison once wrote each page as Arrow IPC, whose writer refuses
+    # nesting past 64 levels, so such a read failed on its first full page.
+    def deep(level: int) -> object:
+        value: object = level
+        for _ in range(70):
+            value = {"v": value}
+        return value
+
+    def api(request: Request) -> Reply:
+        offset = int(request.query.get("offset", 0))
+        records = [{"id": i, "deep": deep(i)} for i in range(offset, min(offset + 2, 5))]
+        return Reply(200, {"Content-Type": "application/json"}, orjson.dumps(records))
+
+    server = serve({"/deep": api})
+    source = HTTPSource(server.url("/deep"), pagination="offset", page_size=2)
+    assert source.read().to_arrow().column("id").to_pylist() == [0, 1, 2, 3, 4]

@@ -152,7 +152,7 @@ def test_nothing_found_says_where_it_looked():
 
 
 def _page(index, request, document, records, url="https://api.test/items", headers=None):
-    return Page(index, request, url, headers or {}, document, records, digest=bytes([index]))
+    return Page(index, request, url, headers or {}, document, records, key=bytes([index]))
 
 
 def test_the_auto_paginator_runs_what_the_first_page_shows():

@@ -46,7 +46,7 @@ def page(
     document: Any = None,
     headers: dict[str, str] | None = None,
     url: str | None = None,
-    digest: bytes | None = None,
+    key: object = None,
 ) -> Page:
     return Page(
         index=index,
@@ -55,7 +55,7 @@ def page(
         headers=headers or {},
         document=document if document is not None else {},
         record_count=count,
-        digest=digest,
+        key=key,
     )
 
 
@@ -162,7 +162,7 @@ def test_a_page_with_the_records_of_the_page_before_is_a_loop(config, total):
     # docs/reliability.md test 42: an API that ignores the offset or page number sends the
     # same full page again; even a total that would end the read does not hide it.
     paginator = start_paginator(config)
-    answer = {"count": 10, "document": {"n": total}, "digest": b"same records"}
+    answer = {"count": 10, "document": {"n": total}, "key": b"same records"}
     with pytest.raises(PaginationLoopError) as info:
         run(paginator, [answer, answer])
     assert info.value.page == 1
@@ -172,8 +172,8 @@ def test_a_page_with_the_records_of_the_page_before_is_a_loop(config, total):
 
 def test_pages_with_different_records_and_empty_pages_are_not_loops():
     paginator = start_paginator(OffsetPagination(page_size=10))
-    answers = [{"count": 10, "digest": b"a"}, {"count": 10, "digest": b"b"}]
-    answers += [{"count": 10, "digest": b"a"}, {"count": 0, "digest": b"none"}]
+    answers = [{"count": 10, "key": b"a"}, {"count": 10, "key": b"b"}]
+    answers += [{"count": 10, "key": b"a"}, {"count": 0, "key": b"none"}]
     assert len(run(paginator, answers)) == 4  # only the page right before counts
 
 

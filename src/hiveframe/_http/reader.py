@@ -24,7 +24,7 @@ import pyarrow as pa
 from hiveframe._http.offload import BatchDecoder
 from hiveframe._http.response import Response
 from hiveframe._http.session import Session
-from hiveframe._protocol.arrow.conform import table_digest
+from hiveframe._protocol.arrow.conform import TableKey
 from hiveframe._protocol.columnar import PageBody, PageTable, Shapes, decode_pages, page_table
 from hiveframe._protocol.data_path import DataPath
 from hiveframe._protocol.decode import DecodedPage, decode_body, resolve_format
@@ -136,13 +136,13 @@ class PageReader:
         self.progress = progress
         self.stop_reason: str | None = None
         self._limit = plan.max_pages if plan.max_pages is not None else plan.page_cap
-        self._digests = plan.pagination is not None and plan.pagination.compares_pages
+        self._keys = plan.pagination is not None and plan.pagination.compares_pages
         self._offload = BatchDecoder(
             partial(
                 decode_pages,
                 data_path=plan.data_path,
                 schema=plan.schema,
-                digests=self._digests,
+                keys=self._keys,
                 document_paths=plan.pagination.document_paths if plan.pagination else (),
                 shapes=Shapes(),
             )
@@ -193,8 +193,8 @@ class PageReader:
         with self.session.reporting(response.url, page=index):
             decoded = self._decode(response)
             table = page_table(decoded, self.plan.schema)
-            digest = table_digest(table) if self._digests else None
-        return self._fetched(response, request, index, PageTable(decoded.document, table, digest))
+            key = TableKey(table) if self._keys else None
+        return self._fetched(response, request, index, PageTable(decoded.document, table, key))
 
     async def _fetch_ahead(
         self, request: PageRequest, index: int, deadline: float | None, *, inline: bool
@@ -222,7 +222,7 @@ class PageReader:
             headers=response.headers,
             document=decoded.document,
             record_count=decoded.table.num_rows,
-            digest=decoded.digest,
+            key=decoded.key,
         )
         table = decoded.table
         if self.plan.include_metadata:

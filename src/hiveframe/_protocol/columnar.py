@@ -2,7 +2,7 @@
 
 :func:`decode_pages` gives every page exactly what decoding it alone gives
 (:func:`~hiveframe._protocol.decode.decode_body`, then :func:`page_table`): the same
-table, digest and error, and the document values its paginator reads. Decoding alone
+table, key and error, and the document values its paginator reads. Decoding alone
 parses the body into Python objects with orjson and hands the records to ``pa.array``,
 both holding the GIL for every value; here the bodies' bytes go to pyarrow's JSON reader,
 which builds the columns natively without the GIL, so a worker thread decoding pages
@@ -64,7 +64,7 @@ from typing import Any, Literal
 
 import pyarrow as pa
 
-from hiveframe._protocol.arrow.conform import table_digest
+from hiveframe._protocol.arrow.conform import TableKey
 from hiveframe._protocol.arrow.infer import conform_inferred, records_to_table
 from hiveframe._protocol.arrow.render import list_parts, null_mask
 from hiveframe._protocol.data_path import DataPath
@@ -106,11 +106,11 @@ class PageBody:
 
 @dataclass(frozen=True)
 class PageTable:
-    """One decoded page: the document for paginators, the table, its digest if asked for."""
+    """One decoded page: the document for paginators, the table, its key if asked for."""
 
     document: Any
     table: pa.Table
-    digest: bytes | None = None
+    key: TableKey | None = None
 
 
 def page_table(decoded: DecodedPage, schema: pa.Schema | None) -> pa.Table:
@@ -126,7 +126,7 @@ def decode_pages(
     *,
     data_path: DataPath | None,
     schema: pa.Schema | None = None,
-    digests: bool = False,
+    keys: bool = False,
     document_paths: Sequence[str] = (),
     shapes: Shapes | None = None,
 ) -> list[PageTable | Exception]:
@@ -140,8 +140,8 @@ def decode_pages(
         Where the records are (as for :func:`decode_body`).
     schema
         The read's schema, if any (as for :func:`page_table`).
-    digests
-        Whether to give each page's :func:`table_digest`.
+    keys
+        Whether to give each page's :class:`TableKey`.
     document_paths
         The dotted paths the paginator reads in documents: a page decoded from bytes has
         a document holding only those; one decoded alone has the whole document.
@@ -162,27 +162,27 @@ def decode_pages(
         paths = [tuple(path.split(".")) for path in document_paths]
         columnar = _columnar_pages(candidates, segments, paths, shapes or Shapes())
         for index, (table, document) in columnar.items():
-            results[index] = _finished(document, partial(conform_inferred, table, schema), digests)
+            results[index] = _finished(document, partial(conform_inferred, table, schema), keys)
     for index, body in enumerate(bodies):
         if index not in results:
-            results[index] = _decoded_alone(body, data_path, schema, digests)
+            results[index] = _decoded_alone(body, data_path, schema, keys)
     return [results[index] for index in range(len(bodies))]
 
 
 def _decoded_alone(
-    body: PageBody, data_path: DataPath | None, schema: pa.Schema | None, digests: bool
+    body: PageBody, data_path: DataPath | None, schema: pa.Schema | None, keys: bool
 ) -> PageTable | Exception:
     try:
         decoded = decode_body(body.content, fmt=body.fmt, data_path=data_path, url=body.url)
     except Exception as exc:  # each page's own error, raised where the page is awaited
         return exc
-    return _finished(decoded.document, partial(page_table, decoded, schema), digests)
+    return _finished(decoded.document, partial(page_table, decoded, schema), keys)
 
 
-def _finished(document: Any, build: Callable[[], pa.Table], digests: bool) -> PageTable | Exception:
+def _finished(document: Any, build: Callable[[], pa.Table], keys: bool) -> PageTable | Exception:
     try:
         table = build()
-        return PageTable(document, table, table_digest(table) if digests else None)
+        return PageTable(document, table, TableKey(table) if keys else None)
     except Exception as exc:
         return exc
 
@@ -627,7 +627,7 @@ def _as_built(
 ) -> pa.Array:
     """``array`` as ``pa.array`` builds it from the records: the mark off strings that are
     object members (``marks``), and valid empty values in the fields of a null object where
-    the reader has nulls (equal tables, but not the same IPC bytes, so not the same digest).
+    the reader has nulls (equal tables, but not the same IPC bytes).
     ``under`` is where an enclosing object is null. ``pyarrow.compute`` is loaded only for
     null objects."""
     data_type = array.type

@@ -77,7 +77,7 @@ class PaginationConfig(ABC):
 
     style: ClassVar[str]
     _size_optional: ClassVar[bool] = False  # whether page_size may be set with no size param
-    compares_pages: ClassVar[bool] = False  # whether pages carry a digest (Page.digest)
+    compares_pages: ClassVar[bool] = False  # whether pages carry a key (Page.key)
 
     page_size: int | None = None
 

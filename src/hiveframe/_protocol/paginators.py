@@ -91,8 +91,9 @@ class Page:
         ``document_paths`` (the only ones a paginator reads), in objects as in the body.
     record_count
         How many records the page held.
-    digest
-        A digest of the page's records (equal records, equal digest), for the styles whose
+    key
+        What the page's records are compared by (equal records, equal keys: a
+        :class:`~hiveframe._protocol.arrow.conform.TableKey`), for the styles whose
         config has ``compares_pages``; ``None`` otherwise.
     """
 
@@ -102,7 +103,7 @@ class Page:
     headers: Mapping[str, str]
     document: Any
     record_count: int
-    digest: bytes | None = None
+    key: object = None
 
 
 # -- paginators ------------------------------------------------------------------------------
@@ -214,7 +215,7 @@ class _NumberedPaginator(Paginator):
         self._start = config.start
         self._page_size = config.effective_page_size
         self._size_params = config.size_params()
-        self._digest: bytes | None = None  # of the page before
+        self._key: object = None  # of the page before
         self._total: int | None = None  # as the page before reported it
         super().__init__(config, None if base is None else self._request(base))
 
@@ -255,8 +256,8 @@ class _NumberedPaginator(Paginator):
         return min(concurrency, 1 << ((index + 2).bit_length() - 2))
 
     def _after(self, page: Page) -> PageRequest | None:
-        before, self._digest = self._digest, page.digest
-        if page.record_count and page.digest is not None and page.digest == before:
+        before, self._key = self._key, page.key
+        if page.record_count and page.key is not None and page.key == before:
             number = f"{self.number_param}={self._number(page)}"
             raise PaginationLoopError(
                 f"{number} sent the records of the page before", page=page.index

@@ -1,11 +1,10 @@
 """Tables joined and converted to a schema: pages into one table (:func:`concat_tables`), one
 schema for the batches of a read (:class:`RunningSchema`), a table converted to the schema
-the user gave (:func:`conform_tables`), and table digests. Pure functions, no I/O; the rules
-are listed in :mod:`hiveframe._protocol.arrow`."""
+the user gave (:func:`conform_tables`), and pages told apart (:class:`TableKey`). Pure
+functions, no I/O; the rules are listed in :mod:`hiveframe._protocol.arrow`."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
 
 import pyarrow as pa
@@ -21,7 +20,7 @@ from hiveframe._protocol.arrow.render import (
 )
 from hiveframe.errors import SchemaDriftError
 
-__all__ = ["RunningSchema", "concat_tables", "conform_tables", "table_digest"]
+__all__ = ["RunningSchema", "TableKey", "concat_tables", "conform_tables"]
 
 _MAX_DETAIL = 300
 
@@ -123,18 +122,25 @@ class RunningSchema:
         return table
 
 
-def table_digest(table: pa.Table) -> bytes:
-    """A digest of a table's schema and values: tables decoded from equal records match.
+class TableKey:
+    """What two pages' tables are compared by to catch a server sending the same records
+    again: equal when the tables hold equal records (names, types and values, compared by
+    Arrow; how the columns are chunked or where nulls keep their slots does not count).
 
     Example
     -------
-    >>> table_digest(pa.table({"id": [1]})) == table_digest(pa.table({"id": [1]}))
+    >>> TableKey(pa.table({"id": [1]})) == TableKey(pa.table({"id": [1]}).slice(0))
     True
     """
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return hashlib.blake2b(sink.getvalue(), digest_size=16).digest()
+
+    __slots__ = ("table",)
+    __hash__ = None  # type: ignore[assignment]  # compared, never a key
+
+    def __init__(self, table: pa.Table) -> None:
+        self.table = table
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, TableKey) and self.table.equals(other.table)
 
 
 def _concat_lenient(tables: list[pa.Table]) -> pa.Table:
