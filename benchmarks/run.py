@@ -110,10 +110,10 @@ WORKLOADS = [
         "write",
         100_000,
         5,
-        ["hiveframe", "requests", "httpx", "aiohttp"],
-        {"requests": 7.0, "aiohttp": 1.2},
+        ["hiveframe", "requests", "httpx", "aiohttp", "aiohttp_table"],
+        {"requests": 7.0, "aiohttp": 1.2, "aiohttp_table": 1.2},
         group="write",
-        cpu_peers=("aiohttp",),
+        cpu_peers=("aiohttp", "aiohttp_table"),
     ),
     Workload(
         "poll 2k times, one new record each",
@@ -150,6 +150,8 @@ def label(client: str) -> str:
     """A client's name in the table: the hand-written aiohttp loop says what it is."""
     if client.startswith("aiohttp"):
         style = client.partition("_")[2]
+        if style == "table":
+            return "aiohttp + orjson x8 (from the table: to_pylist() timed)"
         loop = "aiohttp + orjson" if style in ("cursor", "link") else "aiohttp + orjson x8"
         return f"{loop}{f' ({style})' if style else ''}"
     return client
