@@ -42,6 +42,9 @@ from hiveframe.errors import (
 )
 
 Parser = Callable[[Response], Iterable[Any]]
+# Pages fetched ahead of the one being committed, per request in flight (``concurrency``):
+# pages that arrived and wait for the decoder hold no request.
+LOOKAHEAD = 2
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,7 @@ class PageReader:
         self.progress = progress
         self.stop_reason: str | None = None
         self._limit = plan.max_pages if plan.max_pages is not None else plan.page_cap
+        self._requests = asyncio.Semaphore(plan.concurrency)  # pages fetched ahead, in flight
         self._keys = plan.pagination is not None and plan.pagination.compares_pages
         self._offload = BatchDecoder(
             partial(
@@ -202,7 +206,8 @@ class PageReader:
         """:meth:`fetch` for a page fetched ahead: decoded in the worker thread, in a batch
         with the pages waiting there (see :mod:`~hiveframe._http.offload`); ``inline``
         (the read's first page) and pages for a custom ``parser`` decode here."""
-        response = await self.request_page(request, index, deadline=deadline)
+        async with self._requests:
+            response = await self.request_page(request, index, deadline=deadline)
         if inline or self.plan.parser is not None or response.action == "ignore":
             return self.decode(response, request, index)
         with self.session.reporting(response.url, page=index):
@@ -386,8 +391,16 @@ class PageReader:
                 if not self._within_limit(index):
                     self._stop_at_limit(index, current_url)
                     return
+                # Pages known to exist (a total): up to LOOKAHEAD times as many as requests in
+                # flight, so requests go on while the decoder works, which then gets pages in
+                # larger batches. Pages that may not exist: no more than requests in flight.
                 concurrency = self.plan.concurrency
-                ahead = concurrency if known else paginator.window(index - start, concurrency)
+                horizon = LOOKAHEAD * concurrency
+                ahead = (
+                    horizon
+                    if known
+                    else paginator.window(index - start, concurrency, known_ahead=horizon)
+                )
                 launch(index + ahead)
                 fetched = await in_flight.pop(index)
                 yield fetched

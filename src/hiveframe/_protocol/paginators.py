@@ -178,12 +178,13 @@ class Paginator(ABC):
         """Whether ``page`` ends the read; pure (prefetchable styles only)."""
         raise TypeError(f"{self.style} pagination decides the last page only by advancing")
 
-    def window(self, index: int, concurrency: int) -> int:
-        """How many pages, from page ``index`` on, to have in flight (prefetchable styles only).
+    def window(self, index: int, concurrency: int, *, known_ahead: int | None = None) -> int:
+        """How many pages, from page ``index`` on, to fetch ahead (prefetchable styles only).
 
         ``index`` is also the number of pages that came back full so far (a page that is not
         full ends the read). With a total from the last page: the pages it leaves, up to
-        ``concurrency``. Without one, a slow start: ``2 ** floor(log2(index / 2 + 1))`` (1, 1,
+        ``known_ahead`` (default ``concurrency``): pages known to exist. Without one, a slow
+        start: ``2 ** floor(log2(index / 2 + 1))`` (1, 1,
         2, 2, 2, 2, 4 ... from page 0), up to ``concurrency``; so a read of *n* pages requests
         at most ``min(2 ** floor(log2(n + 1)) / 2, concurrency) - 1`` pages past its end:
         none for 1-2 pages, one for 3-6, at most ``(n - 1) // 2``.
@@ -248,11 +249,12 @@ class _NumberedPaginator(Paginator):
             return "short_page"
         return None
 
-    def window(self, index: int, concurrency: int) -> int:
+    def window(self, index: int, concurrency: int, *, known_ahead: int | None = None) -> int:
         if self._total is not None and self._base is not None:
             before = self._base + index * self._step - self._start
             left = -(-(self._total - before) // self._step)
-            return max(1, min(concurrency, left))  # page index itself is always fetched
+            bound = concurrency if known_ahead is None else known_ahead
+            return max(1, min(bound, left))  # page index itself is always fetched
         return min(concurrency, 1 << ((index + 2).bit_length() - 2))
 
     def _after(self, page: Page) -> PageRequest | None:
