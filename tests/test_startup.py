@@ -31,6 +31,8 @@ NOT_FOR_A_READ = (
     "hiveframe._http.oauth_refresh",
     "hiveframe._http.proxied",  # aiohttp: only for requests through a proxy
     "aiohttp",
+    "hiveframe._protocol.auto_pagination",  # pagination="auto" only
+    "backports.zstd",  # the first zstd body
     "hiveframe.streaming",
     "hiveframe.pipeline",
     "hiveframe.spark",

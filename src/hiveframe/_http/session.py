@@ -33,7 +33,7 @@ from hiveframe._http.transport import (
     resolution_error,
 )
 from hiveframe._http.wire import time_limit
-from hiveframe._protocol.content import ACCEPT_ENCODING, BodyReader
+from hiveframe._protocol.content import ACCEPT_ENCODING, BodyReader, is_event_stream
 from hiveframe._protocol.origin import (
     REDIRECT_STATUSES,
     credentials_may_follow,
@@ -42,7 +42,6 @@ from hiveframe._protocol.origin import (
     redirect_method,
     redirect_target,
 )
-from hiveframe._protocol.reconnect import is_event_stream
 from hiveframe._protocol.response_policy import (
     DEFAULT_RESPONSE_POLICY,
     RETRYING,

@@ -17,7 +17,9 @@ from __future__ import annotations
 import sys
 import zlib
 from collections.abc import Callable, Iterator
-from functools import partial
+from functools import cache, partial
+from importlib import import_module
+from importlib.util import find_spec
 from types import ModuleType
 from typing import Any, Protocol
 
@@ -62,15 +64,20 @@ def _load_brotli() -> ModuleType | None:
     return brotli if hasattr(brotli.Decompressor, "can_accept_more_data") else None
 
 
-def _load_zstd() -> ModuleType | None:
+_ZSTD_MODULE = "compression.zstd" if sys.version_info >= (3, 14) else "backports.zstd"
+
+
+def _zstd_installed() -> bool:
+    # Found without importing it (5 ms a process): loaded with the first zstd body.
     try:
-        if sys.version_info >= (3, 14):
-            from compression import zstd
-        else:
-            from backports import zstd
+        return find_spec(_ZSTD_MODULE) is not None
     except ImportError:
-        return None
-    return zstd
+        return False
+
+
+@cache
+def _zstd_module() -> ModuleType:
+    return import_module(_ZSTD_MODULE)
 
 
 class _Brotli:
@@ -89,8 +96,8 @@ class _Brotli:
 
 
 class _Zstd:
-    def __init__(self, zstd: ModuleType) -> None:
-        self._zstd = zstd
+    def __init__(self) -> None:
+        self._zstd = _zstd_module()
         self._decoder = self._new()
 
     def _new(self) -> Any:
@@ -119,14 +126,26 @@ _DECODERS: dict[str, Callable[[], _Decoder]] = {
 _brotli = _load_brotli()
 if _brotli is not None:
     _DECODERS["br"] = partial(_Brotli, _brotli)
-_zstd = _load_zstd()
-if _zstd is not None:
-    _DECODERS["zstd"] = partial(_Zstd, _zstd)
+if _zstd_installed():
+    _DECODERS["zstd"] = _Zstd
+
+EVENT_STREAM = "text/event-stream"
 
 ACCEPT_ENCODING = ", ".join(c for c in ("gzip", "deflate", "br", "zstd") if c in _DECODERS)
 """What requests send as ``Accept-Encoding``: the codings installed here, nothing else."""
 
 _PACKAGES = {"br": "brotli>=1.2", "zstd": "backports.zstd"}
+
+
+def is_event_stream(content_type: str | None) -> bool:
+    """Whether a Content-Type is ``text/event-stream`` (parameters and case ignored).
+
+    Examples
+    --------
+    >>> is_event_stream("text/event-stream; charset=utf-8"), is_event_stream("text/plain")
+    (True, False)
+    """
+    return (content_type or "").split(";", 1)[0].strip().lower() == EVENT_STREAM
 
 
 def _not_valid(coding: str, exc: Exception) -> HTTPError:

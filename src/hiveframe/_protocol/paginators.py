@@ -16,10 +16,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any, ClassVar, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 from urllib.parse import urljoin
 
-from hiveframe._protocol.auto_pagination import Detection, detect_pagination
 from hiveframe._protocol.data_path import MissingSegment, split_dotted_path, walk_dotted
 from hiveframe._protocol.link_header import find_next_link
 from hiveframe._protocol.pagination import (
@@ -35,6 +34,9 @@ from hiveframe._protocol.pagination import (
 from hiveframe._secrets import redact_url
 from hiveframe._validate import optional_int
 from hiveframe.errors import ConfigError, PaginationError, PaginationLoopError
+
+if TYPE_CHECKING:
+    from hiveframe._protocol.auto_pagination import Detection
 
 logger = logging.getLogger("hiveframe.pagination")
 
@@ -470,6 +472,9 @@ class AutoPaginator(Paginator):
 
     def detect(self, page: Page) -> Detection:
         """What ``page`` shows (pure; the first page is the one that decides)."""
+        # Loaded by the reads that ask for detection, not by every read.
+        from hiveframe._protocol.auto_pagination import detect_pagination
+
         return detect_pagination(page.headers, page.document, page.record_count, self._config)
 
     def settle(self, page: Page) -> tuple[PaginationConfig, Page] | None:

@@ -27,13 +27,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from hiveframe._protocol.content import is_event_stream
 from hiveframe._protocol.sse import DEFAULT_MAX_EVENT_BYTES
 from hiveframe._validate import require_bool, require_int, require_multiplier, require_seconds
 from hiveframe.errors import ConfigError
 
 __all__ = [
     "DEFAULT_IDLE_TIMEOUT_SECONDS",
-    "EVENT_STREAM",
     "SSE_FORMATS",
     "ReconnectConfig",
     "ReconnectState",
@@ -42,11 +42,9 @@ __all__ = [
     "SSEFormat",
     "SSEStream",
     "Verdict",
-    "is_event_stream",
     "judge_response",
 ]
 
-EVENT_STREAM = "text/event-stream"
 DEFAULT_IDLE_TIMEOUT_SECONDS = 60.0  # servers are told to send a comment every ~15 s
 SSEFormat = Literal["json", "text"]
 SSE_FORMATS: tuple[SSEFormat, ...] = ("json", "text")
@@ -200,17 +198,6 @@ class Verdict(enum.Enum):
     RETRY = "retry"  # a retriable status: wait, then try again
     CLOSED = "closed"  # 204: the server says stop
     FAILED = "failed"  # any other status, or not an event stream
-
-
-def is_event_stream(content_type: str | None) -> bool:
-    """Whether a Content-Type is ``text/event-stream`` (parameters and case ignored).
-
-    Examples
-    --------
-    >>> is_event_stream("text/event-stream; charset=utf-8"), is_event_stream("text/plain")
-    (True, False)
-    """
-    return (content_type or "").split(";", 1)[0].strip().lower() == EVENT_STREAM
 
 
 def judge_response(
