@@ -9,7 +9,6 @@ exceptions onto :mod:`hiveframe.errors`. It is the only module that imports aioh
 from __future__ import annotations
 
 import asyncio
-import ssl
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -17,7 +16,14 @@ import aiohttp
 from multidict import CIMultiDictProxy
 from yarl import URL
 
-from hiveframe._http.wire import USER_AGENT, Where, resolution_error
+from hiveframe._http.wire import (
+    USER_AGENT,
+    TransportConfig,
+    Where,
+    error_detail,
+    resolution_error,
+    ssl_context,
+)
 from hiveframe.errors import ConnectError, ReadError, TimeoutException, TransportError
 
 _CHUNK = 64 * 1024
@@ -51,21 +57,18 @@ class ProxiedResponse:
 class ProxiedClient:
     """A pool of keep-alive connections to proxies, for use inside one event loop."""
 
-    def __init__(
-        self,
-        *,
-        connect_timeout: float,
-        read_timeout: float | None,
-        verify: bool | str,
-        max_connections: int,
-    ) -> None:
+    def __init__(self, config: TransportConfig) -> None:
         connector = aiohttp.TCPConnector(
-            limit=max_connections, ssl=_ssl(verify), enable_cleanup_closed=False
+            limit=config.max_connections,
+            ssl=ssl_context(config.verify),
+            enable_cleanup_closed=False,
         )
         self._session = aiohttp.ClientSession(
             connector=connector,
             timeout=aiohttp.ClientTimeout(
-                total=None, sock_connect=connect_timeout, sock_read=read_timeout
+                total=None,
+                sock_connect=config.connect_timeout_seconds,
+                sock_read=config.read_timeout_seconds,
             ),
             auto_decompress=False,
             # Proxies are chosen per request (proxy.py); trust_env would also read ~/.netrc.
@@ -108,15 +111,9 @@ class ProxiedClient:
         return ProxiedResponse(response, where=where)
 
 
-def _ssl(verify: bool | str) -> ssl.SSLContext | bool:
-    if isinstance(verify, str):
-        return ssl.create_default_context(cafile=verify)
-    return bool(verify)
-
-
 def map_error(exc: BaseException, **where: Any) -> BaseException:
     """The HiveFrame error for an aiohttp exception; anything unrecognised passes through."""
-    detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    detail = error_detail(exc)
     error: TransportError
     if isinstance(exc, aiohttp.ClientConnectorDNSError):
         error = resolution_error(exc.host, exc.os_error, **where)

@@ -12,31 +12,18 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from multidict import CIMultiDictProxy
 from yarl import URL
 
-from hiveframe._http.proxy import Proxies
-from hiveframe._http.wire import Where, Wire, resolution_error
+from hiveframe._http.wire import TransportConfig, Where, Wire, resolution_error
 from hiveframe.errors import InsecureTLSWarning
 
 if TYPE_CHECKING:
     from hiveframe._http.proxied import ProxiedClient
 
 __all__ = ["RawResponse", "Transport", "TransportConfig", "Where", "build_url", "resolution_error"]
-
-
-@dataclass(frozen=True)
-class TransportConfig:
-    """Connection settings: timeouts per network wait, TLS, pool size, proxies."""
-
-    read_timeout_seconds: float | None
-    connect_timeout_seconds: float
-    verify: bool | str = True
-    max_connections: int = 16
-    proxies: Proxies = field(default_factory=Proxies)
 
 
 def build_url(url: str, params: Mapping[str, str] | None) -> URL:
@@ -82,12 +69,7 @@ class Transport:
                 InsecureTLSWarning,
                 stacklevel=2,
             )
-        self._wire = Wire(
-            connect_timeout=c.connect_timeout_seconds,
-            read_timeout=c.read_timeout_seconds,
-            verify=c.verify,
-            max_connections=c.max_connections,
-        )
+        self._wire = Wire(c)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -108,7 +90,7 @@ class Transport:
         """Send the request (through its proxy, if any) and read the response head.
         ``where()`` names it in errors."""
         assert self._wire is not None, "Transport used outside 'async with'"
-        proxy = self.config.proxies.proxy_for(str(url)) if self.config.proxies.by_scheme else None
+        proxy = self.config.proxies.proxy_for(str(url))
         if proxy is None:
             return await self._wire.open(method, url, headers=headers, body=body, where=where)
         return await self._proxy_client().open(
@@ -119,11 +101,5 @@ class Transport:
         if self._proxied is None:
             from hiveframe._http.proxied import ProxiedClient
 
-            c = self.config
-            self._proxied = ProxiedClient(
-                connect_timeout=c.connect_timeout_seconds,
-                read_timeout=c.read_timeout_seconds,
-                verify=c.verify,
-                max_connections=c.max_connections,
-            )
+            self._proxied = ProxiedClient(self.config)
         return self._proxied

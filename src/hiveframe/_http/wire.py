@@ -26,6 +26,7 @@ import sys
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, cast
 
@@ -33,6 +34,7 @@ import httptools
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
+from hiveframe._http.proxy import Proxies
 from hiveframe.errors import (
     ConnectError,
     NameResolutionError,
@@ -58,6 +60,17 @@ _FORBIDDEN = frozenset("\r\n\0")
 # called only when an error is raised, so the hot path never redacts.
 Where = Callable[[], dict[str, Any]]
 Key = tuple[str, str, int]  # scheme, host, port
+
+
+@dataclass(frozen=True)
+class TransportConfig:
+    """Connection settings: timeouts per network wait, TLS, pool size, proxies."""
+
+    read_timeout_seconds: float | None
+    connect_timeout_seconds: float
+    verify: bool | str = True
+    max_connections: int = 16
+    proxies: Proxies = field(default_factory=Proxies)
 
 
 class WireResponse:
@@ -95,18 +108,11 @@ class WireResponse:
 class Wire:
     """A pool of keep-alive connections to any number of servers, inside one event loop."""
 
-    def __init__(
-        self,
-        *,
-        connect_timeout: float,
-        read_timeout: float | None,
-        verify: bool | str,
-        max_connections: int,
-    ) -> None:
-        self._connect_timeout = connect_timeout
-        self._read_timeout = read_timeout
-        self._verify = verify
-        self._slots = asyncio.Semaphore(max_connections)
+    def __init__(self, config: TransportConfig) -> None:
+        self._connect_timeout = config.connect_timeout_seconds
+        self._read_timeout = config.read_timeout_seconds
+        self._verify = config.verify
+        self._slots = asyncio.Semaphore(config.max_connections)
         self._idle: dict[Key, deque[_Connection]] = {}
         self._open: set[_Connection] = set()
 
@@ -121,10 +127,11 @@ class Wire:
     ) -> WireResponse:
         """Send the request and read the response head (HTTP/1.1, keep-alive)."""
         head = _request_head(method, url, headers, body)
+        key: Key = (url.scheme, url.raw_host or "", url.port or 0)
         await self._slots.acquire()
         try:
-            connection = self._reused(url) or await self._connect(url, where)
-            return await connection.exchange(head, body, url, method, where)
+            connection = self._reused(key) or await self._connect(url, where)
+            return await connection.exchange(head, body, url, key, method == "HEAD", where)
         except BaseException:
             self._slots.release()
             raise
@@ -135,11 +142,8 @@ class Wire:
             connection.abort()
         self._idle.clear()
 
-    def _key(self, url: URL) -> Key:
-        return (url.scheme, url.raw_host or "", url.port or 0)
-
-    def _reused(self, url: URL) -> _Connection | None:
-        idle = self._idle.get(self._key(url))
+    def _reused(self, key: Key) -> _Connection | None:
+        idle = self._idle.get(key)
         loop_time = asyncio.get_running_loop().time()
         while idle:
             connection = idle.pop()  # the most recently used is the least likely dropped
@@ -151,7 +155,7 @@ class Wire:
     async def _connect(self, url: URL, where: Where) -> _Connection:
         loop = asyncio.get_running_loop()
         host, port = url.raw_host or "", url.port or 0
-        tls = _ssl_context(self._verify) if url.scheme == "https" else None
+        tls = ssl_context(self._verify) if url.scheme == "https" else None
         try:
             async with time_limit(self._connect_timeout):
                 _, connection = await loop.create_connection(
@@ -170,7 +174,7 @@ class Wire:
                 **where(),
             ) from exc
         except OSError as exc:
-            raise ConnectError(f"could not connect ({_detail(exc)})", **where()) from exc
+            raise ConnectError(f"could not connect ({error_detail(exc)})", **where()) from exc
         self._open.add(connection)
         return connection
 
@@ -238,7 +242,8 @@ class _Connection(asyncio.Protocol):
             self._fail(ReadError("the server switched protocols", **self._where()))
         except httptools.HttpParserError as exc:
             cause = exc.__context__ if isinstance(exc, httptools.HttpParserCallbackError) else exc
-            self._fail(ReadError(f"not a valid HTTP response ({_detail(cause)})", **self._where()))
+            message = f"not a valid HTTP response ({error_detail(cause)})"
+            self._fail(ReadError(message, **self._where()))
 
     def eof_received(self) -> bool:
         return False  # close the transport; connection_lost follows
@@ -253,7 +258,7 @@ class _Connection(asyncio.Protocol):
             self._wake()
             return
         what = "before the response" if self._head is not None else "mid-body"
-        detail = f" ({_detail(exc)})" if exc is not None else ""
+        detail = f" ({error_detail(exc)})" if exc is not None else ""
         self._fail(ReadError(f"the server closed the connection {what}{detail}", **self._where()))
 
     def pause_writing(self) -> None:  # the request is written whole; nothing to pause
@@ -310,16 +315,18 @@ class _Connection(asyncio.Protocol):
     # -- one exchange -------------------------------------------------------------------------
 
     async def exchange(
-        self, head: bytes, body: bytes | None, url: URL, method: str, where: Where
+        self, head: bytes, body: bytes | None, url: URL, key: Key, bodyless: bool, where: Where
     ) -> WireResponse:
+        """Send ``head`` and ``body`` and wait for the response head. ``bodyless``: the
+        request was a ``HEAD``, whose answer declares a body that never comes."""
         assert self._transport is not None
         self._exchange += 1
         self._active, self._complete, self._error = True, False, None
         self._status, self._keep_alive, self._until_close = 0, False, False
         self._chunks.clear()
         self._buffered, self._paused = 0, False
-        self._key, self._where = self._wire._key(url), where
-        self._head_bodyless = method == "HEAD"
+        self._key, self._where = key, where
+        self._head_bodyless = bodyless
         self._head, self._head_bytes = self._loop.create_future(), 0
         if body and len(body) > SMALL_BODY:
             self._transport.writelines((head, body))
@@ -439,9 +446,10 @@ def _request_head(method: str, url: URL, headers: Mapping[str, str], body: bytes
 
 
 @lru_cache(maxsize=8)
-def _ssl_context(verify: bool | str) -> ssl.SSLContext:
-    # Built on the first https connection, not at import: loading the CA bundle takes
-    # tens of milliseconds that a plain-http read never needs.
+def ssl_context(verify: bool | str) -> ssl.SSLContext:
+    """The TLS context for ``verify`` (a CA file, or whether to check certificates), built
+    on the first https connection, not at import: loading the CA bundle takes tens of
+    milliseconds that a plain-http read never needs."""
     if isinstance(verify, str):
         return ssl.create_default_context(cafile=verify)
     context = ssl.create_default_context()
@@ -470,7 +478,8 @@ async def _anyio_limit(seconds: float | None) -> AsyncIterator[None]:
         yield
 
 
-def _detail(exc: BaseException | None) -> str:
+def error_detail(exc: BaseException | None) -> str:
+    """``exc`` as an error message quotes it: its type, and its text if it has one."""
     if exc is None:
         return "no detail"
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
