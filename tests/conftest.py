@@ -20,6 +20,7 @@ from clocks import FakeClock
 from handler_errors import HANDLER_ERRORS
 from hiveframe.demo import DemoServer, LoopbackServer
 from hiveframe.demo._server import Handler
+from scripted_server import Script, ScriptedServer
 
 ServerFactory = Callable[[Mapping[str, Handler]], LoopbackServer]
 
@@ -97,6 +98,21 @@ def fresh_demo() -> Iterator[DemoServer]:
     """A demo API of its own, for tests that count the requests it receives."""
     with DemoServer(records=250) as server:
         yield server
+
+
+@pytest.fixture
+def scripted() -> Iterator[Callable[[Script], ScriptedServer]]:
+    """Start a server that answers each connection with ``script`` (raw bytes); closed when
+    the test ends."""
+    servers: list[ScriptedServer] = []
+
+    def start(script: Script) -> ScriptedServer:
+        servers.append(ScriptedServer(script))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()
 
 
 @pytest.fixture

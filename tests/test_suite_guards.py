@@ -46,7 +46,14 @@ def test_handler_exceptions_are_recorded_whether_raised_by_the_call_or_the_body(
 
 
 def test_a_test_whose_handler_raised_fails_at_teardown(pytester):
-    for name in ("conftest.py", "handler_errors.py", "clocks.py", "cli_process.py", "waiting.py"):
+    for name in (
+        "conftest.py",
+        "handler_errors.py",
+        "clocks.py",
+        "cli_process.py",
+        "waiting.py",
+        "scripted_server.py",
+    ):
         shutil.copy(TESTS / name, pytester.path / name)
     pytester.makepyfile(
         test_inner="""

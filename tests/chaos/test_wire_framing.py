@@ -19,7 +19,6 @@ import random
 import socket
 import struct
 import time
-from collections.abc import Iterator
 
 import orjson
 import pytest
@@ -145,23 +144,10 @@ def _source(server: ScriptedServer, retry: RetryConfig | None) -> HTTPSource:
     )
 
 
-@pytest.fixture
-def server_for() -> Iterator[object]:
-    servers: list[ScriptedServer] = []
-
-    def start(schedule: Schedule) -> ScriptedServer:
-        servers.append(ScriptedServer(schedule))
-        return servers[-1]
-
-    yield start
-    for server in servers:
-        server.close()
-
-
 @pytest.mark.parametrize("seed", range(SEEDS))
-def test_with_retries_every_record_arrives_once(server_for, seed):
+def test_with_retries_every_record_arrives_once(scripted, seed):
     schedule = Schedule(seed, faults_per_page=2)
-    server = server_for(schedule)
+    server = scripted(schedule)
     retry = RetryConfig(max_attempts=3, initial_delay_seconds=0.001, jitter=False)
     ids = _source(server, retry).read().to_arrow()
     got = ids.column("id").to_pylist() if ids.num_rows else []
@@ -169,9 +155,9 @@ def test_with_retries_every_record_arrives_once(server_for, seed):
 
 
 @pytest.mark.parametrize("seed", range(SEEDS))
-def test_without_retries_every_record_or_a_transport_error(server_for, seed):
+def test_without_retries_every_record_or_a_transport_error(scripted, seed):
     schedule = Schedule(seed + 10_000, faults_per_page=1)
-    server = server_for(schedule)
+    server = scripted(schedule)
     try:
         table = _source(server, None).read().to_arrow()
     except (ReadError, TimeoutException, DeadlineExceeded) as exc:

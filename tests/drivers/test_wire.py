@@ -10,7 +10,6 @@ ends with the data or a typed error, and a connection is reused only when that i
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
 
 import orjson
 import pytest
@@ -18,20 +17,7 @@ import pytest
 from hiveframe.connectors import HTTPSource
 from hiveframe.errors import ReadError
 from hiveframe.resilience import RetryConfig
-from scripted_server import Connection, Script, ScriptedServer
-
-
-@pytest.fixture
-def scripted() -> Iterator[Callable[[Script], ScriptedServer]]:
-    servers: list[ScriptedServer] = []
-
-    def start(script: Script) -> ScriptedServer:
-        servers.append(ScriptedServer(script))
-        return servers[-1]
-
-    yield start
-    for server in servers:
-        server.close()
+from scripted_server import Connection, ScriptedServer
 
 
 def page(offset: int, total: int = 25, size: int = 10) -> bytes:

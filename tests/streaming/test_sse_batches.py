@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -68,16 +69,22 @@ def records(source: HTTPSource) -> list[Any]:
         return list(stream)
 
 
-def test_the_position_after_every_record_resumes_exactly(feed):
-    source = source_of(feed)
-    assert [r["id"] for r in records(source)] == ALL_IDS
-    for taken in range(len(ALL_IDS) + 1):
+def assert_resumes(source: HTTPSource, every: list[int], stops: Iterable[int]) -> None:
+    """Stopping after each of ``stops`` records and resuming from the position then gives
+    every id once, in order."""
+    for taken in stops:
         with source.stream() as stream:
             first = [r["id"] for r in itertools.islice(stream, taken)]
             position = stream.position
         with source.stream(position=position) as stream:
             rest = [r["id"] for r in stream]
-        assert first + rest == ALL_IDS, f"left after {taken} records at {position}"
+        assert first + rest == every, f"left after {taken} records at {position}"
+
+
+def test_the_position_after_every_record_resumes_exactly(feed):
+    source = source_of(feed)
+    assert [r["id"] for r in records(source)] == ALL_IDS
+    assert_resumes(source, ALL_IDS, range(len(ALL_IDS) + 1))
 
 
 def test_positions_inside_and_after_events(feed):
@@ -252,10 +259,4 @@ def test_a_read_of_many_events_resumes_exactly_after_any_record(serve):
     source = source_of(serve({"/sse": handler}))
     every = [r["id"] for r in records(source)]
     assert len(every) == 342
-    for taken in (1, 63, 64, 65, 70, 150, 341, 342):
-        with source.stream() as stream:
-            first = [r["id"] for r in itertools.islice(stream, taken)]
-            position = stream.position
-        with source.stream(position=position) as stream:
-            rest = [r["id"] for r in stream]
-        assert first + rest == every, f"left after {taken} records at {position}"
+    assert_resumes(source, every, (1, 63, 64, 65, 70, 150, 341, 342))
