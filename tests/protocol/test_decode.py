@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+import json
 import pickle
 
 import pyarrow as pa
@@ -96,6 +97,45 @@ def test_jsonl_big_integers_stay_exact():
     big = 2**70
     page = decode_body(f'{{"id": 1}}\n{{"id": {big}}}\n'.encode(), fmt="jsonl")
     assert page.records == [{"id": 1}, {"id": big}]
+
+
+# Integers orjson would read as floats (20 digits, or a minus and 19), and their neighbours.
+WIDE = [2**64, -(2**63) - 1, 10**19, -(10**19), 2**70, -(2**70)]
+EXACT_ANYWAY = [2**64 - 1, -(2**63), 10**18, 9_999_999_999_999_999_999]
+
+
+@pytest.mark.parametrize("number", WIDE + EXACT_ANYWAY)
+@pytest.mark.parametrize("pad", range(13))
+def test_integers_stay_exact_at_every_offset_alone_or_among_numbers(number, pad):
+    # The scan for wide integers looks at every sixth byte first: a number is found
+    # wherever it starts from that stride, among text or among numbers packed together.
+    for document in (
+        f'{{"pad": "{"x" * pad}", "n": {number}}}',
+        f'{{"a": [{"1," * pad}{number}]}}',
+        f'{{"n": {number}{" " * pad}}}',
+    ):
+        expected = json.loads(document)
+        for records in (
+            decode_module.json_documents([document, '{"id": 1}'])[0][:1],
+            decode_module.json_records(document.encode(), None),
+            decode_body(document.encode(), fmt="json").records,
+            decode_body(document.encode() + b"\n", fmt="jsonl").records,
+        ):
+            assert records == [expected]
+            assert repr(records) == repr([expected]), "an int, not a float"
+
+
+@pytest.mark.parametrize("offset", range(13))
+@pytest.mark.parametrize("filler", [b"x", b" ", b"1,", b'"'])
+def test_the_wide_integer_scan_finds_every_run_of_digits_that_needs_it(offset, filler):
+    def scan(run: bytes) -> bool:
+        return decode_module._may_hold_big_int(filler * offset + run + b",1" * 7)
+
+    assert scan(b"1" * 20)
+    assert scan(b"9" * 25)
+    assert scan(b"-" + b"9" * 19)
+    assert not scan(b"9" * 19)
+    assert not scan(b"-" + b"9" * 18)
 
 
 def test_csv_decodes_straight_to_an_arrow_table():

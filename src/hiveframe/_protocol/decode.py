@@ -82,6 +82,8 @@ _CSV_TYPES = frozenset({"text/csv", "application/csv", "text/comma-separated-val
 _EXCERPT_BYTES = 40
 _MAX_MESSAGE = 200
 _DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_STRIDE = 6  # a run of 19 bytes holds 19 // 6 = 3 bytes of every sixth byte
+_TRIO = b"000"
 
 
 @dataclass(frozen=True)
@@ -377,6 +379,12 @@ def _parse_json(data: bytes) -> Any:
 def _may_hold_big_int(data: bytes) -> bool:
     # orjson keeps integers in [-2**63, 2**64) exact; anything wider needs 20 digits, or a
     # minus and 19. A hit inside a string or a long fraction only costs a second parse.
+    # Any 19 bytes in a row hold three bytes of every sixth byte, one after the other, so
+    # a run of 19 digits leaves three digits in a row among every sixth byte: looked for
+    # first, it costs a sixth of masking every byte, which only data with such a trio
+    # (a run of 13 digits or more, or numbers packed close together) goes on to pay.
+    if _TRIO not in data[::_STRIDE].translate(_DIGITS_TO_ZERO):
+        return False
     masked = data.translate(_DIGITS_TO_ZERO)
     if b"0" * 19 not in masked:  # one search settles the common case
         return False
