@@ -51,6 +51,14 @@ STREAMS = {
     "colon in a value": b"id: a:b\ndata: c: d\n\nid:e: f\ndata::g\n\n" + _run(1, 2),
     "data then id": b"data: x\nid: 1\n\n" + _run(2, 3),
     "ids of every third event": _run(1, 2) + _run(3, 1, with_id=False) + _run(4, 2),
+    # The run's field names are checked on its least and greatest line: names that sort
+    # before, between and after the run's own.
+    "names sorting among the run's": _run(1, 2)
+    + b"id: 3\ndata!: x\n\nid:: 4\ndata: y\n\nid: 5\ndatA: z\n\nid: 6\ndata:\x7f\n\n"
+    + _run(7, 2),
+    "ids sorting among the run's": _run(1, 2)
+    + b"ic: 3\ndata: x\n\nie: 4\ndata: y\n\n"
+    + _run(5, 2),
 }
 
 
