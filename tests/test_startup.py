@@ -18,9 +18,10 @@ import pytest
 from hiveframe.demo import DemoServer
 
 HTTP_AND_ARROW = ("aiohttp", "httptools", "anyio", "asyncio", "pyarrow", "ssl", "yarl", "multidict")
-# What a batch read never needs: the sink, the stream readers, OAuth, pipelines, Spark, and
-# the libraries imported only when an option asks for them. (Not pyarrow.compute: where pandas
-# is installed, pyarrow imports it, and pandas pyarrow.compute, on the first pa.array().)
+# What a batch read never needs: the sink, the stream readers and options, incremental and
+# parent/child reads, OAuth, pipelines, Spark, and the libraries imported only when an option
+# asks for them. (Not pyarrow.compute: where pandas is installed, pyarrow imports it, and
+# pandas pyarrow.compute, on the first pa.array().)
 NOT_FOR_A_READ = (
     "hiveframe.connectors._sink",
     "hiveframe.connectors._explain",
@@ -28,6 +29,17 @@ NOT_FOR_A_READ = (
     "hiveframe._protocol.batching",
     "hiveframe._http.sse",
     "hiveframe._http.poll",
+    "hiveframe._http.record_stream",
+    # the stream, incremental and parent/child options: loaded by a source that has them
+    "hiveframe.connectors._stream_options",
+    "hiveframe._protocol.poll",
+    "hiveframe._protocol.reconnect",
+    "hiveframe._protocol.sse",
+    "hiveframe._protocol.units",
+    "hiveframe.connectors._incremental",
+    "hiveframe._protocol.incremental",
+    "hiveframe.connectors._fanout",
+    "hiveframe._protocol.checkpoint",
     "hiveframe._http.oauth_refresh",
     "hiveframe._http.proxied",  # aiohttp: only for requests through a proxy
     "aiohttp",

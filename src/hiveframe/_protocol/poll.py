@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import orjson
 
@@ -79,6 +79,7 @@ class PollStream:
     'id'
     """
 
+    kind: ClassVar[Literal["poll"]] = "poll"
     interval_seconds: float
     since_param: str | None = None
     since_field: str | None = None

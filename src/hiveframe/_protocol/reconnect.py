@@ -25,7 +25,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import ClassVar, Literal, Protocol
 
 from hiveframe._protocol.content import is_event_stream
 from hiveframe._protocol.sse import DEFAULT_MAX_EVENT_BYTES
@@ -151,6 +151,7 @@ class SSEStream:
     60.0
     """
 
+    kind: ClassVar[Literal["sse"]] = "sse"
     data_format: SSEFormat = "json"
     include_event_metadata: bool = False
     idle_timeout_seconds: float = DEFAULT_IDLE_TIMEOUT_SECONDS

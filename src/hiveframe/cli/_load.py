@@ -90,8 +90,6 @@ def load_options(args: argparse.Namespace, *, saves_state: bool = True) -> dict[
         A cursor option without ``--state`` (or ``--state`` without ``-o``), or a parent
         option without ``--parent``; the error names the option.
     """
-    from hiveframe.connectors import HTTPSource, Incremental, Parent
-
     options: dict[str, Any] = {}
     given = [name for name in _CURSOR_OPTIONS if getattr(args, name) not in (None, [])]
     if args.state is None and given:
@@ -103,6 +101,8 @@ def load_options(args: argparse.Namespace, *, saves_state: bool = True) -> dict[
             raise ConfigError("--state", args.state, reason)
         if args.cursor_field is None:
             raise ConfigError("--cursor-field", None, "an incremental read (--state) needs it")
+        from hiveframe.connectors import Incremental  # loaded only for a read that uses it
+
         kind = args.cursor_type
         options["incremental"] = Incremental(
             args.cursor_field,
@@ -124,6 +124,8 @@ def load_options(args: argparse.Namespace, *, saves_state: bool = True) -> dict[
                 "--" + option.replace("_", "-"), getattr(args, option), "needs --parent URL"
             )
         return options
+    from hiveframe.connectors import HTTPSource, Parent
+
     parent = HTTPSource(
         args.parent,
         pagination=args.parent_pagination,

@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
 from contextlib import aclosing, closing, contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 import pyarrow as pa
@@ -28,10 +28,12 @@ from hiveframe._http.reader import PageReader, ReadPlan, ReadProgress
 from hiveframe._http.session import Session
 from hiveframe._protocol.arrow.conform import RunningSchema, concat_tables
 from hiveframe._protocol.paginators import AutoPaginator, start_paginator
-from hiveframe.connectors._fanout import ChildFailure, Fanout
-from hiveframe.connectors._incremental import CursorRun
 from hiveframe.connectors._spec import Runtime, SourceSpec
 from hiveframe.errors import ChildReadError, ConfigError, HiveFrameError, ResponseDecodeError
+
+if TYPE_CHECKING:  # parent/child and incremental reads load their modules when they run
+    from hiveframe.connectors._fanout import ChildFailure, Fanout
+    from hiveframe.connectors._incremental import CursorRun
 
 __all__ = [
     "ParentRow",
@@ -159,6 +161,8 @@ class ReadRun:
         self.progress = progress  # pages, records, total, retries as they come (the CLI's bar)
         config = spec.incremental
         if cursor is None and config is not None:
+            from hiveframe.connectors._incremental import CursorRun
+
             cursor = CursorRun(config, spec.redacted_url)
         self.cursor = cursor
         fanout = spec.fanout
@@ -332,6 +336,8 @@ class ReadRun:
     ) -> _ChildFailed:
         if fanout.on_child_error == "raise":
             raise ChildReadError(str(exc), parent=values, url=url) from exc
+        from hiveframe.connectors._fanout import ChildFailure
+
         return _ChildFailed(ChildFailure(parent=values, url=url, error=str(exc)), exc)
 
     def _settled(self, result: list[pa.Table] | _ChildFailed) -> list[pa.Table]:

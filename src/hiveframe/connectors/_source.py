@@ -15,22 +15,13 @@ from hiveframe._http.clock import SYSTEM_CLOCK
 from hiveframe._http.portal import run_sync
 from hiveframe._http.proxy import proxy_repr
 from hiveframe._http.reader import Parser, ReadPlan
-from hiveframe._http.record_stream import (
-    AsyncBatchStream,
-    AsyncRecordStream,
-    BatchStream,
-    RecordStream,
-)
 from hiveframe._protocol.data_path import DataPath
 from hiveframe._protocol.decode import validate_response_format
 from hiveframe._protocol.drift import DRIFT_POLICIES
-from hiveframe._protocol.incremental import Incremental
 from hiveframe._protocol.metadata import metadata_option
 from hiveframe._protocol.pagination import DEFAULT_MAX_PAGES, PaginationConfig
 from hiveframe._protocol.paginators import pagination_from_options
-from hiveframe._protocol.poll import PollStream
 from hiveframe._protocol.response_policy import response_policy_from_option
-from hiveframe._protocol.units import SourceStats, StreamKind, Unit
 from hiveframe._validate import (
     NOT_GIVEN,
     _NotGiven,
@@ -45,10 +36,9 @@ from hiveframe._validate import (
     optional_seconds,
     require_int,
 )
-from hiveframe.connectors._fanout import Parent, fanout_option
-from hiveframe.connectors._incremental import incremental_option
 from hiveframe.connectors._run import ReadRun, ReadStats, iter_batches, read_then_commit
 from hiveframe.connectors._source_options import (
+    FLAT_STREAM_OPTIONS,
     DriftPolicy,
     PaginationStyle,
     ResponseFormat,
@@ -56,14 +46,23 @@ from hiveframe.connectors._source_options import (
     check_keywords,
 )
 from hiveframe.connectors._spec import Front, Runtime, SourceSpec, session_config
-from hiveframe.connectors._stream_options import StreamMode, stream_option
 from hiveframe.errors import ConfigError
 from hiveframe.resilience import CircuitBreaker, RateLimiter, RetryConfig
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from hiveframe._http.record_stream import (
+        AsyncBatchStream,
+        AsyncRecordStream,
+        BatchStream,
+        RecordStream,
+    )
+    from hiveframe._protocol.incremental import Incremental
+    from hiveframe._protocol.units import SourceStats, StreamKind, Unit
     from hiveframe.connectors._explain import Explanation
+    from hiveframe.connectors._fanout import Fanout, Parent
+    from hiveframe.connectors._stream_options import StreamMode
 
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "QUERY"})
 _MAX_BODY_BYTES = 100 * 1024 * 1024
@@ -254,7 +253,7 @@ strict_sse, include_event_metadata
             raise ConfigError("parser", parser, "a callable parser(response) -> records")
         if schema is not None and not isinstance(schema, pa.Schema):
             raise ConfigError("schema", schema, "a pyarrow.Schema")
-        mode = stream_option(
+        mode = _stream_mode(
             stream,
             options,
             response_format=response_format,
@@ -262,7 +261,7 @@ strict_sse, include_event_metadata
             parser=parser,
             body=body,
         )
-        if mode is not None and not isinstance(mode, PollStream):
+        if mode is not None and mode.kind == "sse":
             response_format = None  # "json"/"text" name how event data decodes (data_format)
         pages_given = max_pages is not NOT_GIVEN
         hosts = check_names("allowed_hosts", options.get("allowed_hosts", ()))
@@ -317,8 +316,8 @@ strict_sse, include_event_metadata
         kind, shown = spec.stream_kind, spec.redacted_url
         self.spec = replace(
             spec,
-            incremental=incremental_option(incremental, plan, kind),
-            fanout=fanout_option(parent, plan, kind, redacted_url=shown),
+            incremental=_incremental(incremental, plan, kind),
+            fanout=_fanout(parent, plan, kind, redacted_url=shown),
         )
         self.last_read: ReadStats | None = None  # what the latest batch read did
 
@@ -353,7 +352,7 @@ strict_sse, include_event_metadata
             parts.append(f"auth={self.auth!r}")
         parts += proxy_repr(self.session_config.proxy)
         stream = self.spec.stream
-        if isinstance(stream, PollStream):
+        if stream is not None and stream.kind == "poll":
             parts.append(f"poll_interval_seconds={stream.interval_seconds:g}")
         elif stream is not None:
             parts.append("stream_type='sse'")
@@ -506,6 +505,8 @@ strict_sse, include_event_metadata
         ...     for event in events:
         ...         print(event)
         """
+        from hiveframe._http.record_stream import RecordStream  # a batch read never loads it
+
         return RecordStream(self.astream(position=position))
 
     def astream(self, *, position: Mapping[str, Any] | None = None) -> AsyncRecordStream:
@@ -518,6 +519,8 @@ strict_sse, include_event_metadata
         ...         async for event in events:
         ...             print(event)
         """
+        from hiveframe._http.record_stream import AsyncRecordStream  # a batch read never loads it
+
         kind = self.spec.require_stream_kind()
         start = dict(position) if position is not None else None
         return AsyncRecordStream(lambda stats: self.aunit_groups(start, stats), start, kind)
@@ -561,12 +564,16 @@ strict_sse, include_event_metadata
         ...     for batch in batches:
         ...         print(batch.num_rows, batches.position)
         """
+        from hiveframe._http.record_stream import BatchStream  # a batch read never loads it
+
         return BatchStream(self.astream(position=position), *self._batching(size))
 
     def astream_batches(
         self, size: int = 1000, *, position: Mapping[str, Any] | None = None
     ) -> AsyncBatchStream:
         """Async :meth:`stream_batches`: ``async for batch in source.astream_batches(): ...``."""
+        from hiveframe._http.record_stream import AsyncBatchStream  # a batch read never loads it
+
         return AsyncBatchStream(self.astream(position=position), *self._batching(size))
 
     def _batching(self, size: int) -> tuple[int, pa.Schema | None]:
@@ -610,3 +617,33 @@ strict_sse, include_event_metadata
         keeps its own exact position.
         """
         return self.spec.aunit_groups(position, stats, self.runtime)
+
+
+# The stream, incremental and parent/child modules load only for a source that uses them: a
+# plain batch read imports none of their option types (see tests/test_startup.py).
+
+
+def _stream_mode(stream: object, flat: Mapping[str, Any], **used: object) -> StreamMode | None:
+    if stream is None and FLAT_STREAM_OPTIONS.isdisjoint(flat):
+        return None
+    from hiveframe.connectors._stream_options import stream_option
+
+    return stream_option(stream, flat, **used)
+
+
+def _incremental(value: object, plan: ReadPlan, kind: StreamKind | None) -> Incremental | None:
+    if value is None:
+        return None
+    from hiveframe.connectors._incremental import incremental_option
+
+    return incremental_option(value, plan, kind)
+
+
+def _fanout(
+    value: object, plan: ReadPlan, kind: StreamKind | None, *, redacted_url: str
+) -> Fanout | None:
+    if value is None and "{parent." not in plan.url + "".join(plan.params.values()):
+        return None  # no parent, and no placeholder one would fill
+    from hiveframe.connectors._fanout import fanout_option
+
+    return fanout_option(value, plan, kind, redacted_url=redacted_url)

@@ -4,13 +4,23 @@ explicit parameters (``**options``), typed so that a type checker sees every one
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, TypedDict
 
 from hiveframe._http.clock import Clock
 from hiveframe._protocol.response_policy import ResponsePolicy, ResponseRule
-from hiveframe.connectors._stream_options import FlatStreamOptions
 
-__all__ = ["DriftPolicy", "PaginationStyle", "ResponseFormat", "SourceOptions", "check_keywords"]
+if TYPE_CHECKING:
+    from hiveframe._protocol.reconnect import ReconnectConfig
+
+__all__ = [
+    "FLAT_STREAM_OPTIONS",
+    "DriftPolicy",
+    "FlatStreamOptions",
+    "PaginationStyle",
+    "ResponseFormat",
+    "SourceOptions",
+    "check_keywords",
+]
 
 PaginationStyle = Literal["offset", "page", "cursor", "link", "next_url", "auto"]
 """The pagination styles named by a string (a config object names any other)."""
@@ -20,6 +30,29 @@ ResponseFormat = Literal["auto", "json", "jsonl", "ndjson", "csv", "text"]
 
 DriftPolicy = Literal["promote", "strict"]
 """What a field that changes type between pages does (see ``schema_drift``)."""
+
+
+class FlatStreamOptions(TypedDict, total=False):
+    """The flat spellings of the stream options: shortcuts for ``stream=PollStream(...)``
+    (the first eight) and ``stream=SSEStream(...)`` (the rest, with ``response_format``
+    as ``data_format``)."""
+
+    poll_interval_seconds: float | None
+    stream_type: Literal["poll", "sse"] | None
+    since_param: str | None
+    since_field: str | None
+    since_path: str | None
+    dedupe_key: str | None
+    dedupe_window: int
+    conditional_requests: bool
+    idle_timeout_seconds: float
+    max_event_bytes: int
+    reconnect: ReconnectConfig | None
+    strict_sse: bool
+    include_event_metadata: bool
+
+
+FLAT_STREAM_OPTIONS = frozenset(FlatStreamOptions.__annotations__)
 
 
 class SourceOptions(FlatStreamOptions, total=False):

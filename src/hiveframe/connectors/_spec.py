@@ -31,11 +31,7 @@ from hiveframe._http.clock import SYSTEM_CLOCK, Clock
 from hiveframe._http.proxy import ProxyOption
 from hiveframe._http.reader import ReadPlan
 from hiveframe._http.session import Session, SessionConfig
-from hiveframe._protocol.incremental import Incremental
-from hiveframe._protocol.poll import PollStream
-from hiveframe._protocol.reconnect import SSEStream
 from hiveframe._protocol.response_policy import ResponsePolicy
-from hiveframe._protocol.units import SourceStats, StreamKind, Unit
 from hiveframe._secrets import redact_url
 from hiveframe._validate import NOT_GIVEN, _NotGiven, check_names
 from hiveframe.errors import ConfigError
@@ -51,6 +47,10 @@ if TYPE_CHECKING:
 
     from hiveframe._http.poll import PollReader
     from hiveframe._http.sse import SSEReader
+    from hiveframe._protocol.incremental import Incremental
+    from hiveframe._protocol.poll import PollStream
+    from hiveframe._protocol.reconnect import SSEStream
+    from hiveframe._protocol.units import SourceStats, StreamKind, Unit
     from hiveframe.connectors._fanout import Fanout
     from hiveframe.connectors._sink_options import SinkOptions
 
@@ -234,9 +234,7 @@ class SourceSpec(Endpoint):
     @property
     def stream_kind(self) -> StreamKind | None:
         """``"poll"``, ``"sse"``, or ``None`` for a source that does not stream."""
-        if self.stream is None:
-            return None
-        return "sse" if isinstance(self.stream, SSEStream) else "poll"
+        return None if self.stream is None else self.stream.kind
 
     def require_stream_kind(self) -> StreamKind:
         """:attr:`stream_kind`, of a source that streams.
@@ -286,13 +284,14 @@ class SourceSpec(Endpoint):
     def _reader(self, stats: SourceStats | None, runtime: Runtime | None) -> SSEReader | PollReader:
         from hiveframe._http.poll import PollReader  # a batch read never loads the stream readers
         from hiveframe._http.sse import SSEReader
+        from hiveframe._protocol.units import SourceStats
 
         self.require_stream_kind()
         stream = self.stream
         assert stream is not None
         live = runtime if runtime is not None else Runtime()
         counters = stats if stats is not None else SourceStats()
-        if isinstance(stream, PollStream):
+        if stream.kind == "poll":
             session = self.session(live)  # the reader opens and closes it
             return PollReader(self.plan, stream, session, clock=live.clock, stats=counters)
         # Each wait for bytes of an event stream (its head, then every chunk) is bounded by

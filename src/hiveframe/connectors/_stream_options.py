@@ -12,37 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import MISSING, fields
-from typing import Any, Literal, TypedDict
+from typing import Any
 
 from hiveframe._protocol.poll import PollStream
-from hiveframe._protocol.reconnect import ReconnectConfig, SSEStream
+from hiveframe._protocol.reconnect import SSEStream
 from hiveframe._protocol.units import StreamKind
+from hiveframe.connectors._source_options import FLAT_STREAM_OPTIONS
 from hiveframe.errors import ConfigError
 
-__all__ = ["FlatStreamOptions", "StreamMode", "stream_option"]
+__all__ = ["StreamMode", "stream_option"]
 
 StreamMode = PollStream | SSEStream
 """What ``HTTPSource(stream=...)`` takes."""
-
-
-class FlatStreamOptions(TypedDict, total=False):
-    """The flat spellings of the stream options: shortcuts for ``stream=PollStream(...)``
-    (the first eight) and ``stream=SSEStream(...)`` (the rest, with ``response_format``
-    as ``data_format``)."""
-
-    poll_interval_seconds: float | None
-    stream_type: Literal["poll", "sse"] | None
-    since_param: str | None
-    since_field: str | None
-    since_path: str | None
-    dedupe_key: str | None
-    dedupe_window: int
-    conditional_requests: bool
-    idle_timeout_seconds: float
-    max_event_bytes: int
-    reconnect: ReconnectConfig | None
-    strict_sse: bool
-    include_event_metadata: bool
 
 
 # Each flat option of a mode, and the field of the mode's object it sets.
@@ -61,7 +42,6 @@ _SSE_FIELDS = {
     "strict_sse": "strict",
     "include_event_metadata": "include_event_metadata",
 }
-FLAT_STREAM_OPTIONS = frozenset(FlatStreamOptions.__annotations__)
 
 
 def _defaults() -> dict[str, Any]:
