@@ -9,13 +9,23 @@ ends with the data or a typed error, and a connection is reused only when that i
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import itertools
+import logging
+import socket
+import struct
+import time
+from collections.abc import AsyncIterator
 
 import orjson
+import pyarrow as pa
 import pytest
+from yarl import URL
 
-from hiveframe.connectors import HTTPSource
-from hiveframe.errors import ReadError
+from hiveframe._http.wire import IdleConnectionClosed, TransportConfig, Wire
+from hiveframe.connectors import HTTPSink, HTTPSource, PollStream
+from hiveframe.errors import DeliveryFailed, ReadError
 from hiveframe.resilience import RetryConfig
 from scripted_server import Connection, ScriptedServer
 
@@ -208,3 +218,144 @@ def test_a_head_that_never_ends_is_a_read_error(scripted):
     server = scripted(script)
     with pytest.raises(ReadError, match="head is over"):
         read(server, timeout_seconds=30)
+
+
+# -- a kept-alive connection the server closes as the next request goes out ------------------
+
+SERVER_KEEP_ALIVE = 0.5  # the scripted servers' keep-alive timeout below
+IDLE = 1.1  # what the clients below wait between requests: past the wire's IDLE_RACE_SECONDS
+
+
+def closes_idle(how: str = "close", *, fresh_too: bool = False):
+    """Answers each request on a connection until one comes after ``SERVER_KEEP_ALIVE`` of
+    quiet: that one it ends unanswered (FIN, or RST with ``"reset"``), as a server whose
+    keep-alive timer fires just as the request arrives. ``fresh_too``: every connection but
+    the first ends unanswered at once."""
+
+    def script(conn: Connection) -> None:
+        answered: float | None = None
+        while (head := conn.request()) is not None:
+            late = answered is not None and time.monotonic() - answered >= SERVER_KEEP_ALIVE
+            if late or (fresh_too and server.connections > 1):
+                if how == "reset":
+                    linger = struct.pack("ii", 1, 0)
+                    conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+                return
+            conn.send(ingested() if b" /ingest" in head else answer(page(offset_of(head))))
+            answered = time.monotonic()
+
+    server = ScriptedServer(script)
+    return server
+
+
+def ingested() -> bytes:
+    return b"HTTP/1.1 204 No Content\r\n\r\n"
+
+
+async def slow_batches(batches: int) -> AsyncIterator[pa.RecordBatch]:
+    for number in range(batches):
+        if number:
+            await asyncio.sleep(IDLE)
+        yield pa.record_batch({"id": range(number * 10, number * 10 + 10)})
+
+
+@pytest.mark.parametrize("how", ["close", "reset"])
+def test_a_poll_on_a_connection_its_server_timed_out_goes_again_once(how, caplog):
+    # A source polling every second against a server that drops connections idle half a
+    # second: no poll fails (and waits its backoff), no retry is spent (there are none).
+    server = closes_idle(how)
+    try:
+        source = HTTPSource(
+            server.url("/items"),
+            stream=PollStream(interval_seconds=IDLE),
+            data_path="items",
+            retry=None,
+        )
+        with source.stream() as records:
+            ids = [record["id"] for record in itertools.islice(records, 20)]
+    finally:
+        server.close()
+    assert ids == [*range(10), *range(10)]
+    assert len(server.heads) == 3 and server.connections == 2
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_a_sink_post_with_an_idempotency_key_goes_again_once():
+    server = closes_idle()
+    try:
+        sink = HTTPSink(server.url("/ingest"), batch_size=10, retry=None)
+        result = asyncio.run(sink.awrite(slow_batches(2)))
+    finally:
+        server.close()
+    assert result.records_sent == 20
+    assert len(server.heads) == 3 and server.connections == 2
+
+
+def test_the_connections_idle_as_long_are_dropped_with_the_one_found_closed():
+    async def scenario(url: URL) -> None:
+        wire = Wire(TransportConfig(read_timeout_seconds=5.0, connect_timeout_seconds=5.0))
+        try:
+            first = await wire.open("GET", url, headers={}, body=None, where=dict)
+            second = await wire.open("GET", url, headers={}, body=None, where=dict)
+            for response in (first, second):  # both connections are kept, then idle
+                assert [chunk async for chunk in response.chunks()]
+                response.release()
+            await asyncio.sleep(IDLE)
+            with pytest.raises(IdleConnectionClosed, match=r"on a connection idle \d+\.\ds"):
+                await wire.open("GET", url, headers={}, body=None, where=dict)
+            third = await wire.open("GET", url, headers={}, body=None, where=dict)
+            assert third.status == 200
+            third.close()
+        finally:
+            await wire.aclose()
+
+    server = closes_idle()
+    try:
+        asyncio.run(scenario(URL(server.url("/items"))))
+    finally:
+        server.close()
+    # The second connection was found closed; the first, idle as long, was not tried.
+    assert len(server.heads) == 4 and server.connections == 3
+
+
+def test_a_sink_post_without_an_idempotency_key_is_not_sent_again():
+    # Without a key, the server might have taken the batch before it closed: it is not sent
+    # twice, and the write says which records were not delivered.
+    server = closes_idle()
+    try:
+        sink = HTTPSink(server.url("/ingest"), batch_size=10, retry=None, idempotency_header=None)
+        with pytest.raises(DeliveryFailed, match="keep-alive timeout") as info:
+            asyncio.run(sink.awrite(slow_batches(2)))
+    finally:
+        server.close()
+    assert "10 records not delivered" in str(info.value)
+    assert len(server.heads) == 2 and server.connections == 1
+
+
+def test_a_request_goes_again_once_at_most():
+    # The new connection ends unanswered too: that failure is the write's.
+    server = closes_idle(fresh_too=True)
+    try:
+        sink = HTTPSink(server.url("/ingest"), batch_size=10, retry=None)
+        with pytest.raises(DeliveryFailed, match="10 records not delivered"):
+            asyncio.run(sink.awrite(slow_batches(2)))
+    finally:
+        server.close()
+    assert len(server.heads) == 3 and server.connections == 2
+
+
+def test_a_connection_reused_at_once_and_closed_unanswered_is_the_retry_policys(scripted):
+    # Closed as the next page's request comes, not after a quiet spell: a server failure.
+    def script(conn: Connection) -> None:
+        head = conn.request()
+        if head is not None:
+            conn.send(answer(page(offset_of(head))))
+            conn.request()
+
+    server = scripted(script)
+    with pytest.raises(ReadError, match="before the response") as info:
+        read(server)
+    assert info.value.page == 1
+    assert len(server.heads) == 2 and server.connections == 1
+    retry = RetryConfig(max_attempts=2, initial_delay_seconds=0.01)
+    assert read(server, retry=retry) == list(range(25))

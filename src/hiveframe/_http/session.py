@@ -15,7 +15,7 @@ import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any, NamedTuple, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
 from urllib.parse import urlencode
 
 import orjson
@@ -32,7 +32,7 @@ from hiveframe._http.transport import (
     build_url,
     resolution_error,
 )
-from hiveframe._http.wire import time_limit
+from hiveframe._http.wire import IdleConnectionClosed, time_limit
 from hiveframe._protocol.content import ACCEPT_ENCODING, BodyReader, is_event_stream
 from hiveframe._protocol.origin import (
     REDIRECT_STATUSES,
@@ -77,10 +77,15 @@ from hiveframe.errors import (
 from hiveframe.resilience import CircuitBreaker, RateLimiter, RetryConfig
 from hiveframe.resilience._retry import RetryState
 
+if TYPE_CHECKING:
+    from yarl import URL
+
 logger = logging.getLogger("hiveframe.http")
 
 EXCERPT_BYTES = 512
 _STATUS_COUNTED_BY_BREAKER = frozenset({408, 429}) | frozenset(range(500, 600))
+# The idempotent methods (RFC 9110 9.2.2): a request the server may receive twice.
+_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE", "QUERY"})
 T = TypeVar("T")
 
 
@@ -143,6 +148,7 @@ class _Call:
     deadline: float | None = None  # monotonic time by which the whole operation must end
     auth_handle: str | None = None  # what the auth put on this hop, for Auth.invalidate
     refreshed: bool = False  # a 401 refreshed the credential once in this logical request
+    idempotency_key: bool = False  # the request carries one: sending it twice is harmless
 
     def target(self) -> str:
         """The URL this call asks for, query parameters included (for errors and logs)."""
@@ -286,9 +292,10 @@ class Session:
             page=page,
             batch=batch,
             deadline=deadline,
+            idempotency_key=idempotency_key,
         )
         try:
-            return await self._with_retries(call, idempotency_key=idempotency_key)
+            return await self._with_retries(call)
         except Exception as exc:
             self.report(exc, call.target(), page=page, batch=batch)
             raise
@@ -301,9 +308,18 @@ class Session:
         Retried like an idempotent request: asking for a token twice is harmless. Returns
         the status and body of the final answer, error statuses included.
         """
-        call = _Call("POST", url, {}, dict(headers), form=form, session_auth=False, home=url)
+        call = _Call(
+            "POST",
+            url,
+            {},
+            dict(headers),
+            form=form,
+            session_auth=False,
+            home=url,
+            idempotency_key=True,
+        )
         try:
-            response = await self._with_retries(call, idempotency_key=True, auth_errors=False)
+            response = await self._with_retries(call, auth_errors=False)
         except HTTPStatusError as exc:
             return exc.status, exc.body_excerpt.encode()
         return response.status_code, response.content
@@ -345,12 +361,10 @@ class Session:
 
     # -- retries -----------------------------------------------------------------------------
 
-    async def _with_retries(
-        self, call: _Call, *, idempotency_key: bool, auth_errors: bool = True
-    ) -> Response:
+    async def _with_retries(self, call: _Call, *, auth_errors: bool = True) -> Response:
         policy = self.config.retry
         state = policy.start(clock=self._clock.monotonic)
-        may_retry = policy.allows_method(call.method, idempotency_key=idempotency_key)
+        may_retry = policy.allows_method(call.method, idempotency_key=call.idempotency_key)
         while True:
             state.record_attempt()
             try:
@@ -619,6 +633,21 @@ class Session:
         headers, params = await self._headers_for(call)
         headers["Accept-Encoding"] = ACCEPT_ENCODING
         body = _encode_body(call, headers)
+        target = build_url(call.url, params)
+        try:
+            return await self._send(call, target, headers, body)
+        except IdleConnectionClosed:
+            # The server's keep-alive timeout, not its health: a request that is harmless
+            # twice goes again at once, through the limiter, without spending a retry.
+            if not (call.idempotency_key or call.method in _IDEMPOTENT_METHODS):
+                raise
+        logger.debug("sending %s %s again", call.method, self.redact(str(target)))
+        return await self._send(call, target, headers, body)
+
+    async def _send(
+        self, call: _Call, target: URL, headers: dict[str, str], body: bytes | None
+    ) -> tuple[RawResponse, float]:
+        assert self._transport is not None
         wait = self.limiter.reserve()
         try:
             if wait > 0:
@@ -627,7 +656,6 @@ class Session:
                 await self._clock.sleep(wait)
             started = self._clock.monotonic()
             self.requests_sent += 1
-            target = build_url(call.url, params)
             raw = await self._transport.open(
                 call.method,
                 target,

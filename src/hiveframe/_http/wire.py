@@ -47,6 +47,9 @@ USER_AGENT = "hiveframe"
 # A connection idle longer than this is closed rather than reused (aiohttp's default too):
 # servers drop idle keep-alive connections, often after 5-60 s.
 KEEPALIVE_SECONDS = 15.0
+# A connection idle this long may meet its server's keep-alive timeout as a request goes out
+# on it (the shortest in common servers are 1-5 s); see Wire.open.
+IDLE_RACE_SECONDS = 1.0
 # Body bytes held for a slow reader before the connection stops reading from the socket.
 HIGH_WATER = 256 * 1024
 # Bytes received while the response head is still incomplete: past this, the server is not
@@ -60,6 +63,13 @@ _FORBIDDEN = frozenset("\r\n\0")
 # called only when an error is raised, so the hot path never redacts.
 Where = Callable[[], dict[str, Any]]
 Key = tuple[str, str, int]  # scheme, host, port
+
+
+class IdleConnectionClosed(ReadError):
+    """A request went out on a kept-alive connection that had been idle a while, and the
+    server closed it before answering: most likely its keep-alive timeout ran out as the
+    request left, before the request arrived. The session sends such a request again, once,
+    when sending it twice is harmless."""
 
 
 @dataclass(frozen=True)
@@ -125,13 +135,36 @@ class Wire:
         body: bytes | None,
         where: Where,
     ) -> WireResponse:
-        """Send the request and read the response head (HTTP/1.1, keep-alive)."""
+        """Send the request and read the response head (HTTP/1.1, keep-alive).
+
+        Raises
+        ------
+        IdleConnectionClosed
+            The request went out on a connection idle :data:`IDLE_RACE_SECONDS` or more,
+            which the server closed before any byte of an answer (the other pooled
+            connections to the server idle as long are dropped too).
+        """
         head = _request_head(method, url, headers, body)
         key: Key = (url.scheme, url.raw_host or "", url.port or 0)
         await self._slots.acquire()
         try:
-            connection = self._reused(key) or await self._connect(url, where)
-            return await connection.exchange(head, body, url, key, method == "HEAD", where)
+            now = asyncio.get_running_loop().time()
+            reused = self._reused(key, now)
+            connection = reused or await self._connect(url, where)
+            try:
+                return await connection.exchange(head, body, url, key, method == "HEAD", where)
+            except ReadError as exc:
+                if reused is None or not reused.unanswered:
+                    raise
+                idle = now - reused.idle_since
+                if idle < IDLE_RACE_SECONDS:
+                    raise
+                self._drop_idle(key, reused.idle_since)
+                message = (
+                    f"{exc.message} (on a connection idle {idle:.1f}s: the server's keep-alive "
+                    "timeout may have closed it as the request went out)"
+                )
+                raise IdleConnectionClosed(message, **where()) from exc
         except BaseException:
             self._slots.release()
             raise
@@ -142,12 +175,17 @@ class Wire:
             connection.abort()
         self._idle.clear()
 
-    def _reused(self, key: Key) -> _Connection | None:
+    def _drop_idle(self, key: Key, since: float) -> None:
+        # Connections to the server idle since ``since`` or before: closed by now, likely.
         idle = self._idle.get(key)
-        loop_time = asyncio.get_running_loop().time()
+        while idle and idle[0].idle_since <= since:
+            idle.popleft().abort()
+
+    def _reused(self, key: Key, now: float) -> _Connection | None:
+        idle = self._idle.get(key)
         while idle:
             connection = idle.pop()  # the most recently used is the least likely dropped
-            if connection.usable(loop_time):
+            if connection.usable(now):
                 return connection
             connection.abort()
         return None
@@ -199,7 +237,7 @@ class _Connection(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._parser = httptools.HttpResponseParser(self)
         self._closed = False
-        self._idle_since = 0.0
+        self.idle_since = 0.0  # loop time at which the last exchange ended
         # The current exchange (numbered, so a response handed out earlier cannot end a later
         # exchange on the same connection).
         self._exchange = 0
@@ -370,14 +408,19 @@ class _Connection(asyncio.Protocol):
             and not self._chunks
         )
         if keep:
-            self._idle_since = self._loop.time()
+            self.idle_since = self._loop.time()
             self._wire._done(self, self._key)
         else:
             self.abort()
             self._wire._done(self, None)
 
     def usable(self, now: float) -> bool:
-        return not self._closed and now - self._idle_since < KEEPALIVE_SECONDS
+        return not self._closed and now - self.idle_since < KEEPALIVE_SECONDS
+
+    @property
+    def unanswered(self) -> bool:
+        """The connection closed before any byte of an answer to its exchange came."""
+        return self._closed and self._head_bytes == 0
 
     def abort(self) -> None:
         self._closed = True
