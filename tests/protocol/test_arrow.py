@@ -482,3 +482,42 @@ def test_numbers_convert_to_decimals_through_their_shortest_text():
         records_to_table([{"d": 1.005}], schema)  # would need 3 decimal places
     with pytest.raises(SchemaDriftError):
         records_to_table([{"d": 10**12}], schema)  # beyond precision 10
+
+
+# --------------------------------------------------------------------------- pages told apart
+
+TableKey = conform.TableKey
+
+
+@pytest.mark.parametrize(
+    ("left", "right", "equal"),
+    [
+        ({"id": [1, 2], "x": ["a", "b"]}, {"id": [1, 2], "x": ["a", "b"]}, True),
+        ({"id": [1, 2], "x": ["a", "b"]}, {"id": [1, 2], "x": ["a", "c"]}, False),  # same probe
+        ({"id": [1, 2, 3]}, {"id": [1, 5, 3]}, False),  # first and last agree, not the middle
+        ({"id": [1, 2]}, {"id": [2, 2]}, False),  # the probes differ
+        ({"id": [1, 2]}, {"id": [1]}, False),
+        ({"id": ["a", None]}, {"id": ["a", None]}, True),  # text, and a null as last value
+        ({"id": [1.5, 2.5]}, {"id": [1.5, 2.5]}, True),  # no probe of floats: Arrow decides
+        ({"id": [1.5, 2.5]}, {"id": [1.5, 3.5]}, False),
+        ({"o": [{"a": 1}]}, {"o": [{"a": 2}]}, False),
+        ({"id": [1]}, {"id": [1.0]}, False),  # 1 == 1.0 in Python, not in Arrow
+        ({"id": [1]}, {"other": [1]}, False),
+        ({}, {}, True),
+    ],
+)
+def test_table_keys_are_equal_exactly_when_the_tables_are(left, right, equal):
+    one, two = pa.table(left), pa.table(right)
+    assert one.equals(two) is equal
+    assert (TableKey(one) == TableKey(two)) is equal
+    assert (TableKey(two) == TableKey(one)) is equal
+
+
+def test_table_keys_ignore_chunks_and_slices():
+    table = pa.table({"id": [0, 1, 2, 3], "s": ["a", "b", None, "d"]})
+    chunked = pa.concat_tables([table.slice(0, 1), table.slice(1, 2), table.slice(3)])
+    assert TableKey(table) == TableKey(chunked)
+    sliced = pa.concat_tables([table, table]).slice(4)
+    assert TableKey(sliced) == TableKey(table)
+    assert TableKey(table.slice(1)) != TableKey(table.slice(0, 3))
+    assert TableKey(table) != table  # only keys compare

@@ -341,6 +341,57 @@ def test_a_page_the_reader_refuses_leaves_the_others_to_it(monkeypatch):
     assert spy.pages == 2
 
 
+@pytest.mark.parametrize(
+    "strings",
+    [
+        ["\x01a", "\x01", "\x01bc", "\x01\u00e9"],  # every string marked: one subtraction
+        ["\x01a", None, "\x01", None],  # nulls hold no mark
+        ["a", "\x01b", "", "\x01"],  # strings left unmarked (spacing the mark missed)
+        [],
+    ],
+)
+@pytest.mark.parametrize("window", [slice(0, None), slice(1, None), slice(1, 3)])
+def test_marks_come_off_every_string_of_a_sliced_array(strings, window):
+    array = pa.array(strings, pa.string())
+    # Offsets that start past 0 (a column of a batch) and an array offset past 0.
+    shifted = pa.concat_arrays([pa.array(["\x01zz"] * 3), array]).slice(3)[window]
+    unmarked = columnar._unmarked(shifted)
+    unmarked.validate(full=True)
+    expected = [None if text is None else text.removeprefix("\x01") for text in strings]
+    assert unmarked.to_pylist() == expected[window]
+
+
+@pytest.mark.parametrize(
+    ("unit", "marked"),
+    [
+        (b'{"a":"x","b": "y"}', b'{"a":"\\u0001x","b": "\\u0001y"}'),
+        (b'{"a":"x","b":"y z"}', b'{"a":"\\u0001x","b":"\\u0001y z"}'),
+        (b'{"a":"x\\n"}', b'{"a":"\\u0001x\\n"}'),  # a backslash, but not the mark
+    ],
+)
+def test_marks_go_before_member_strings(unit, marked):
+    assert columnar._marked(unit) == (marked, True)
+
+
+@pytest.mark.parametrize("unit", [b'{"a":"\\u0001"}', b'{"a":"\x01"}'])
+def test_a_unit_holding_the_mark_is_left_unmarked(unit):
+    assert columnar._marked(unit) == (unit, False)
+
+
+@pytest.mark.parametrize(
+    ("body", "shallow"),
+    [
+        (b'[{"a": "[", "b": "]"}]', True),  # brackets in strings, quotes not adjacent
+        (b'["]", "["' + b", [" * 63 + b"]" * 63 + b"]", True),
+        (b'["]", "["' + b", [" * 64 + b"]" * 64 + b"]", False),
+        (b'["", "", ""' + b", [" * 63 + b"]" * 63 + b"]", True),
+        (b'["", "", ""' + b", [" * 64 + b"]" * 64 + b"]", False),
+    ],
+)
+def test_depth_is_counted_outside_strings(body, shallow):
+    assert columnar._shallow(body) is shallow
+
+
 # -- seeded random pages ----------------------------------------------------------------------
 
 KEYS = ["id", "name", "at", "n", "x", "tags", "meta", "é", "a b", ""]

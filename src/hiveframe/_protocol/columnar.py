@@ -56,9 +56,10 @@ import math
 import operator
 import re
 import struct
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache, partial
 from itertools import repeat
 from typing import Any, Literal
 
@@ -93,6 +94,7 @@ _MARK = "\x01"  # put before every string that is an object member, so none read
 _MARK_ESCAPE = b"\\u0001"
 _MARK_BYTE = _MARK.encode()
 _NOT_STRUCTURE = bytes(byte for byte in range(256) if byte not in _STRUCTURE)
+_OFFSET = struct.Struct("=i")  # an int32 offset of a string array, native order
 
 
 @dataclass(frozen=True)
@@ -218,15 +220,20 @@ def _shallow(body: bytes) -> bool:
 
     The brackets outside strings, with each innermost pair removed per round: a body as
     deep as *d* empties in *d* rounds. Escapes are dropped first (``\\\\`` then ``\\"``), so
-    every quote left delimits a string; strings holding no bracket leave ``""`` behind.
-    Where the body is not valid JSON the answer only matters up to the first error, where
-    the reader stops: the brackets before it are counted as the reader sees them.
+    every quote left delimits a string (the odd ones open, the even ones close); strings
+    holding no bracket leave ``""`` behind. Where the body is not valid JSON the answer
+    only matters up to the first error, where the reader stops: the brackets before it are
+    counted as the reader sees them.
     """
     if b"\\" in body:
         body = body.replace(b"\\\\", b"").replace(b'\\"', b"")
-    brackets = body.translate(None, _NOT_STRUCTURE).replace(b'""', b"")
-    if b'"' in brackets:  # a string holds a bracket
-        brackets = b"".join(brackets.split(b'"')[::2])
+    structure = body.translate(None, _NOT_STRUCTURE)
+    if structure.count(b'""') * 2 == structure.count(b'"'):
+        # Every quote is one of an adjacent pair, so (pairs being taken from the left, as
+        # strings are) each string is one pair: none holds a bracket.
+        brackets = structure.translate(None, b'"')
+    else:
+        brackets = b"".join(structure.split(b'"')[::2])
     for _ in range(MAX_DEPTH):
         if not brackets:
             return True
@@ -284,9 +291,12 @@ def _marked(unit: bytes) -> tuple[bytes, bool]:
     """``unit`` with the mark before every string that is an object member, and whether it
     was put: only where no string of the unit holds the mark, escaped or (where the reader
     would accept it) raw."""
-    if _MARK_ESCAPE in unit or _MARK_BYTE in unit:
+    # One-byte searches first (memchr): most units hold no backslash, and many no space.
+    if _MARK_BYTE in unit or (b"\\" in unit and _MARK_ESCAPE in unit):
         return unit, False
-    marked = unit.replace(b'":"', b'":"' + _MARK_ESCAPE).replace(b'": "', b'": "' + _MARK_ESCAPE)
+    marked = unit.replace(b'":"', b'":"' + _MARK_ESCAPE)
+    if b" " in unit:
+        marked = marked.replace(b'": "', b'": "' + _MARK_ESCAPE)
     return marked, True
 
 
@@ -664,25 +674,44 @@ def _unmarked(array: pa.Array) -> pa.Array:
     byte nowhere else, so each string holds one at its start or none."""
     first, count = array.offset, len(array)
     validity, offsets, data = array.buffers()
-    ends = _fixed(offsets, "i")[first : first + count + 1]
-    start = ends[0]
-    text = data.slice(start, ends[-1] - start).to_pybytes() if data is not None else b""
+    span = memoryview(offsets)[4 * first : 4 * (first + count + 1)]  # int32 offsets
+    start, end = _OFFSET.unpack_from(span)[0], _OFFSET.unpack_from(span, 4 * count)[0]
+    text = data.slice(start, end - start).to_pybytes() if data is not None else b""
     if not array.null_count and text.count(_MARK_BYTE) == count:  # every string marked
-        shifted = [end - start - index for index, end in enumerate(ends)]
+        shifted = _less_one_each(span, start, count)
     else:
-        shifted, removed = [], 0
+        ends = _fixed(offsets, "i")[first : first + count + 1]
+        kept, removed = array_module.array("i"), 0
         for index in range(count):
             at = ends[index] - start
-            shifted.append(at - removed)
+            kept.append(at - removed)
             removed += ends[index + 1] - start > at and text[at] == _MARK_BYTE[0]
-        shifted.append(ends[count] - start - removed)
+        kept.append(ends[count] - start - removed)
+        shifted = kept.tobytes()
     # Offsets of zeros before the slice keep ``validity`` (which counts from the array's
     # offset) in place.
-    new_offsets = array_module.array("i", bytes(4 * first))
-    new_offsets.extend(shifted)
-    buffers = [validity, pa.py_buffer(new_offsets), pa.py_buffer(text.replace(_MARK_BYTE, b""))]
+    new_offsets = pa.py_buffer(bytes(4 * first) + shifted)
+    buffers = [validity, new_offsets, pa.py_buffer(text.replace(_MARK_BYTE, b""))]
     return pa.Array.from_buffers(
         pa.string(), count, buffers, null_count=array.null_count, offset=first
+    )
+
+
+def _less_one_each(offsets: memoryview, start: int, count: int) -> bytes:
+    """The int32 ``offsets`` of ``count`` strings that each lose their first byte, counted
+    from 0: offset *i* less ``start + i``, in one subtraction of the offsets read as one
+    integer (each offset is at least ``start + i``, so no lane borrows from the next)."""
+    ones, steps = _lanes(count + 1)
+    packed = int.from_bytes(offsets, sys.byteorder) - (start * ones + steps)
+    return packed.to_bytes(len(offsets), sys.byteorder)
+
+
+@lru_cache(maxsize=8)
+def _lanes(count: int) -> tuple[int, int]:
+    # ``count`` int32 lanes as one integer: all ones, and 0, 1, 2, ... (native order).
+    ones = array_module.array("i", [1]) * count
+    return int.from_bytes(ones, sys.byteorder), int.from_bytes(
+        array_module.array("i", range(count)), sys.byteorder
     )
 
 

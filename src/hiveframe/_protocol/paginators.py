@@ -238,13 +238,13 @@ class _NumberedPaginator(Paginator):
     def _step(self) -> int: ...
 
     def is_last(self, page: Page) -> bool:
-        return self._end_reason(page) is not None
+        return self._end_reason(page, self._reported(page)) is not None
 
-    def _end_reason(self, page: Page) -> str | None:
+    def _end_reason(self, page: Page, total: int | None) -> str | None:
+        # ``total``: what the page reports (``_reported``), read once per page by the caller.
         size = self._page_size
         if page.record_count == 0:
             return "empty_page"
-        total = self._reported(page)
         if total is not None and self._number(page) - self._start + self._units(page) >= total:
             return "total_reached"
         if size is not None and page.record_count < size:
@@ -267,7 +267,7 @@ class _NumberedPaginator(Paginator):
                 f"{number} sent the records of the page before", page=page.index
             )
         self._total = self._reported(page)
-        self.stop_reason = self._end_reason(page)
+        self.stop_reason = self._end_reason(page, self._total)
         if self.stop_reason is None:
             return self._request(self._next_number(page))
         if page.record_count == 0:
