@@ -167,16 +167,7 @@ class PollReader(PageReader):
         self, request: PageRequest, index: int, current_url: str, headers: Mapping[str, str]
     ) -> FetchedPage | None:
         # fetch(), except that a 304 Not Modified is answered before anything is decoded.
-        with self.session.reporting(page=index):  # a next link the origin policy refuses
-            url, params = self._target(request, current_url)
-        response = await self.session.request(
-            self.plan.method,
-            url,
-            params=params,
-            headers={**self.plan.headers, **headers},
-            json=self.plan.body,
-            page=index,
-        )
+        response = await self.request_page(request, index, current_url=current_url, headers=headers)
         if response.status_code == 304:
             return None
         return self.decode(response, request, index)

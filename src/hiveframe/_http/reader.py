@@ -177,13 +177,17 @@ class PageReader:
         deadline: float | None = None,
     ) -> Response:
         """The response to one page's request, not decoded yet (:meth:`decode` does that)."""
-        with self.session.reporting(page=index):  # a next link the origin policy refuses
-            url, params = self._target(request, current_url or self.plan.url)
+        if request.url is None:  # the source's own URL
+            url, params = self.plan.url, {**self.plan.params, **request.params}
+        else:
+            with self.session.reporting(page=index):  # a next link the origin policy refuses
+                url = self._followed(request.url, current_url or self.plan.url)
+            params = dict(request.params)
         return await self.session.request(
             self.plan.method,
             url,
             params=params,
-            headers={**self.plan.headers, **(headers or {})},
+            headers={**self.plan.headers, **headers} if headers else self.plan.headers,
             json=self.plan.body,
             page=index,
             deadline=deadline,
@@ -375,16 +379,21 @@ class PageReader:
         in_flight: dict[int, asyncio.Future[FetchedPage]] = {}
         index = start
         current_url = self.plan.url
+        launched = start  # pages before it were launched (or given)
         if first is not None:
             in_flight[start] = asyncio.get_running_loop().create_future()
             in_flight[start].set_result(first)
+            launched += 1
+        bounds = [bound for bound in (stop, self._limit) if bound is not None]
+        end = min(bounds) if bounds else None  # no page is launched from there on
 
         def launch(upto: int) -> None:
-            for i in range(index, upto if stop is None else min(upto, stop)):
-                if i not in in_flight and self._within_limit(i):
-                    request = paginator.first() if i == 0 else paginator.request_at(i)
-                    fetch = self._fetch_ahead(request, i, deadline, inline=i == start)
-                    in_flight[i] = asyncio.ensure_future(fetch)
+            nonlocal launched
+            for i in range(launched, upto if end is None else min(upto, end)):
+                request = paginator.first() if i == 0 else paginator.request_at(i)
+                fetch = self._fetch_ahead(request, i, deadline, inline=i == start)
+                in_flight[i] = asyncio.ensure_future(fetch)
+                launched = i + 1
 
         try:
             while True:
@@ -461,10 +470,9 @@ class PageReader:
                 warnings.warn(warning, stacklevel=2)
         return nxt
 
-    def _target(self, request: PageRequest, current_url: str) -> tuple[str, dict[str, str]]:
-        if request.url is None:
-            return self.plan.url, {**self.plan.params, **request.params}
-        url = urljoin(current_url, request.url)
+    def _followed(self, link: str, current_url: str) -> str:
+        """A next link as an absolute URL, if the origin policy lets the read follow it."""
+        url = urljoin(current_url, link)
         host = (urlsplit(url).hostname or "").lower()
         if not credentials_may_follow(self.plan.url, url) and host not in self.plan.allowed_hosts:
             raise BlockedDestinationError(
@@ -472,7 +480,7 @@ class PageReader:
                 "allowed_hosts to follow it (credentials are never sent there)",
                 url=self.session.redact(url),
             )
-        return url, dict(request.params)
+        return url
 
     def _decode(self, response: Response) -> DecodedPage:
         plan = self.plan

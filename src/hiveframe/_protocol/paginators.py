@@ -15,6 +15,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 from urllib.parse import urljoin
@@ -539,8 +540,14 @@ def _lookup(page: Page, path: str | None, option: str) -> Any:
         return None
     if page.document is None:
         raise PaginationError(f"{option}={path!r} needs a JSON response; this page had none")
-    found = walk_dotted(page.document, split_dotted_path(path, option))
+    found = walk_dotted(page.document, _segments(path, option))
     return None if isinstance(found, MissingSegment) else found
+
+
+@lru_cache(maxsize=64)
+def _segments(path: str, option: str) -> tuple[str, ...]:
+    # A config's paths (validated when it was built) are split once, not once per page.
+    return split_dotted_path(path, option)
 
 
 def _text(value: Any, option: str) -> str | None:
