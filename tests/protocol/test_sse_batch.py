@@ -51,8 +51,11 @@ STREAMS = {
     "colon in a value": b"id: a:b\ndata: c: d\n\nid:e: f\ndata::g\n\n" + _run(1, 2),
     "data then id": b"data: x\nid: 1\n\n" + _run(2, 3),
     "ids of every third event": _run(1, 2) + _run(3, 1, with_id=False) + _run(4, 2),
-    # The run's field names are checked on its least and greatest line: names that sort
-    # before, between and after the run's own.
+    # Names that sort before, between and after the run's own; a value holding a field's
+    # name; a run whose first event alone is not of its shape, or whose last alone is.
+    "names inside values": b"id: 1\ndata: a data: b\n\nid: id: 2\ndata: data: c\n\n" + _run(3, 2),
+    "first event off the shape": b"id: 1\ndatum: x\n\n" + _run(2, 3),
+    "last event off the shape": _run(1, 3) + b"idx: 4\ndata: y\n\n",
     "names sorting among the run's": _run(1, 2)
     + b"id: 3\ndata!: x\n\nid:: 4\ndata: y\n\nid: 5\ndatA: z\n\nid: 6\ndata:\x7f\n\n"
     + _run(7, 2),
