@@ -35,6 +35,22 @@ class Connection:
         self._heads.append(head)
         return head
 
+    def body(self, head: bytes) -> bytes | None:
+        """The body of the request whose head is ``head`` (``Content-Length`` bytes, none
+        without it), or ``None`` when the client closed before sending it all."""
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        while len(self._pending) < length:
+            data = self.sock.recv(65536)
+            if not data:
+                return None
+            self._pending += data
+        body, self._pending = self._pending[:length], self._pending[length:]
+        return body
+
     def send(self, data: bytes) -> None:
         self.sock.sendall(data)
 
