@@ -15,6 +15,7 @@ import itertools
 import logging
 import socket
 import struct
+import threading
 import time
 from collections.abc import AsyncIterator
 
@@ -359,3 +360,55 @@ def test_a_connection_reused_at_once_and_closed_unanswered_is_the_retry_policys(
     assert len(server.heads) == 2 and server.connections == 1
     retry = RetryConfig(max_attempts=2, initial_delay_seconds=0.01)
     assert read(server, retry=retry) == list(range(25))
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_a_connection_whose_close_was_read_is_not_reused(scripted, loop):
+    # The server closed a pooled connection (its FIN was read: the transport is closing)
+    # while the loop still had connection_lost queued. A request written on it then would
+    # never leave, yet fail as if the server had dropped it: it goes on a new connection.
+    run = asyncio.run if loop == "asyncio" else pytest.importorskip("uvloop").run
+    answer_now, closed = threading.Event(), threading.Event()
+
+    def script(conn: Connection) -> None:
+        head = conn.request()
+        if head is None:
+            return
+        conn.send(answer(b"[]"))
+        if head.startswith(b"GET /idle"):  # closed as soon as the other's answer leaves
+            answer_now.wait(5)
+            time.sleep(0.05)
+            conn.sock.close()
+            closed.set()
+        elif conn.request() is not None:
+            answer_now.wait(5)
+            conn.send(answer(b"[]", b"Connection: close"))
+
+    def busy() -> None:
+        # The loop is busy while the answer and the other connection's FIN arrive: it reads
+        # both in one turn, the answer first.
+        answer_now.set()
+        closed.wait(5)
+        time.sleep(0.05)
+
+    async def scenario(url: URL) -> int:
+        wire = Wire(TransportConfig(read_timeout_seconds=5.0, connect_timeout_seconds=5.0))
+        try:
+            idle = await wire.open("GET", url.with_path("/idle"), headers={}, body=None, where=dict)
+            other = await wire.open("GET", url, headers={}, body=None, where=dict)
+            for response in (idle, other):
+                assert [chunk async for chunk in response.chunks()]
+                response.release()
+            asyncio.get_running_loop().call_soon(busy)
+            last = await wire.open("GET", url, headers={}, body=None, where=dict)  # on other
+            assert [chunk async for chunk in last.chunks()]
+            last.release()  # not kept (Connection: close): the idle one is all that is left
+            fresh = await wire.open("GET", url, headers={}, body=None, where=dict)
+            fresh.close()
+            return fresh.status
+        finally:
+            await wire.aclose()
+
+    server = scripted(script)
+    assert run(scenario(URL(server.url("/items")))) == 200
+    assert server.connections == 3

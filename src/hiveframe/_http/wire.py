@@ -415,7 +415,11 @@ class _Connection(asyncio.Protocol):
             self._wire._done(self, None)
 
     def usable(self, now: float) -> bool:
-        return not self._closed and now - self.idle_since < KEEPALIVE_SECONDS
+        # A transport closing already read the server's FIN or reset (connection_lost is
+        # still queued): a request written on it would never leave.
+        transport = self._transport
+        closing = transport is None or transport.is_closing()
+        return not (self._closed or closing) and now - self.idle_since < KEEPALIVE_SECONDS
 
     @property
     def unanswered(self) -> bool:
