@@ -392,6 +392,41 @@ def test_depth_is_counted_outside_strings(body, shallow):
     assert columnar._shallow(body) is shallow
 
 
+TRUST_CASES = [
+    0.0,
+    -0.0,
+    1.5,
+    -1.5,
+    2.0**49 - 1,
+    2.0**49,
+    -(2.0**49),
+    2.0**53 - 1,
+    2.0**53,
+    -(2.0**53),
+    1e300,
+    5e-324,
+    -5e-324,
+    -1e-310,
+    float("inf"),
+]
+
+
+def _trusted_floats(values: Sequence[float | None]) -> bool:
+    return all(abs(v) < 2.0**53 and str(v) != "-0.0" for v in values if v is not None)
+
+
+@pytest.mark.parametrize("value", TRUST_CASES)
+@pytest.mark.parametrize("among", [[], [1.0, None, 2.5], [-3.0, None]])
+def test_floats_are_trusted_exactly_when_none_may_be_rounded_or_negative_zero(value, among):
+    values = [*among, value, *among]
+    expected = _trusted_floats(values)
+    sliced = pa.array([9.0, *values], pa.float64()).slice(1)
+    assert columnar._trusted(sliced) is expected
+    assert columnar._trusted(pa.array(values, pa.float64())) is expected
+    nested = pa.array([{"a": [value]}, None, {"a": among}])
+    assert columnar._trusted(nested) is _trusted_floats([value, *among])
+
+
 # -- seeded random pages ----------------------------------------------------------------------
 
 KEYS = ["id", "name", "at", "n", "x", "tags", "meta", "é", "a b", ""]

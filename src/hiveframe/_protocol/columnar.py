@@ -86,6 +86,12 @@ MAX_DEPTH = 64
 
 _EXACT_FLOAT = 2.0**53  # floats at or beyond this may be rounded integers
 _NEGATIVE_ZERO = -(2**63)  # -0.0 seen as an int64: the reader's "-0" among floats
+# The byte of a float64 holding its sign and the exponent's seven high bits: below 0x43 (sign
+# cleared), the exponent is at most 1071 and the magnitude below 2**49; -0.0 has 0x80 there.
+_TOP_BYTE = 7 if sys.byteorder == "little" else 0
+_TOP_FROM_2_49 = 0x43
+_TOP_OF_NEGATIVE_ZERO = 0x80
+_WITHOUT_SIGN = bytes(byte & 0x7F for byte in range(256))
 _MAX_BLOCK = 2**31 - 2  # the reader's block size is an int32 and holds the whole batch
 _REFUSED_ROW = re.compile(r"\bin row (\d+)")
 _REREADS = 3  # batch reads before the pages left take records_to_table
@@ -370,9 +376,9 @@ def _as_inferred(table: pa.Table, shapes: Shapes, *, marks: bool) -> pa.Table | 
         column = table.column(i)
         chunks = [_as_built(chunk, marks=True) for chunk in column.chunks]
         table = table.set_column(i, table.field(i), pa.chunked_array(chunks, column.type))
-    for i in shape.objects:
+    for i, objects in shape.objects:
         column = table.column(i)
-        if any(_nulls_in_objects(chunk) for chunk in column.chunks):
+        if any(_nulls_in_objects(chunk, objects) for chunk in column.chunks):
             chunks = [_as_built(chunk, marks=False) for chunk in column.chunks]
             table = table.set_column(i, table.field(i), pa.chunked_array(chunks, column.type))
     return table
@@ -504,7 +510,9 @@ class _Shape:
     def __init__(self, schema: pa.Schema) -> None:
         self.inferable = all(_inferable(field.type) for field in schema)
         self.floats = [i for i, field in enumerate(schema) if _has_float(field.type)]
-        self.objects = [i for i, field in enumerate(schema) if _has_object(field.type)]
+        self.objects = [
+            (i, objects) for i, field in enumerate(schema) if (objects := _objects_in(field.type))
+        ]
         self.marked = [i for i, field in enumerate(schema) if _has_member_text(field.type)]
 
 
@@ -565,6 +573,10 @@ def _trusted(array: pa.Array) -> bool:
     if pa.types.is_float64(data_type):
         if array.null_count == len(array):
             return True
+        values = memoryview(array.buffers()[1])[8 * array.offset : 8 * (array.offset + len(array))]
+        top = bytes(values[_TOP_BYTE::8])  # each value's sign and the high bits of its exponent
+        if max(top.translate(_WITHOUT_SIGN)) < _TOP_FROM_2_49 and _TOP_OF_NEGATIVE_ZERO not in top:
+            return True  # all below 2**49, and no -0.0 (nor a negative below 2**-1007)
         span = slice(array.offset, array.offset + len(array))
         floats = _fixed(array.buffers()[1], "d")[span]
         low, high = min(floats), max(floats)
@@ -600,10 +612,6 @@ def _children(data_type: pa.DataType) -> Iterator[pa.DataType]:
         yield data_type.value_type
 
 
-def _has_object(data_type: pa.DataType) -> bool:
-    return _has_type(data_type, pa.types.is_struct)
-
-
 def _has_member_text(data_type: pa.DataType) -> bool:
     # Whether the type holds strings that are object members (which carry the mark); an
     # array's own string elements do not.
@@ -618,18 +626,31 @@ def _has_member_text(data_type: pa.DataType) -> bool:
     return False
 
 
-def _nulls_in_objects(array: pa.Array) -> bool:
-    if pa.types.is_struct(array.type):
-        if array.null_count:
-            return True
-        return any(
-            _nulls_in_objects(array.field(index))
-            for index, field in enumerate(array.type)
-            if _has_object(field.type)
-        )
-    if pa.types.is_list(array.type) and _has_object(array.type.value_type):
-        return _nulls_in_objects(list_parts(array)[1])
-    return False
+@dataclass(frozen=True)
+class _Objects:
+    """Where a type holds objects, worked out once per shape: an object's fields that hold
+    objects themselves (each with its own), or the values of a list of them."""
+
+    fields: tuple[tuple[int, _Objects], ...] = ()
+    values: _Objects | None = None
+
+
+def _objects_in(data_type: pa.DataType) -> _Objects | None:
+    if pa.types.is_struct(data_type):
+        inner = ((i, _objects_in(field.type)) for i, field in enumerate(data_type))
+        return _Objects(fields=tuple((i, found) for i, found in inner if found is not None))
+    if pa.types.is_list(data_type):
+        values = _objects_in(data_type.value_type)
+        return None if values is None else _Objects(values=values)
+    return None
+
+
+def _nulls_in_objects(array: pa.Array, objects: _Objects) -> bool:
+    if objects.values is not None:
+        return _nulls_in_objects(list_parts(array)[1], objects.values)
+    if array.null_count:
+        return True
+    return any(_nulls_in_objects(array.field(i), inner) for i, inner in objects.fields)
 
 
 def _as_built(
