@@ -289,6 +289,30 @@ def test_an_api_that_ignores_the_offset_is_caught_at_the_second_identical_page(
     assert len(server.requests) == 2  # the slow start: nothing fetched ahead yet
 
 
+@pytest.mark.parametrize("repeat", [True, False], ids=["same-records", "same-ends"])
+def test_a_page_fetched_ahead_is_compared_with_the_one_before_by_its_records(serve, repeat):
+    # Page 6 (decoded in the worker, with pages fetched ahead) holds page 5's records, or
+    # records that only share their first and last ids: a loop, or a page like any other.
+    def pages(request: Request) -> Reply:
+        number = int(request.query["offset"]) // 3
+        if number >= 9:
+            return json_reply({"items": []})
+        first = 15 if number == 6 else number * 3
+        middle = first + 1 if repeat or number != 6 else 999
+        return json_reply({"items": [{"id": first}, {"id": middle}, {"id": first + 2}]})
+
+    server = serve({"/pages": pages})
+    source = HTTPSource(
+        server.url("/pages"), pagination=OffsetPagination(page_size=3), data_path="items"
+    )
+    if repeat:
+        with pytest.raises(PaginationLoopError, match="offset=18 sent the records") as info:
+            source.read()
+        assert info.value.page == 6
+    else:
+        assert ids(source.read())[15:21] == [15, 16, 17, 15, 999, 17]
+
+
 MIDDLE = {"": ([1, 2], "a"), "a": ([], "b"), "b": ([3, 4], None)}
 
 

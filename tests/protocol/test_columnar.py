@@ -132,12 +132,18 @@ def check(
     schema: pa.Schema | None = None,
     batch: int = 1,
     document_paths: Sequence[str] = SCALAR_PATHS,
+    shapes: columnar.Shapes | None = None,
 ) -> None:
     alone = [decode_alone(body, data_path, schema) for body in bodies]
     for start in range(0, len(bodies), batch):
         part = bodies[start : start + batch]
         results = decode_pages(
-            part, data_path=data_path, schema=schema, keys=True, document_paths=document_paths
+            part,
+            data_path=data_path,
+            schema=schema,
+            keys=True,
+            document_paths=document_paths,
+            shapes=shapes,
         )
         assert len(results) == len(part)
         for offset, result in enumerate(results):
@@ -362,20 +368,26 @@ def test_marks_come_off_every_string_of_a_sliced_array(strings, window):
 
 
 @pytest.mark.parametrize(
-    ("unit", "marked"),
+    ("unit", "keys", "marked"),
     [
-        (b'{"a":"x","b": "y"}', b'{"a":"\\u0001x","b": "\\u0001y"}'),
-        (b'{"a":"x","b":"y z"}', b'{"a":"\\u0001x","b":"\\u0001y z"}'),
-        (b'{"a":"x\\n"}', b'{"a":"\\u0001x\\n"}'),  # a backslash, but not the mark
+        (b'{"a":"x","b": "y"}', None, b'{"a":"\\u0001x","b": "\\u0001y"}'),
+        (b'{"a":"x","b":"y z"}', None, b'{"a":"\\u0001x","b":"\\u0001y z"}'),
+        (b'{"a":"x\\n"}', None, b'{"a":"\\u0001x\\n"}'),  # a backslash, but not the mark
+        (b'{"a":"x","b": "y","ab":"z"}', [b'"b"'], b'{"a":"x","b": "\\u0001y","ab":"z"}'),
+        (b'{"a":"x","b":"y","c":[{"b":"z"}]}', [b'"a"', b'"b"'], None),
+        (b'{"a":"x","b":"y"}', [b'"c"'], b'{"a":"x","b":"y"}'),  # put nowhere, but put
     ],
 )
-def test_marks_go_before_member_strings(unit, marked):
-    assert columnar._marked(unit) == (marked, True)
+def test_marks_go_before_the_values_of_the_keys_given(unit, keys, marked):
+    if marked is None:  # every key given: every member string
+        marked = columnar._marked(unit, None)[0]
+    assert columnar._marked(unit, keys) == (marked, True)
 
 
-@pytest.mark.parametrize("unit", [b'{"a":"\\u0001"}', b'{"a":"\x01"}'])
-def test_a_unit_holding_the_mark_is_left_unmarked(unit):
-    assert columnar._marked(unit) == (unit, False)
+@pytest.mark.parametrize("unit", [b'{"a":"\\u0001"}', b'{"a":"\x01"}', b'{"a":"x"}'])
+def test_a_unit_holding_the_mark_or_no_key_to_mark_is_left_unmarked(unit):
+    keys = [] if unit == b'{"a":"x"}' else None
+    assert columnar._marked(unit, keys) == (unit, False)
 
 
 @pytest.mark.parametrize(
@@ -425,6 +437,58 @@ def test_floats_are_trusted_exactly_when_none_may_be_rounded_or_negative_zero(va
     assert columnar._trusted(pa.array(values, pa.float64())) is expected
     nested = pa.array([{"a": [value]}, None, {"a": among}])
     assert columnar._trusted(nested) is _trusted_floats([value, *among])
+
+
+@pytest.mark.parametrize("marks", ["every member string", "learned keys"])
+def test_batches_of_one_read_decode_the_same_whatever_keys_they_mark(monkeypatch, marks):
+    # The batches of a read share what the decoder learned (Shapes): here the whole corpus
+    # is one read, twice over, so later batches mark the keys earlier ones found times in.
+    spy = Spy(monkeypatch)
+    shapes = columnar.Shapes()
+    if marks == "every member string":
+        shapes.timed = None
+    bodies = [PageBody(body, "json", URL) for body in DOCUMENTS]
+    enveloped = [
+        PageBody(b'{"results": {"items": %b, "total": 9}, "at": "2024-01-01"}' % body, "json")
+        for body in DOCUMENTS
+    ]
+    for _ in range(2):
+        check(bodies, batch=5, shapes=shapes)
+        check(enveloped, data_path=DataPath("results.items"), batch=3, shapes=shapes)
+    assert spy.pages > 200
+    assert shapes.timed is None or len(shapes.timed) <= columnar.Shapes._MOST_TIMED
+
+
+def stamped(key: str, value: str = "2024-05-01T12:00:00Z", spacing: str = "") -> PageBody:
+    return PageBody(
+        b'[{"id": 1, "%b":%b"%b", "n": "x"}]' % (key.encode(), spacing.encode(), value.encode()),
+        "json",
+    )
+
+
+def test_the_keys_read_as_times_are_learned_and_marked_from_the_next_batch_on():
+    shapes = columnar.Shapes()
+    assert shapes.timed == []  # nothing marked: the first times cost a second read
+    check([stamped("at"), stamped("n", "plain")], batch=2, shapes=shapes)
+    assert shapes.timed == [b'"at"']
+    check([stamped("at"), stamped("at", "not a time")], batch=2, shapes=shapes)  # a cache hit
+    assert shapes.timed == [b'"at"']
+    check([stamped("at"), stamped("b")], batch=2, shapes=shapes)  # a new key drifts in
+    assert shapes.timed == [b'"at"', b'"b"']
+    check([stamped("at", spacing=" ")], shapes=shapes)  # "at": " is marked too
+    assert shapes.timed == [b'"at"', b'"b"']
+    check([stamped("at", spacing="\n")], shapes=shapes)  # a spacing the marks miss
+    assert shapes.timed is None  # learning cannot help: every member string from now on
+    check([stamped("at"), stamped("c")], batch=2, shapes=shapes)
+    assert shapes.timed is None
+
+
+def test_many_keys_read_as_times_mark_every_member_string():
+    shapes = columnar.Shapes()
+    body = b'[{"a": "2024-05-01", "b": "2024-05-01", "c": "2024-05-01", "d": "2024-05-01"}]'
+    check([PageBody(body, "json")], shapes=shapes)
+    assert shapes.timed is None
+    check([PageBody(body, "json")], shapes=shapes)
 
 
 # -- seeded random pages ----------------------------------------------------------------------
@@ -537,3 +601,20 @@ def test_seeded_random_pages_decode_the_same(monkeypatch, seed):
     check(bodies, batch=rng.randrange(1, 9))
     check(wrapped, data_path=DataPath("data.items"), batch=rng.randrange(1, 9))
     assert spy.pages > len(bodies) // 10  # messy on purpose: most pages are not
+
+
+@pytest.mark.parametrize("marks", ["every member string", "learned keys"])
+@pytest.mark.parametrize("seed", range(4))
+def test_seeded_random_pages_of_one_read_decode_the_same(monkeypatch, seed, marks):
+    rng = random.Random(seed)
+    spy = Spy(monkeypatch)
+    shapes = columnar.Shapes()
+    if marks == "every member string":
+        shapes.timed = None
+    bodies = []
+    for _ in range(60):
+        fields = {key: _kind(rng, 0) for key in rng.sample(KEYS, rng.randrange(1, 7))}
+        bodies += [PageBody(_body(rng, _page(rng, fields)), "json") for _ in range(3)]
+    for _ in range(2):
+        check(bodies, batch=rng.randrange(2, 9), shapes=shapes)
+    assert spy.pages > len(bodies) // 10

@@ -63,6 +63,7 @@ from functools import lru_cache, partial
 from itertools import repeat
 from typing import Any, Literal
 
+import orjson
 import pyarrow as pa
 
 from hiveframe._protocol.arrow.conform import TableKey
@@ -99,6 +100,7 @@ _STRUCTURE = b'[]{}"'
 _MARK = "\x01"  # put before every string that is an object member, so none reads as a time
 _MARK_ESCAPE = b"\\u0001"
 _MARK_BYTE = _MARK.encode()
+_ANY_KEY = [b'"']  # as a key to mark the values of: any key's closing quote
 _NOT_STRUCTURE = bytes(byte for byte in range(256) if byte not in _STRUCTURE)
 _OFFSET = struct.Struct("=i")  # an int32 offset of a string array, native order
 
@@ -262,7 +264,8 @@ def _columnar_pages(
         if not pending:
             return {}
         order = list(pending)
-        unit, marks = _marked(b"\n".join(b'{"p%d":[%b]}' % (i, pending[i]) for i in order))
+        lines = b"\n".join(b'{"p%d":[%b]}' % (i, pending[i]) for i in order)
+        unit, marks = _marked(lines, shapes.timed)
         if len(unit) > _MAX_BLOCK:
             return {}
         try:
@@ -293,17 +296,22 @@ def _columnar_pages(
     return {}
 
 
-def _marked(unit: bytes) -> tuple[bytes, bool]:
-    """``unit`` with the mark before every string that is an object member, and whether it
-    was put: only where no string of the unit holds the mark, escaped or (where the reader
+def _marked(unit: bytes, keys: Sequence[bytes] | None) -> tuple[bytes, bool]:
+    """``unit`` with the mark before the strings that are the values of ``keys`` (names as
+    JSON text; ``None``: before every string that is an object member), and whether it was
+    put: only where no string of the unit holds the mark, escaped or (where the reader
     would accept it) raw."""
     # One-byte searches first (memchr): most units hold no backslash, and many no space.
+    if keys is not None and not keys:
+        return unit, False
     if _MARK_BYTE in unit or (b"\\" in unit and _MARK_ESCAPE in unit):
         return unit, False
-    marked = unit.replace(b'":"', b'":"' + _MARK_ESCAPE)
-    if b" " in unit:
-        marked = marked.replace(b'": "', b'": "' + _MARK_ESCAPE)
-    return marked, True
+    spaced = b" " in unit
+    for key in _ANY_KEY if keys is None else keys:  # a key's closing quote, then its value's
+        unit = unit.replace(key + b':"', key + b':"' + _MARK_ESCAPE)
+        if spaced:
+            unit = unit.replace(key + b': "', key + b': "' + _MARK_ESCAPE)
+    return unit, True
 
 
 def _read_unit(unit: bytes, shapes: Shapes) -> pa.Table:
@@ -316,6 +324,7 @@ def _read_unit(unit: bytes, shapes: Shapes) -> pa.Table:
     """
     read = _read_json(unit)
     if shapes.has_timestamp(read.schema.types):
+        shapes.learn_timestamps(read.schema.types)
         read = _read_json(unit, _timestamps_as_text(read.schema))
     return read
 
@@ -525,10 +534,14 @@ class Shapes:
     """
 
     _KEEP = 8
+    _MOST_TIMED = 3  # keys marked one by one; beyond, every member string is
 
     def __init__(self) -> None:
         self._shapes: list[tuple[pa.Schema, _Shape]] = []
         self._untimed: list[pa.DataType] = []  # types known to hold no timestamp
+        # The keys (as JSON text) of the fields the reader took for timestamps in this
+        # read: only their string values are marked. ``None``: every member string is.
+        self.timed: list[bytes] | None = []
 
     def of(self, schema: pa.Schema) -> _Shape:
         """The shape of a page's records."""
@@ -547,6 +560,17 @@ class Shapes:
                     return True
                 self._untimed = [data_type, *self._untimed[: self._KEEP - 1]]
         return False
+
+    def learn_timestamps(self, types: list[pa.DataType]) -> None:
+        """Mark the values of the keys the reader took for timestamps in a batch from the
+        next batch on. Where that cannot help (keys already marked: another spacing, an
+        escaped name; times in arrays) or the keys are many, mark every member string."""
+        if self.timed is None:
+            return
+        found = {orjson.dumps(name) for data_type in types for name in _timed_names(data_type)}
+        new = sorted(found.difference(self.timed))
+        too_many = len(self.timed) + len(new) > self._MOST_TIMED
+        self.timed = None if not new or too_many else [*self.timed, *new]
 
 
 def _inferable(data_type: pa.DataType) -> bool:
@@ -698,6 +722,8 @@ def _unmarked(array: pa.Array) -> pa.Array:
     span = memoryview(offsets)[4 * first : 4 * (first + count + 1)]  # int32 offsets
     start, end = _OFFSET.unpack_from(span)[0], _OFFSET.unpack_from(span, 4 * count)[0]
     text = data.slice(start, end - start).to_pybytes() if data is not None else b""
+    if _MARK_BYTE not in text:  # values of keys left unmarked
+        return array
     if not array.null_count and text.count(_MARK_BYTE) == count:  # every string marked
         shifted = _less_one_each(span, start, count)
     else:
@@ -741,6 +767,18 @@ def _empty(data_type: pa.DataType) -> Any:
     if pa.types.is_string(data_type):
         return ""
     return False if pa.types.is_boolean(data_type) else 0
+
+
+def _timed_names(data_type: pa.DataType) -> Iterator[str]:
+    # The names of the object fields, at any depth, that hold a timestamp themselves.
+    if pa.types.is_struct(data_type):
+        for field in data_type:
+            if pa.types.is_timestamp(field.type):
+                yield field.name
+            else:
+                yield from _timed_names(field.type)
+    elif pa.types.is_list(data_type):
+        yield from _timed_names(data_type.value_type)
 
 
 def _timestamps_as_text(schema: pa.Schema) -> pa.Schema:
