@@ -45,7 +45,9 @@ two could differ, which is also where every decode error comes from
 The reader infers ``timestamp[s]`` from ISO 8601 strings, which ``pa.array`` keeps as
 strings (``"2024-05-01T12:00:00+02:00"`` would become 10:00 without a zone): a batch with
 such a field is read a second time with the schema of the first read, timestamps declared
-strings.
+strings. So that a read does not pay that twice per batch, the values of the keys it found
+times in are marked from the next batch on (a byte no timestamp parses with, before each
+string, taken off after the read; :class:`Shapes` keeps the keys).
 """
 
 from __future__ import annotations
