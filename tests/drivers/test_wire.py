@@ -24,7 +24,7 @@ import pyarrow as pa
 import pytest
 from yarl import URL
 
-from hiveframe._http.wire import IdleConnectionClosed, TransportConfig, Wire
+from hiveframe._http.wire import RACE_REPLY_SECONDS, IdleConnectionClosed, TransportConfig, Wire
 from hiveframe.connectors import HTTPSink, HTTPSource, PollStream
 from hiveframe.errors import DeliveryFailed, ReadError
 from hiveframe.resilience import RetryConfig
@@ -412,3 +412,36 @@ def test_a_connection_whose_close_was_read_is_not_reused(scripted, loop):
     server = scripted(script)
     assert run(scenario(URL(server.url("/items")))) == 200
     assert server.connections == 3
+
+
+def test_a_close_that_comes_long_after_the_request_is_not_the_keep_alive_timeout():
+    # Idle past the threshold, but the server held the request a while before it closed
+    # unanswered: it failed as it worked on the request (a crash, a proxy's limit), which
+    # the keep-alive timeout does not explain. The retry policy judges it: not sent again.
+    def script(conn: Connection) -> None:
+        answered = False
+        while (head := conn.request()) is not None:
+            if answered:
+                time.sleep(RACE_REPLY_SECONDS + 0.3)
+                return
+            conn.send(answer(page(offset_of(head))))
+            answered = True
+
+    async def scenario(url: URL) -> None:
+        wire = Wire(TransportConfig(read_timeout_seconds=5.0, connect_timeout_seconds=5.0))
+        try:
+            first = await wire.open("GET", url, headers={}, body=None, where=dict)
+            assert [chunk async for chunk in first.chunks()]
+            first.release()
+            await asyncio.sleep(IDLE)
+            with pytest.raises(ReadError, match="before the response") as info:
+                await wire.open("GET", url, headers={}, body=None, where=dict)
+            assert not isinstance(info.value, IdleConnectionClosed)
+        finally:
+            await wire.aclose()
+
+    server = ScriptedServer(script)
+    try:
+        asyncio.run(scenario(URL(server.url("/items"))))
+    finally:
+        server.close()

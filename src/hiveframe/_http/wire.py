@@ -50,6 +50,9 @@ KEEPALIVE_SECONDS = 15.0
 # A connection idle this long may meet its server's keep-alive timeout as a request goes out
 # on it (the shortest in common servers are 1-5 s); see Wire.open.
 IDLE_RACE_SECONDS = 1.0
+# The close of that race comes within a round trip of the request; one that comes later is
+# the server failing as it worked on the request (the retry policy's to judge).
+RACE_REPLY_SECONDS = 1.0
 # Body bytes held for a slow reader before the connection stops reading from the socket.
 HIGH_WATER = 256 * 1024
 # Bytes received while the response head is still incomplete: past this, the server is not
@@ -141,8 +144,9 @@ class Wire:
         ------
         IdleConnectionClosed
             The request went out on a connection idle :data:`IDLE_RACE_SECONDS` or more,
-            which the server closed before any byte of an answer (the other pooled
-            connections to the server idle as long are dropped too).
+            which the server closed before any byte of an answer, within
+            :data:`RACE_REPLY_SECONDS` (the other pooled connections to the server idle as
+            long are dropped too).
         """
         head = _request_head(method, url, headers, body)
         key: Key = (url.scheme, url.raw_host or "", url.port or 0)
@@ -157,7 +161,8 @@ class Wire:
                 if reused is None or not reused.unanswered:
                     raise
                 idle = now - reused.idle_since
-                if idle < IDLE_RACE_SECONDS:
+                waited = asyncio.get_running_loop().time() - now
+                if idle < IDLE_RACE_SECONDS or waited > RACE_REPLY_SECONDS:
                     raise
                 self._drop_idle(key, reused.idle_since)
                 message = (
