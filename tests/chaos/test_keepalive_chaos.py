@@ -6,15 +6,16 @@ idempotent method, or an idempotency key), without spending a retry (docs/design
 wire"). Each seed draws a server: its keep-alive timeout (0.2-0.8 s), whether it closes with
 a FIN or a reset, whether its timer also closes idle connections on its own, and whether it
 sometimes takes a request and *then* closes unanswered (a crash after the commit: the case
-where sending a request without a key twice would store its data twice). And a client: a
+where sending a request without a key twice would store its data twice), or holds a late
+request a while before it closes (failing, not timing out). And a client: a
 sink POST with idempotency keys or without, a GET poll (paged, 1-4 pages at once) or a POST
 poll; retries on or off; 1-4 requests in flight; gaps of 0-1.4 s between batches or polls.
 Every seed runs at once, in one event loop, against servers of its own; each test checks
 one seed's invariants:
 
 - every read and write ends, with its data or a typed hiveframe error;
-- a request is sent again only after the server closed, unanswered, a connection idle
-  ``IDLE_RACE_SECONDS`` or more, and it is then sent again when that is harmless;
+- a request is sent again only after the server closed, unanswered and at once, a
+  connection idle ``IDLE_RACE_SECONDS`` or more, and it is then sent again when harmless;
 - a body without a key reaches the server at most once;
 - with keys, each delivered batch was taken, and a server that dedupes by key stores each
   record once;
@@ -44,7 +45,7 @@ import orjson
 import pyarrow as pa
 import pytest
 
-from hiveframe._http.wire import IDLE_RACE_SECONDS
+from hiveframe._http.wire import IDLE_RACE_SECONDS, RACE_REPLY_SECONDS
 from hiveframe.connectors import HTTPSink, HTTPSource, PollStream
 from hiveframe.errors import DeliveryFailed
 from hiveframe.resilience import RetryConfig
@@ -77,6 +78,7 @@ class Plan:
     timer: float | None  # it also closes a connection idle this long, with no request
     commit_first: float  # chance that a late request is taken before the close
     crash: float  # chance that an answer is never sent after the request was taken
+    hold: float  # how long the server holds a late request before it closes
     retry: bool
     concurrency: int
     gaps: tuple[float, ...]  # before each batch or poll after the first
@@ -96,6 +98,7 @@ class Plan:
             timer=rng.choice((None, keep_alive * rng.uniform(1.1, 1.6))),
             commit_first=rng.choice((0.0, 0.5, 1.0)),
             crash=rng.choice((0.0, 0.0, 0.15)),
+            hold=rng.choice((0.0, 0.0, RACE_REPLY_SECONDS + 0.3)),
             retry=rng.random() < 0.5,
             concurrency=rng.randint(1, 4),
             padding=rng.choice((0, 0, 20_000)),
@@ -114,6 +117,12 @@ class Arrival:
     idle: float | None  # how long its connection had been quiet (None: a new one)
     answered: bool
     committed: bool
+    held: bool = False  # closed a while after it came: a failure, not the keep-alive race
+
+    def raced(self, threshold: float = IDLE_RACE_SECONDS) -> bool:
+        """Closed unanswered as it came, on a connection idle ``threshold`` or more."""
+        closed_at_once = not self.answered and not self.held
+        return closed_at_once and self.idle is not None and self.idle >= threshold
 
 
 @dataclass
@@ -159,9 +168,14 @@ class KeepAliveServer:
                 self.stored.update(ids)
                 if key is not None:
                     self.keys.add(key)
-            self.arrivals.append(Arrival(identity, idle, answer, commit or key in self.keys))
+            held = late and self.plan.hold > 0
+            self.arrivals.append(
+                Arrival(identity, idle, answer, commit or key in self.keys, held=held)
+            )
         if answer:
             conn.send(_answer(head, body))
+        elif held:
+            time.sleep(self.plan.hold)
         return answer
 
     def _end(self, conn: Connection) -> None:
@@ -338,10 +352,10 @@ def seeds() -> Iterator[dict[int, Seed]]:
 @pytest.mark.parametrize("seed", range(SEEDS))
 def test_keepalive_chaos(seeds, seed):
     run = seeds[seed]
-    unanswered = [a for a in run.server.arrivals if not a.answered]
-    raced = [a for a in unanswered if a.idle is not None and a.idle >= IDLE_RACE_SECONDS]
-    # A request goes again only after a connection idle a second or more closed unanswered
-    # (or, when the server's timer closes connections, one that never reached it).
+    raced = [a for a in run.server.arrivals if a.raced()]
+    # A request goes again only after a connection idle a second or more closed unanswered,
+    # as the request came (or, when the server's timer closes connections, one that never
+    # reached it).
     if run.plan.timer is None:
         assert run.resends <= len(raced), (run.plan, run.server.arrivals)
     if run.plan.kind.startswith("sink"):
@@ -367,8 +381,7 @@ def _check_write(run: Seed) -> None:
     assert result.requests == result.batches_sent + run.resends + result.retries, (plan, result)
     assert len(arrivals) <= result.requests
     lost = result.requests - len(arrivals)  # sent as the server's timer closed the connection
-    raced = [a for a in arrivals if not a.answered and (a.idle or 0) >= IDLE_RACE_SECONDS]
-    assert run.resends <= len(raced) + lost, (plan, arrivals)
+    assert run.resends <= sum(a.raced() for a in arrivals) + lost, (plan, arrivals)
     if not plan.retry:
         assert result.retries == 0
     per_batch = {b: [a for a in arrivals if a.identity == b] for b in batches}
@@ -391,15 +404,9 @@ def _check_resent(plan: Plan, seen: list[Arrival]) -> None:
     # Without retries, a keyed batch's second arrival can only be the resend, after its
     # first met a connection idle a second or more; and such a first is always resent.
     assert len(seen) <= 2, (plan, seen)
-    first = seen[0] if seen else None
     if len(seen) == 2:
-        assert first is not None and not first.answered
-        assert first.idle is not None and first.idle >= IDLE_RACE_SECONDS, (plan, seen)
-    if (
-        first is not None
-        and not first.answered
-        and (first.idle or 0) >= IDLE_RACE_SECONDS + LAG_SECONDS
-    ):
+        assert seen[0].raced(), (plan, seen)
+    if seen and seen[0].raced(IDLE_RACE_SECONDS + LAG_SECONDS):
         assert len(seen) == 2, (plan, seen)
 
 
@@ -425,8 +432,7 @@ def _check_polls(run: Seed) -> None:
         assert outcome.failed_polls <= len(short)
     elif not plan.retry:
         # A poll fails only for a connection closed that was not idle past the threshold
-        # (or on a new connection): the others' requests went again.
-        surely_resent = [
-            a for a in short if a.idle is not None and a.idle >= IDLE_RACE_SECONDS + LAG_SECONDS
-        ]
-        assert outcome.failed_polls <= len(short) - len(surely_resent), (plan, arrivals)
+        # (or on a new connection, or held before the close): the others' requests went
+        # again.
+        surely_resent = sum(a.raced(IDLE_RACE_SECONDS + LAG_SECONDS) for a in short)
+        assert outcome.failed_polls <= len(short) - surely_resent, (plan, arrivals)
