@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -260,3 +261,24 @@ def test_a_read_of_many_events_resumes_exactly_after_any_record(serve):
     every = [r["id"] for r in records(source)]
     assert len(every) == 342
     assert_resumes(source, every, (1, 63, 64, 65, 70, 150, 341, 342))
+
+
+def test_wide_integers_arrive_exact_wherever_the_reads_cut_them(serve):
+    # Integers orjson would read as floats (20 digits, a minus and 19) beside ones it keeps,
+    # at every offset from the wide-integer scan's stride, in events cut across writes.
+    data = [
+        {"id": n, "pad": "x" * (n % 13), "big": 2**64 + n, "neg": -(2**63) - n, "ok": 10**18 + n}
+        for n in range(1, 80)
+    ]
+    body = b"".join(b"id: %d\ndata: %s\n\n" % (d["id"], json.dumps(d).encode()) for d in data)
+
+    def handler(request: Request) -> Reply:
+        after = int(request.header("last-event-id") or 0)
+        rest = body[body.index(b"id: %d\n" % (after + 1)) :] if after < len(data) else b""
+        return Reply(200, {"Content-Type": "text/event-stream"}, [rest[:101], rest[101:]])
+
+    source = source_of(serve({"/sse": handler}))
+    got = records(source)
+    assert got == data
+    assert {type(r[key]) for r in got for key in ("big", "neg", "ok")} == {int}
+    assert_resumes(source, [d["id"] for d in data], (0, 1, 13, 64, 78, 79))
