@@ -53,7 +53,7 @@ from scripted_server import Connection, ScriptedServer
 
 try:
     import uvloop as UVLOOP
-except ImportError:  # an optional speed-up: without it, every seed runs on asyncio's loop
+except ImportError:  # a development extra: without it, every seed runs on asyncio's loop
     UVLOOP = None
 
 SEEDS = int(os.environ.get("HIVEFRAME_KEEPALIVE_SEEDS", "32"))
@@ -115,8 +115,8 @@ class Arrival:
 
     identity: str  # the batch, the page or the poll it belongs to
     idle: float | None  # how long its connection had been quiet (None: a new one)
-    answered: bool
-    committed: bool
+    answered: bool  # the server sent its answer
+    committed: bool  # the server holds the request's records (taken now, or before by key)
     held: bool = False  # closed a while after it came: a failure, not the keep-alive race
 
     def raced(self, threshold: float = IDLE_RACE_SECONDS) -> bool:
@@ -173,7 +173,7 @@ class KeepAliveServer:
                 Arrival(identity, idle, answer, commit or key in self.keys, held=held)
             )
         if answer:
-            conn.send(_answer(head, body))
+            conn.send(_answer(head))
         elif held:
             time.sleep(self.plan.hold)
         return answer
@@ -195,7 +195,8 @@ def _identify(head: bytes, body: bytes) -> tuple[str, str | None, list[int]]:
     return f"{method} {target}", None, []
 
 
-def _answer(head: bytes, body: bytes) -> bytes:
+def _answer(head: bytes) -> bytes:
+    """The answer to a request the server takes: a 204 for a batch, a page for a poll."""
     if head.startswith(b"POST /ingest"):
         return b"HTTP/1.1 204 No Content\r\n\r\n"
     target = head.split(b" ")[1].decode()
