@@ -333,6 +333,36 @@ def test_a_sink_post_without_an_idempotency_key_is_not_sent_again():
     assert len(server.heads) == 2 and server.connections == 1
 
 
+@pytest.mark.parametrize(
+    ("method", "retry", "resent"),
+    [
+        ("POST", RetryConfig(max_attempts=1, retry_non_idempotent=True), True),
+        ("PATCH", RetryConfig(max_attempts=1, retry_methods={"GET", "PATCH"}), True),
+        ("PUT", RetryConfig(max_attempts=1, retry_methods={"GET"}), False),
+    ],
+    ids=["post-declared-safe", "patch-in-retry-methods", "put-left-out"],
+)
+def test_what_goes_again_is_what_the_retry_policy_holds_safe(method, retry, resent):
+    # Keyless batches: the policy's own rules say which requests may reach a server twice.
+    server = closes_idle()
+    try:
+        sink = HTTPSink(
+            server.url("/ingest"),
+            method=method,
+            batch_size=10,
+            retry=retry,
+            idempotency_header=None,
+        )
+        if resent:
+            assert asyncio.run(sink.awrite(slow_batches(2))).records_sent == 20
+        else:
+            with pytest.raises(DeliveryFailed, match="keep-alive timeout"):
+                asyncio.run(sink.awrite(slow_batches(2)))
+    finally:
+        server.close()
+    assert len(server.heads) == (3 if resent else 2)
+
+
 def test_a_request_goes_again_once_at_most():
     # The new connection ends unanswered too: that failure is the write's.
     server = closes_idle(fresh_too=True)

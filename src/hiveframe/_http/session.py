@@ -84,8 +84,6 @@ logger = logging.getLogger("hiveframe.http")
 
 EXCERPT_BYTES = 512
 _STATUS_COUNTED_BY_BREAKER = frozenset({408, 429}) | frozenset(range(500, 600))
-# The idempotent methods (RFC 9110 9.2.2): a request the server may receive twice.
-_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE", "QUERY"})
 T = TypeVar("T")
 
 
@@ -637,9 +635,13 @@ class Session:
         try:
             return await self._send(call, target, headers, body)
         except IdleConnectionClosed:
-            # The server's keep-alive timeout, not its health: a request that is harmless
-            # twice goes again at once, through the limiter, without spending a retry.
-            if not (call.idempotency_key or call.method in _IDEMPOTENT_METHODS):
+            # The server's keep-alive timeout, not its health: a request the retry policy
+            # holds harmless twice goes again at once, through the limiter, without spending
+            # a retry (nor waiting a backoff).
+            safe = self.config.retry.allows_method(
+                call.method, idempotency_key=call.idempotency_key
+            )
+            if not safe:
                 raise
         logger.debug("sending %s %s again", call.method, self.redact(str(target)))
         return await self._send(call, target, headers, body)
