@@ -106,6 +106,25 @@ def test_fixed_chunks_give_what_the_line_loop_gives(name: str, size: int) -> Non
     assert _decode(chunks) == _byte_by_byte(body)
 
 
+@pytest.mark.parametrize("name", ["ids", "crlf", "cr", "multi-line data", "non-ascii"])
+def test_a_chunk_over_the_slice_size_gives_what_the_line_loop_gives(name: str) -> None:
+    # A chunk over a quarter of max_event_bytes (at least 1 KiB) is read in slices cut after
+    # a line end where the slice has one: CRLF pairs, multi-byte characters and a line
+    # longer than a slice fall across the cuts.
+    long_line = b"data: " + "é".encode() * 700 + b"\r\n\r\n"
+    body = (STREAMS[name] + long_line) * 12
+
+    def decode(chunks: Iterable[bytes]) -> Decoded:
+        decoder = SSEDecoder(max_event_bytes=4096)
+        events = _columns(decoder.feed_batch(chunk) for chunk in chunks)
+        decoder.close()
+        return events, decoder.last_event_id, decoder.retry_ms
+
+    expected = decode(body[i : i + 1] for i in range(len(body)))
+    assert decode([body]) == expected
+    assert decode([body[:2500], body[2500:]]) == expected
+
+
 def test_a_run_of_common_events_is_matched_in_one_scan() -> None:
     decoder = SSEDecoder()
     batch = EventBatch()

@@ -259,9 +259,16 @@ class SSEDecoder:
             if len(chunk) <= self._slice_bytes:
                 self._feed_slice(chunk, batch)
             else:
-                step = self._slice_bytes
-                for start in range(0, len(chunk), step):
-                    self._feed_slice(chunk[start : start + step], batch)
+                start, size = 0, len(chunk)
+                while start < size:
+                    stop = start + self._slice_bytes
+                    if stop < size:
+                        # Cut after the slice's last line end, where it has one: no partial
+                        # line then waits between slices to be joined to the next one.
+                        cut = max(chunk.rfind(b"\n", start, stop), chunk.rfind(b"\r", start, stop))
+                        stop = cut + 1 if cut >= start else stop
+                    self._feed_slice(chunk[start:stop], batch)
+                    start = stop
         except SSEEventTooLarge:
             self._last_event_id = last_event_id
             self._discard_pending()
