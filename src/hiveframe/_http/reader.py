@@ -43,8 +43,9 @@ from hiveframe.errors import (
 
 Parser = Callable[[Response], Iterable[Any]]
 # Pages fetched ahead of the one being committed, per request in flight (``concurrency``):
-# pages that arrived and wait for the decoder hold no request.
-LOOKAHEAD = 2
+# pages that arrived and wait for the decoder hold no request (docs/design.md, "Concurrent
+# page fetch").
+LOOKAHEAD = 4
 
 
 @dataclass(frozen=True)
