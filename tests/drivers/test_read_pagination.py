@@ -469,7 +469,10 @@ def test_reading_ahead_costs_at_most_one_extra_request_on_small_collections(serv
     df = HTTPSource(server.url("/c"), pagination="offset", page_size=10, data_path="items").read()
 
     assert ids(df) == list(range(len(collection.records)))
-    assert len(server.requests) == requests
+    # At most: requests sent ahead are cancelled once an empty page shows the end, and on a
+    # busy machine some are cancelled before the server has read them.
+    assert len(server.requests) <= requests
+    assert len(server.requests) >= min(requests, pages + 1)
 
 
 @pytest.mark.parametrize("pages", [1, 3, 20])
