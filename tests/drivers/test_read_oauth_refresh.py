@@ -19,6 +19,7 @@ from hiveframe._http.session import Session, SessionConfig
 from hiveframe.connectors import HTTPSink, HTTPSource, OAuth2RefreshToken, OffsetPagination
 from hiveframe.demo import Reply, Request
 from hiveframe.errors import AuthenticationError
+from waiting import WAIT
 
 JSON = {"Content-Type": "application/json"}
 TTL = 120  # seconds an access token lives; the client refreshes 60 s before
@@ -38,6 +39,7 @@ class RotatingAuthServer:
     ):
         self.clock = FakeClock()
         self.ticks = dict(ticks or {})  # offset -> seconds that pass when it is first asked for
+        self.in_order = ticks is not None
         self.records = [{"id": i} for i in range(1, records + 1)]
         self.rotate = rotate
         self.hold = hold
@@ -48,6 +50,8 @@ class RotatingAuthServer:
         self.revoked: set[str] = set()
         self.sent: list[tuple[str, bool]] = []  # (access token, valid when it arrived)
         self._lock = threading.Lock()
+        self._answered = threading.Condition(self._lock)
+        self._offsets: set[int] = set()  # pages answered (or refused) at least once
 
     def routes(self):
         return {"/token": self.token, "/items": self.items}
@@ -73,13 +77,20 @@ class RotatingAuthServer:
 
     def items(self, request: Request) -> Reply:
         token = (request.header("authorization") or "").removeprefix("Bearer ")
-        with self._lock:
-            self.clock.now += self.ticks.pop(int(request.query["offset"]), 0.0)
+        offset, limit = int(request.query["offset"]), int(request.query["limit"])
+        with self._answered:
+            if self.in_order:
+                # Pages are taken in order, so time passes at a page once every earlier one
+                # was taken, whatever the server's threads did first on a busy machine.
+                earlier = range(0, offset, limit)
+                assert self._answered.wait_for(lambda: self._offsets.issuperset(earlier), WAIT)
+            self.clock.now += self.ticks.pop(offset, 0.0)
             valid = self.clock.now < self.expiry.get(token, 0) and token not in self.revoked
             self.sent.append((token, valid))
+            self._offsets.add(offset)
+            self._answered.notify_all()
         if not valid:
             return Reply(401, {"WWW-Authenticate": 'Bearer error="invalid_token"'}, b"{}")
-        offset, limit = int(request.query["offset"]), int(request.query["limit"])
         page = {"items": self.records[offset : offset + limit], "total": len(self.records)}
         return Reply(200, JSON, orjson.dumps(page))
 
@@ -109,8 +120,9 @@ def items_source(server, auth, **options) -> HTTPSource:
 def test_three_access_tokens_over_a_read_each_refresh_rotating_the_refresh_token(serve):
     # 70 s pass at page 10 and again at page 30: each time the token the client holds is
     # within 60 s of expiry (stale for the client) but not yet expired (for the server).
-    # With eight pages in flight, every page sent before page 10 arrived has been answered
-    # by the time page 30 is sent, so none can carry the first token after it expired.
+    # The server takes pages in order, so with eight in flight every page sent before time
+    # passed at page 10 has been answered before it passes at page 30: none can carry the
+    # first token after it expired.
     api = RotatingAuthServer(400, ticks={100: 70, 300: 70})
     server = serve(api.routes())
     rotations: list[str] = []
