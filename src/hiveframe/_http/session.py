@@ -362,7 +362,7 @@ class Session:
     async def _with_retries(self, call: _Call, *, auth_errors: bool = True) -> Response:
         policy = self.config.retry
         state = policy.start(clock=self._clock.monotonic)
-        may_retry = policy.allows_method(call.method, idempotency_key=call.idempotency_key)
+        may_retry = self._repeatable(call)
         while True:
             state.record_attempt()
             try:
@@ -382,6 +382,10 @@ class Session:
             self.retries += 1
             logger.debug("retrying %s %s in %.3fs", call.method, self.redact(call.target()), delay)
             await self._clock.sleep(delay)
+
+    def _repeatable(self, call: _Call) -> bool:
+        """Whether the retry policy holds ``call`` harmless to send twice."""
+        return self.config.retry.allows_method(call.method, idempotency_key=call.idempotency_key)
 
     def _retriable(self, exc: HTTPError, state: RetryState, *, may_retry: bool) -> bool:
         if isinstance(exc, ResponseRuleError):
@@ -638,10 +642,7 @@ class Session:
             # The server's keep-alive timeout, not its health: a request the retry policy
             # holds harmless twice goes again at once, through the limiter, without spending
             # a retry (nor waiting a backoff).
-            safe = self.config.retry.allows_method(
-                call.method, idempotency_key=call.idempotency_key
-            )
-            if not safe:
+            if not self._repeatable(call):
                 raise
         logger.debug("sending %s %s again", call.method, self.redact(str(target)))
         return await self._send(call, target, headers, body)

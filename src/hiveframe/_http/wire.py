@@ -152,7 +152,8 @@ class Wire:
         key: Key = (url.scheme, url.raw_host or "", url.port or 0)
         await self._slots.acquire()
         try:
-            now = asyncio.get_running_loop().time()
+            loop = asyncio.get_running_loop()
+            now = loop.time()
             reused = self._reused(key, now)
             connection = reused or await self._connect(url, where)
             try:
@@ -161,7 +162,7 @@ class Wire:
                 if reused is None or not reused.unanswered:
                     raise
                 idle = now - reused.idle_since
-                waited = asyncio.get_running_loop().time() - now
+                waited = loop.time() - now
                 if idle < IDLE_RACE_SECONDS or waited > RACE_REPLY_SECONDS:
                     raise
                 self._drop_idle(key, reused.idle_since)
